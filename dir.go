@@ -1,0 +1,283 @@
+package sealfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sealfs/sealfs/names"
+)
+
+// Stat is what FileInfo.Sys returns for objects of a vault: the metadata
+// of the ciphertext object, with Size translated to the plaintext size.
+// Ino and Nlink are stable, so front ends can present hard links.
+type Stat struct {
+	Dev, Ino, Nlink uint64
+	Mode            uint32 // unix mode bits including the file type
+	Uid, Gid        uint32
+	Rdev            uint64
+	Size            int64 // plaintext size
+	Blksize         int64
+	Blocks          int64 // 512-byte blocks of ciphertext actually stored
+	Atime           time.Time
+	Mtime           time.Time
+	Ctime           time.Time
+}
+
+// fileInfo is the plaintext view of a ciphertext object.
+type fileInfo struct {
+	name  string
+	size  int64
+	mode  fs.FileMode
+	mtime time.Time
+	sys   any
+}
+
+func (fi *fileInfo) Name() string       { return fi.name }
+func (fi *fileInfo) Size() int64        { return fi.size }
+func (fi *fileInfo) Mode() fs.FileMode  { return fi.mode }
+func (fi *fileInfo) ModTime() time.Time { return fi.mtime }
+func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
+func (fi *fileInfo) Sys() any           { return fi.sys }
+func (fi *fileInfo) String() string     { return fs.FormatFileInfo(fi) }
+
+func newFileInfo(name string, cfi fs.FileInfo, size int64) *fileInfo {
+	fi := &fileInfo{name: name, size: size, mode: cfi.Mode(), mtime: cfi.ModTime(), sys: cfi.Sys()}
+	if st, ok := cfi.Sys().(*Stat); ok {
+		c := *st
+		c.Size = size
+		fi.sys = &c
+	}
+	return fi
+}
+
+// plainInfo translates the ciphertext metadata cfi of located entry l.
+func (f *FS) plainInfo(l *entryLoc, cfi fs.FileInfo) (fs.FileInfo, error) {
+	_, base := splitPath(l.plain)
+	if l.plain == "." {
+		base = "."
+	}
+	size := cfi.Size()
+	switch {
+	case cfi.Mode().IsRegular():
+		size = f.codec.PlainSize(size)
+	case cfi.Mode()&fs.ModeSymlink != 0:
+		target, err := f.readlinkLoc(l)
+		if err != nil {
+			// Still describe the object; Readlink reports the error.
+			f.reportCorrupt(l.plain, err)
+		} else {
+			size = int64(len(target))
+		}
+	}
+	return newFileInfo(base, cfi, size), nil
+}
+
+// Lstat returns metadata of the named object without following a final
+// symlink.
+func (f *FS) Lstat(name string) (fs.FileInfo, error) {
+	if err := f.checkPath("lstat", name); err != nil {
+		return nil, err
+	}
+	var fi fs.FileInfo
+	err := f.retryNotDir(name, func(p string) error {
+		l, err := f.locate(p)
+		if err != nil {
+			return err
+		}
+		cfi, err := f.store.Lstat(l.cpath)
+		if err != nil {
+			return err
+		}
+		fi, err = f.plainInfo(&l, cfi)
+		return err
+	})
+	if err != nil {
+		return nil, pathErr("lstat", name, err)
+	}
+	return fi, nil
+}
+
+// Stat returns metadata of the named object, following symlinks (fs.StatFS).
+func (f *FS) Stat(name string) (fs.FileInfo, error) {
+	if err := f.checkPath("stat", name); err != nil {
+		return nil, err
+	}
+	real, err := f.follow(name)
+	if err != nil {
+		return nil, pathErr("stat", name, err)
+	}
+	fi, err := f.Lstat(real)
+	if err != nil {
+		return nil, pathErr("stat", name, err)
+	}
+	if real != name {
+		if i, ok := fi.(*fileInfo); ok {
+			_, i.name = splitPath(name)
+		}
+	}
+	return fi, nil
+}
+
+// dirEntry is one entry of a plaintext directory listing.
+type dirEntry struct {
+	f     *FS
+	loc   entryLoc
+	typ   fs.FileMode
+	info  fs.FileInfo
+	name  string
+	infoE error
+}
+
+func (e *dirEntry) Name() string      { return e.name }
+func (e *dirEntry) IsDir() bool       { return e.typ.IsDir() }
+func (e *dirEntry) Type() fs.FileMode { return e.typ }
+func (e *dirEntry) Info() (fs.FileInfo, error) {
+	if e.info != nil || e.infoE != nil {
+		return e.info, e.infoE
+	}
+	cfi, err := e.f.store.Lstat(e.loc.cpath)
+	if err != nil {
+		return nil, pathErr("lstat", e.loc.plain, err)
+	}
+	return e.f.plainInfo(&e.loc, cfi)
+}
+func (e *dirEntry) String() string { return fs.FormatDirEntry(e) }
+
+// listDir reads and decrypts all entries of the located directory.
+// Undecryptable entries are reported through OnCorrupt and left out.
+func (f *FS) listDir(plain string, d dirLoc, sf StoreFile) ([]fs.DirEntry, error) {
+	ents, err := sf.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fs.DirEntry, 0, len(ents))
+	for _, ce := range ents {
+		stored := ce.Name()
+		if f.hidden(d.cpath, stored) {
+			continue
+		}
+		l := entryLoc{dir: d, stored: stored, full: stored, cpath: cjoin(d.cpath, stored)}
+		name, err := f.decryptEntry(&l)
+		if err != nil {
+			f.reportCorrupt(plainDisplay(plain), fmt.Errorf("undecryptable name %q in directory %q: %w", l.cpath, plainDisplay(plain), err))
+			continue
+		}
+		l.plain = name
+		if plain != "." {
+			l.plain = plain + "/" + name
+		}
+		out = append(out, &dirEntry{f: f, name: name, typ: ce.Type(), loc: l})
+	}
+	return out, nil
+}
+
+// decryptEntry fills in l.full and l.long for a stored name and returns
+// the plaintext name.
+func (f *FS) decryptEntry(l *entryLoc) (string, error) {
+	if f.plainNames {
+		return l.stored, nil
+	}
+	if names.IsLongName(l.stored) {
+		full, err := f.readLongName(l.dir.cpath, l.stored)
+		if err != nil {
+			return "", err
+		}
+		l.full, l.long = full, true
+	}
+	return f.nt.DecryptName(l.full, l.dir.iv)
+}
+
+func plainDisplay(p string) string {
+	if p == "." {
+		return ""
+	}
+	return p
+}
+
+// ReadDir reads the named directory and returns its entries sorted by name
+// (fs.ReadDirFS). Entries whose names cannot be decrypted are left out and
+// reported through Options.OnCorrupt.
+func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	file, err := f.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, pathErr("readdir", name, unwrapPath(err))
+	}
+	defer file.Close()
+	ents, err := file.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return ents, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// ReadDir reads the directory's entries (fs.ReadDirFile): all remaining
+// ones for n <= 0, else at most n, with io.EOF at the end.
+func (file *File) ReadDir(n int) ([]fs.DirEntry, error) {
+	file.mu.Lock()
+	defer file.mu.Unlock()
+	if err := file.checkOpen("readdir"); err != nil {
+		return nil, err
+	}
+	if file.dir == nil {
+		return nil, &fs.PathError{Op: "readdir", Path: file.name, Err: syscall.ENOTDIR}
+	}
+	if !file.listed {
+		sf := file.dir
+		if file.dirUsed {
+			// Listing again after a rewind: start from a fresh handle.
+			var err error
+			sf, err = file.fsys.store.OpenFile(file.dloc.cpath, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+			if err != nil {
+				return nil, pathErr("readdir", file.name, err)
+			}
+			defer sf.Close()
+		}
+		file.dirUsed = true
+		ents, err := file.fsys.listDir(file.name, file.dloc, sf)
+		if err != nil {
+			return nil, pathErr("readdir", file.name, err)
+		}
+		file.entries, file.listed = ents, true
+	}
+	if n <= 0 {
+		ents := file.entries
+		file.entries = nil
+		if ents == nil {
+			ents = []fs.DirEntry{}
+		}
+		return ents, nil
+	}
+	if len(file.entries) == 0 {
+		return nil, io.EOF
+	}
+	k := min(n, len(file.entries))
+	ents := file.entries[:k:k]
+	file.entries = file.entries[k:]
+	return ents, nil
+}
+
+// ReadDirNames returns the names of all remaining entries.
+func (file *File) ReadDirNames() ([]string, error) {
+	ents, err := file.ReadDir(-1)
+	names := make([]string, len(ents))
+	for i, e := range ents {
+		names[i] = e.Name()
+	}
+	return names, err
+}

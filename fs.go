@@ -1,0 +1,298 @@
+package sealfs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/names"
+	"github.com/sealfs/sealfs/vault"
+)
+
+// CreateOptions configures a new vault. The embedded vault.Options choose
+// the format (content cipher, name mode, long-name threshold, scrypt cost).
+type CreateOptions struct {
+	vault.Options
+	// ConfigPath is where the config file goes; "" means
+	// DIR/gocryptfs.conf.
+	ConfigPath string
+	// MasterKey is the key to use; nil generates a random one. The caller
+	// keeps ownership: Create copies it.
+	MasterKey *vault.Key
+}
+
+// Options configures an opened vault. The zero value (or nil) opens the
+// vault read-write with the password.
+type Options struct {
+	// ReadOnly refuses every change with ErrReadOnly.
+	ReadOnly bool
+	// ConfigPath is the config file; "" means DIR/gocryptfs.conf.
+	ConfigPath string
+	// MasterKey unlocks the vault with the master key instead of the
+	// password. The format is taken from the config file when it exists;
+	// otherwise from Format.
+	MasterKey *vault.Key
+	// Format gives the format flags when MasterKey is set and there is no
+	// config file (nil means the gocryptfs 2.x defaults).
+	Format *vault.Options
+	// NoPrealloc skips reserving ciphertext space before writes.
+	NoPrealloc bool
+	// NoLongNames disables long-name hashing (only for recovering very old
+	// vaults).
+	NoLongNames bool
+	// SharedStorage disables caches that would go stale when another
+	// instance changes the same vault concurrently.
+	SharedStorage bool
+	// Logger receives diagnostics; nil means silent.
+	Logger *slog.Logger
+	// OnCorrupt, when set, is called for corruption the FS works around
+	// (an undecryptable name left out of a listing, for example). path is
+	// the plaintext path of the directory or object, or a ciphertext path
+	// when no plaintext is known.
+	OnCorrupt func(path string, err error)
+}
+
+// FS is an unlocked vault. Its methods are safe for concurrent use.
+//
+// Paths are io/fs paths: slash-separated, relative to the vault root, "."
+// for the root itself, no "." or ".." elements and no leading slash.
+type FS struct {
+	store      Store
+	cfg        *vault.Config
+	codec      *content.Codec
+	nt         *names.Transform
+	plainNames bool
+	dirIV      bool
+	opts       Options
+	log        *slog.Logger
+	dirs       dirCache
+	nodes      nodeTable
+	closed     atomic.Bool
+	closeStore bool
+}
+
+// Create makes a new vault in dir, which must be an existing empty
+// directory, and returns it opened. The config file is written with mode
+// 0400; the root directory IV is created when the format uses one.
+func Create(dir string, password []byte, opts *CreateOptions) (*FS, error) {
+	if opts == nil {
+		opts = &CreateOptions{}
+	}
+	if err := checkEmptyDir(dir); err != nil {
+		return nil, err
+	}
+	key := opts.MasterKey
+	if key == nil {
+		k, err := vault.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		defer k.Destroy()
+		key = k
+	}
+	cfg, err := vault.New(key, password, &opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := opts.ConfigPath
+	if cfgPath == "" {
+		cfgPath = filepath.Join(dir, vault.DefaultFile)
+	}
+	if err := cfg.WriteFile(cfgPath); err != nil {
+		return nil, err
+	}
+	store, err := DirStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := New(store, cfg, key, &Options{ConfigPath: cfgPath})
+	if err != nil {
+		store.(io.Closer).Close()
+		return nil, err
+	}
+	f.closeStore = true
+	if f.dirIV {
+		if err := f.writeDirIV("."); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func checkEmptyDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fi, err := d.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return &fs.PathError{Op: "create", Path: dir, Err: syscall.ENOTDIR}
+	}
+	names, err := d.Readdirnames(1)
+	if len(names) > 0 {
+		return &fs.PathError{Op: "create", Path: dir, Err: ErrNotEmpty}
+	}
+	if err != nil && err != io.EOF {
+		return err
+	}
+	return nil
+}
+
+// Open unlocks the vault in dir with password (or with opts.MasterKey).
+// A wrong password gives an error that is errors.Is(err,
+// vault.ErrWrongPassword); a missing config file one that is
+// errors.Is(err, fs.ErrNotExist).
+func Open(dir string, password []byte, opts *Options) (*FS, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: syscall.ENOTDIR}
+	}
+	if o.ConfigPath == "" {
+		o.ConfigPath = filepath.Join(dir, vault.DefaultFile)
+	}
+	var cfg *vault.Config
+	var key *vault.Key
+	if o.MasterKey != nil {
+		cfg, err = vault.Load(o.ConfigPath)
+		if errors.Is(err, fs.ErrNotExist) {
+			cfg, err = vault.FormatOnly(o.Format)
+		}
+		if err != nil {
+			return nil, err
+		}
+		key = o.MasterKey
+	} else {
+		cfg, err = vault.Load(o.ConfigPath)
+		if err != nil {
+			return nil, err
+		}
+		key, err = cfg.Unlock(password)
+		if err != nil {
+			return nil, err
+		}
+		defer key.Destroy()
+	}
+	store, err := DirStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := New(store, cfg, key, &o)
+	if err != nil {
+		store.(io.Closer).Close()
+		return nil, err
+	}
+	f.closeStore = true
+	return f, nil
+}
+
+// New opens the vault held by store, with an already parsed config and the
+// master key. The key is not retained: New derives the subkeys it needs,
+// and the caller may Destroy the key afterwards.
+func New(store Store, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	codec, nt, err := cfg.Ciphers(key, &names.Options{NoLongNames: o.NoLongNames})
+	if err != nil {
+		return nil, err
+	}
+	f := &FS{
+		store:      store,
+		cfg:        cfg,
+		codec:      codec,
+		nt:         nt,
+		plainNames: cfg.PlaintextNames(),
+		dirIV:      cfg.DirIV(),
+		opts:       o,
+		log:        o.Logger,
+	}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	f.dirs.init(f.dirIV && !o.SharedStorage)
+	f.nodes.init(!o.SharedStorage)
+	return f, nil
+}
+
+// Config returns the vault's configuration. It must not be modified.
+func (f *FS) Config() *vault.Config { return f.cfg }
+
+// Store returns the ciphertext store the FS works on.
+func (f *FS) Store() Store { return f.store }
+
+// Codec returns the content codec (for tools that inspect ciphertext).
+func (f *FS) Codec() *content.Codec { return f.codec }
+
+// ReadOnly reports whether the FS refuses changes.
+func (f *FS) ReadOnly() bool { return f.opts.ReadOnly }
+
+// Close releases the FS. Open files stay usable until they are closed;
+// new operations fail with fs.ErrClosed.
+func (f *FS) Close() error {
+	if f.closed.Swap(true) {
+		return nil
+	}
+	if f.closeStore {
+		if c, ok := f.store.(io.Closer); ok {
+			return c.Close()
+		}
+	}
+	return nil
+}
+
+func (f *FS) reportCorrupt(p string, err error) {
+	f.log.Warn("corrupt ciphertext", "path", p, "err", err)
+	if f.opts.OnCorrupt != nil {
+		f.opts.OnCorrupt(p, err)
+	}
+}
+
+// checkPath validates an io/fs path for operation op.
+func (f *FS) checkPath(op, name string) error {
+	if f.closed.Load() {
+		return &fs.PathError{Op: op, Path: name, Err: fs.ErrClosed}
+	}
+	if !fs.ValidPath(name) {
+		return &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	return nil
+}
+
+// checkWrite is checkPath for operations that change the vault.
+func (f *FS) checkWrite(op, name string) error {
+	if err := f.checkPath(op, name); err != nil {
+		return err
+	}
+	if f.opts.ReadOnly {
+		return &fs.PathError{Op: op, Path: name, Err: ErrReadOnly}
+	}
+	return nil
+}
+
+func isErrno(err error, errnos ...syscall.Errno) bool {
+	for _, e := range errnos {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

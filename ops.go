@@ -1,0 +1,573 @@
+package sealfs
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sealfs/sealfs/names"
+)
+
+// ReadFile reads the whole named file (fs.ReadFileFS).
+func (f *FS) ReadFile(name string) ([]byte, error) {
+	file, err := f.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	if file.node == nil {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: syscall.EISDIR}
+	}
+	size, err := file.node.cf.Size()
+	if err != nil {
+		return nil, pathErr("read", name, err)
+	}
+	buf := make([]byte, size)
+	n, err := file.ReadAt(buf, 0)
+	if err == io.EOF {
+		err = nil
+	}
+	return buf[:n], err
+}
+
+// WriteFile writes data to the named file, creating it with perm if needed
+// and truncating it otherwise (os.WriteFile).
+func (f *FS) WriteFile(name string, data []byte, perm fs.FileMode) error {
+	file, err := f.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	_, err = file.WriteAt(data, 0)
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Mkdir creates a directory (os.Mkdir). The process umask applies as with
+// os.Mkdir.
+func (f *FS) Mkdir(name string, perm fs.FileMode) error {
+	if err := f.checkWrite("mkdir", name); err != nil {
+		return err
+	}
+	return pathErr("mkdir", name, f.retryNotDir(name, func(p string) error { return f.mkdir(p, perm) }))
+}
+
+func (f *FS) mkdir(p string, perm fs.FileMode) error {
+	if p == "." {
+		return fs.ErrExist
+	}
+	l, err := f.locate(p)
+	if err != nil {
+		return err
+	}
+	undo, err := f.createLongName(&l)
+	if err != nil {
+		return err
+	}
+	if !f.dirIV {
+		if err := f.store.Mkdir(l.cpath, perm); err != nil {
+			undo()
+			return err
+		}
+		return nil
+	}
+	// The directory must be writable for us to create its IV file.
+	if err := f.store.Mkdir(l.cpath, perm|0o700); err != nil {
+		undo()
+		return err
+	}
+	if err := f.writeDirIV(l.cpath); err != nil {
+		f.store.Remove(l.cpath)
+		undo()
+		return err
+	}
+	if perm&0o700 != 0o700 {
+		fi, err := f.store.Lstat(l.cpath)
+		if err == nil {
+			// Keep what umask and an inherited setgid bit made of the mode,
+			// minus the owner bits we added.
+			mode := fi.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSetuid|fs.ModeSticky)&^(0o700&^perm) | 0
+			err = f.store.Chmod(l.cpath, mode)
+		}
+		if err != nil {
+			f.removeDir(&l)
+			undo()
+			return err
+		}
+	}
+	f.dirs.forget(p)
+	return nil
+}
+
+// MkdirAll creates a directory and all missing parents (os.MkdirAll).
+func (f *FS) MkdirAll(name string, perm fs.FileMode) error {
+	if err := f.checkWrite("mkdir", name); err != nil {
+		return err
+	}
+	if fi, err := f.Stat(name); err == nil {
+		if fi.IsDir() {
+			return nil
+		}
+		return &fs.PathError{Op: "mkdir", Path: name, Err: syscall.ENOTDIR}
+	}
+	if parent, _ := splitPath(name); parent != "." {
+		if err := f.MkdirAll(parent, perm); err != nil {
+			return err
+		}
+	}
+	err := f.Mkdir(name, perm)
+	if err != nil {
+		if fi, err2 := f.Lstat(name); err2 == nil && fi.IsDir() {
+			return nil
+		}
+	}
+	return err
+}
+
+// Remove removes a file, symlink or empty directory (os.Remove).
+func (f *FS) Remove(name string) error {
+	if err := f.checkWrite("remove", name); err != nil {
+		return err
+	}
+	if name == "." {
+		return &fs.PathError{Op: "remove", Path: name, Err: syscall.EBUSY}
+	}
+	return pathErr("remove", name, f.retryNotDir(name, f.remove))
+}
+
+func (f *FS) remove(p string) error {
+	l, err := f.locate(p)
+	if err != nil {
+		return err
+	}
+	fi, err := f.store.Lstat(l.cpath)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		err = f.removeDir(&l)
+	} else {
+		err = f.store.Remove(l.cpath)
+	}
+	if err != nil {
+		return err
+	}
+	f.removeLongName(&l)
+	if fi.IsDir() {
+		f.dirs.forget(p)
+	}
+	return nil
+}
+
+// removeDir removes the ciphertext directory of l, which must be empty in
+// plaintext terms (it may hold its gocryptfs.diriv).
+func (f *FS) removeDir(l *entryLoc) error {
+	if !f.dirIV {
+		return f.store.Remove(l.cpath)
+	}
+	ivPath := cjoin(l.cpath, names.DirIVFile)
+	if _, err := f.store.Lstat(ivPath); errors.Is(err, fs.ErrNotExist) {
+		return f.store.Remove(l.cpath)
+	}
+	// Move the IV out of the way first, so that rmdir can succeed; undo it
+	// if the directory turns out not to be empty.
+	var r [8]byte
+	rand.Read(r[:])
+	tmp := cjoin(l.dir.cpath, names.DirIVFile+".rmdir."+strconv.FormatUint(binary.BigEndian.Uint64(r[:]), 10))
+	if err := f.store.Rename(ivPath, tmp); err != nil {
+		return err
+	}
+	if err := f.store.Remove(l.cpath); err != nil {
+		if rerr := f.store.Rename(tmp, ivPath); rerr != nil {
+			f.log.Error("could not restore directory IV", "path", l.plain, "err", rerr)
+		}
+		if isErrno(err, syscall.EEXIST) {
+			err = syscall.ENOTEMPTY
+		}
+		return err
+	}
+	if err := f.store.Remove(tmp); err != nil {
+		f.log.Warn("could not remove old directory IV", "path", tmp, "err", err)
+	}
+	return nil
+}
+
+// RemoveAll removes name and everything below it (os.RemoveAll). A missing
+// name is not an error.
+func (f *FS) RemoveAll(name string) error {
+	if err := f.checkWrite("removeall", name); err != nil {
+		return err
+	}
+	if name == "." {
+		return &fs.PathError{Op: "removeall", Path: name, Err: syscall.EINVAL}
+	}
+	fi, err := f.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		ents, err := f.ReadDir(name)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := f.RemoveAll(name + "/" + e.Name()); err != nil {
+				return err
+			}
+		}
+	}
+	err = f.Remove(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Rename flags for Rename2 (as renameat2(2)).
+const (
+	RenameNoReplace = 1 << 0 // fail with fs.ErrExist if newname exists
+	RenameExchange  = 1 << 1 // atomically swap oldname and newname
+)
+
+// Rename renames (moves) oldname to newname (os.Rename). An existing file
+// or empty directory at newname is replaced.
+func (f *FS) Rename(oldname, newname string) error {
+	return f.Rename2(oldname, newname, 0)
+}
+
+// Rename2 is Rename with renameat2(2) flags: RenameNoReplace or
+// RenameExchange. Stores without flag support give errors.ErrUnsupported
+// for non-zero flags.
+func (f *FS) Rename2(oldname, newname string, flags uint) error {
+	if err := f.checkWrite("rename", oldname); err != nil {
+		return err
+	}
+	if err := f.checkWrite("rename", newname); err != nil {
+		return err
+	}
+	if oldname == "." || newname == "." {
+		return &fs.PathError{Op: "rename", Path: oldname, Err: syscall.EBUSY}
+	}
+	if flags&^(RenameNoReplace|RenameExchange) != 0 || flags == RenameNoReplace|RenameExchange {
+		return &fs.PathError{Op: "rename", Path: oldname, Err: syscall.EINVAL}
+	}
+	err := f.rename(oldname, newname, flags)
+	if err != nil && isErrno(err, syscall.ENOTDIR, syscall.ELOOP) {
+		ro, err1 := f.realPath(oldname, false)
+		rn, err2 := f.realPath(newname, false)
+		if err1 == nil && err2 == nil && (ro != oldname || rn != newname) {
+			err = f.rename(ro, rn, flags)
+		}
+	}
+	return pathErr("rename", oldname, err)
+}
+
+func (f *FS) rename(oldp, newp string, flags uint) error {
+	if oldp == newp {
+		_, err := f.locate(oldp)
+		return err
+	}
+	if strings.HasPrefix(newp, oldp+"/") {
+		return syscall.EINVAL
+	}
+	ol, err := f.locate(oldp)
+	if err != nil {
+		return err
+	}
+	nl, err := f.locate(newp)
+	if err != nil {
+		return err
+	}
+	ofi, err := f.store.Lstat(ol.cpath)
+	if err != nil {
+		return err
+	}
+	var do func() error
+	switch flags {
+	case 0:
+		do = func() error { return f.store.Rename(ol.cpath, nl.cpath) }
+	default:
+		rs, ok := f.store.(RenameFlagsStore)
+		if !ok {
+			return errors.ErrUnsupported
+		}
+		do = func() error { return rs.Rename2(ol.cpath, nl.cpath, flags) }
+	}
+	if flags&RenameExchange != 0 {
+		// Names stay where they are, only the objects swap: the .name files
+		// are still right.
+		if err := do(); err != nil {
+			return err
+		}
+		f.dirs.forget(oldp)
+		f.dirs.forget(newp)
+		return nil
+	}
+	undo, err := f.createLongName(&nl)
+	if err != nil {
+		return err
+	}
+	err = do()
+	if err != nil && ofi.IsDir() && flags == 0 && isErrno(err, syscall.ENOTEMPTY, syscall.EEXIST) {
+		// The target is a directory that holds only its IV file: remove it
+		// and try again.
+		if nfi, lerr := f.store.Lstat(nl.cpath); lerr == nil && nfi.IsDir() {
+			if empty, _ := f.dirEmpty(newp); empty {
+				if rerr := f.removeDir(&nl); rerr == nil {
+					f.dirs.forget(newp)
+					err = do()
+				}
+			}
+		}
+	}
+	if err != nil {
+		undo()
+		return err
+	}
+	if ol.long && ol.stored != nl.stored || ol.long && ol.dir.cpath != nl.dir.cpath {
+		f.removeLongName(&ol)
+	}
+	if ofi.IsDir() {
+		f.dirs.forget(oldp)
+		f.dirs.forget(newp)
+	}
+	return nil
+}
+
+// dirEmpty reports whether the plaintext directory p has no entries.
+func (f *FS) dirEmpty(p string) (bool, error) {
+	ents, err := f.ReadDir(p)
+	if err != nil {
+		return false, err
+	}
+	return len(ents) == 0, nil
+}
+
+// Symlink creates newname as a symbolic link to target (os.Symlink). The
+// target is encrypted unless the vault uses plaintext names.
+func (f *FS) Symlink(target, newname string) error {
+	if err := f.checkWrite("symlink", newname); err != nil {
+		return err
+	}
+	if target == "" {
+		return &fs.PathError{Op: "symlink", Path: newname, Err: syscall.ENOENT}
+	}
+	ctarget := target
+	if !f.plainNames {
+		ctarget = f.nt.Encoding().EncodeToString(f.codec.EncryptBlob([]byte(target)))
+		if len(ctarget) > 4095 {
+			return &fs.PathError{Op: "symlink", Path: newname, Err: ErrNameTooLong}
+		}
+	}
+	return pathErr("symlink", newname, f.retryNotDir(newname, func(p string) error {
+		l, err := f.locate(p)
+		if err != nil {
+			return err
+		}
+		undo, err := f.createLongName(&l)
+		if err != nil {
+			return err
+		}
+		if err := f.store.Symlink(ctarget, l.cpath); err != nil {
+			undo()
+			return err
+		}
+		return nil
+	}))
+}
+
+// ReadLink returns the target of the named symlink (fs.ReadLinkFS).
+func (f *FS) ReadLink(name string) (string, error) {
+	if err := f.checkPath("readlink", name); err != nil {
+		return "", err
+	}
+	var target string
+	err := f.retryNotDir(name, func(p string) error {
+		l, err := f.locate(p)
+		if err != nil {
+			return err
+		}
+		target, err = f.readlinkLoc(&l)
+		return err
+	})
+	if err != nil {
+		return "", pathErr("readlink", name, err)
+	}
+	return target, nil
+}
+
+// Readlink is ReadLink with the name os uses.
+func (f *FS) Readlink(name string) (string, error) { return f.ReadLink(name) }
+
+func (f *FS) readlinkLoc(l *entryLoc) (string, error) {
+	ct, err := f.store.Readlink(l.cpath)
+	if err != nil {
+		return "", err
+	}
+	if f.plainNames {
+		return ct, nil
+	}
+	raw, err := f.nt.Encoding().Strict().DecodeString(ct)
+	if err != nil {
+		return "", corrupt("symlink target is not valid base64", err)
+	}
+	pt, err := f.codec.DecryptBlob(raw)
+	if err != nil {
+		return "", err
+	}
+	return string(pt), nil
+}
+
+// Link creates newname as a hard link to oldname (os.Link).
+func (f *FS) Link(oldname, newname string) error {
+	if err := f.checkWrite("link", oldname); err != nil {
+		return err
+	}
+	if err := f.checkWrite("link", newname); err != nil {
+		return err
+	}
+	ol, err := f.locate(oldname)
+	if err != nil {
+		return pathErr("link", oldname, err)
+	}
+	nl, err := f.locate(newname)
+	if err != nil {
+		return pathErr("link", newname, err)
+	}
+	undo, err := f.createLongName(&nl)
+	if err != nil {
+		return pathErr("link", newname, err)
+	}
+	if err := f.store.Link(ol.cpath, nl.cpath); err != nil {
+		undo()
+		return pathErr("link", oldname, err)
+	}
+	return nil
+}
+
+// located runs fn on the location of name, following symlinks when follow
+// is set.
+func (f *FS) located(op, name string, follow bool, fn func(l *entryLoc) error) error {
+	if err := f.checkWrite(op, name); err != nil {
+		return err
+	}
+	p := name
+	if follow {
+		var err error
+		if p, err = f.follow(name); err != nil {
+			return pathErr(op, name, err)
+		}
+	}
+	return pathErr(op, name, f.retryNotDir(p, func(p string) error {
+		l, err := f.locate(p)
+		if err != nil {
+			return err
+		}
+		return fn(&l)
+	}))
+}
+
+// Chmod changes the mode of the named object, following symlinks.
+func (f *FS) Chmod(name string, mode fs.FileMode) error {
+	return f.located("chmod", name, true, func(l *entryLoc) error {
+		return f.store.Chmod(l.cpath, mode)
+	})
+}
+
+// Chown changes the owner of the named object, following symlinks.
+func (f *FS) Chown(name string, uid, gid int) error {
+	return f.located("chown", name, true, func(l *entryLoc) error {
+		return f.store.Lchown(l.cpath, uid, gid)
+	})
+}
+
+// Lchown changes the owner of the named object without following a final
+// symlink.
+func (f *FS) Lchown(name string, uid, gid int) error {
+	return f.located("lchown", name, false, func(l *entryLoc) error {
+		return f.store.Lchown(l.cpath, uid, gid)
+	})
+}
+
+// Chtimes changes the access and modification times, following symlinks.
+// A zero time.Time leaves that time unchanged (os.Chtimes).
+func (f *FS) Chtimes(name string, atime, mtime time.Time) error {
+	return f.located("chtimes", name, true, func(l *entryLoc) error {
+		return f.store.Lchtimes(l.cpath, atime, mtime)
+	})
+}
+
+// Lchtimes is Chtimes without following a final symlink.
+func (f *FS) Lchtimes(name string, atime, mtime time.Time) error {
+	return f.located("lchtimes", name, false, func(l *entryLoc) error {
+		return f.store.Lchtimes(l.cpath, atime, mtime)
+	})
+}
+
+// Truncate changes the size of the named file, following symlinks.
+func (f *FS) Truncate(name string, size int64) error {
+	if size < 0 {
+		return &fs.PathError{Op: "truncate", Path: name, Err: syscall.EINVAL}
+	}
+	file, err := f.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return pathErr("truncate", name, unwrapPath(err))
+	}
+	err = file.Truncate(size)
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Mknod creates a FIFO, socket or device node (mknod(2); mode includes the
+// file type bits S_IFIFO, S_IFSOCK, S_IFCHR or S_IFBLK).
+func (f *FS) Mknod(name string, mode uint32, dev uint64) error {
+	ms, ok := f.store.(MknodStore)
+	if !ok {
+		return &fs.PathError{Op: "mknod", Path: name, Err: errors.ErrUnsupported}
+	}
+	if err := f.checkWrite("mknod", name); err != nil {
+		return err
+	}
+	return pathErr("mknod", name, f.retryNotDir(name, func(p string) error {
+		l, err := f.locate(p)
+		if err != nil {
+			return err
+		}
+		undo, err := f.createLongName(&l)
+		if err != nil {
+			return err
+		}
+		if err := ms.Mknod(l.cpath, mode, dev); err != nil {
+			undo()
+			return err
+		}
+		return nil
+	}))
+}
+
+// Statfs reports the usage of the file system holding the vault.
+func (f *FS) Statfs() (Statfs, error) {
+	ss, ok := f.store.(StatfsStore)
+	if !ok {
+		return Statfs{}, &fs.PathError{Op: "statfs", Path: ".", Err: errors.ErrUnsupported}
+	}
+	st, err := ss.Statfs()
+	if err != nil {
+		return Statfs{}, pathErr("statfs", ".", err)
+	}
+	st.NameLen = names.MaxNameLen
+	return st, nil
+}

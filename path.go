@@ -1,0 +1,422 @@
+package sealfs
+
+import (
+	"crypto/rand"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/sealfs/sealfs/names"
+)
+
+// dirLoc is a plaintext directory located in the store: its ciphertext
+// path and the IV that encrypts the names of its children.
+type dirLoc struct {
+	cpath string
+	iv    []byte
+}
+
+// entryLoc is a plaintext path located in the store.
+type entryLoc struct {
+	dir    dirLoc
+	plain  string // plaintext path
+	stored string // name in the ciphertext directory (hashed if long)
+	full   string // full encrypted name (== stored unless long)
+	long   bool
+	cpath  string // ciphertext path
+}
+
+// longNameFile is the ciphertext path of the .name file of a long entry.
+func (l *entryLoc) longNameFile() string {
+	return cjoin(l.dir.cpath, l.stored+names.LongNameSuffix)
+}
+
+func cjoin(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// dirCache maps plaintext directory paths to their locations. Only vaults
+// with per-directory IVs need it (it saves one diriv read per path
+// component); without DirIV, locations are a pure function of the path and
+// are computed directly.
+type dirCache struct {
+	enabled bool
+	mu      sync.RWMutex
+	m       map[string]dirLoc
+}
+
+const dirCacheMax = 8192
+
+func (c *dirCache) init(enabled bool) {
+	c.enabled = enabled
+	c.m = make(map[string]dirLoc)
+}
+
+func (c *dirCache) get(p string) (dirLoc, bool) {
+	if !c.enabled {
+		return dirLoc{}, false
+	}
+	c.mu.RLock()
+	d, ok := c.m[p]
+	c.mu.RUnlock()
+	return d, ok
+}
+
+func (c *dirCache) put(p string, d dirLoc) {
+	if !c.enabled {
+		return
+	}
+	c.mu.Lock()
+	if len(c.m) >= dirCacheMax {
+		clear(c.m)
+	}
+	c.m[p] = d
+	c.mu.Unlock()
+}
+
+// forget drops p and everything below it.
+func (c *dirCache) forget(p string) {
+	if !c.enabled {
+		return
+	}
+	c.mu.Lock()
+	if p == "." {
+		clear(c.m)
+	} else {
+		delete(c.m, p)
+		prefix := p + "/"
+		for k := range c.m {
+			if strings.HasPrefix(k, prefix) {
+				delete(c.m, k)
+			}
+		}
+	}
+	c.mu.Unlock()
+}
+
+var zeroIV = make([]byte, names.DirIVSize)
+
+// dir locates the plaintext directory p.
+func (f *FS) dir(p string) (dirLoc, error) {
+	if f.plainNames {
+		return dirLoc{cpath: p}, nil
+	}
+	if d, ok := f.dirs.get(p); ok {
+		return d, nil
+	}
+	var d dirLoc
+	if p == "." {
+		d.cpath = "."
+	} else {
+		parent, base := splitPath(p)
+		pd, err := f.dir(parent)
+		if err != nil {
+			return dirLoc{}, err
+		}
+		stored, _, _, err := f.encryptName(pd, base)
+		if err != nil {
+			return dirLoc{}, err
+		}
+		d.cpath = cjoin(pd.cpath, stored)
+	}
+	if !f.dirIV {
+		d.iv = zeroIV
+		return d, nil
+	}
+	iv, err := f.readDirIV(d.cpath)
+	if err != nil {
+		return dirLoc{}, err
+	}
+	d.iv = iv
+	f.dirs.put(p, d)
+	return d, nil
+}
+
+// splitPath splits a clean io/fs path into its parent ("." for top-level
+// names) and its last element.
+func splitPath(p string) (string, string) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return ".", p
+	}
+	return p[:i], p[i+1:]
+}
+
+// encryptName returns the stored and full ciphertext names of the child
+// plain of directory d.
+func (f *FS) encryptName(d dirLoc, plain string) (stored, full string, long bool, err error) {
+	if err := names.CheckPlain(plain); err != nil {
+		return "", "", false, err
+	}
+	if f.plainNames {
+		if d.cpath == "." && plain == names.ConfigFile {
+			return "", "", false, syscall.EPERM
+		}
+		return plain, plain, false, nil
+	}
+	full, err = f.nt.EncryptName(plain, d.iv)
+	if err != nil {
+		return "", "", false, err
+	}
+	stored, long = f.nt.Shorten(full)
+	return stored, full, long, nil
+}
+
+// locate finds the plaintext path p (not following a final symlink).
+func (f *FS) locate(p string) (entryLoc, error) {
+	if p == "." {
+		d, err := f.dir(".")
+		if err != nil {
+			return entryLoc{}, err
+		}
+		return entryLoc{dir: d, plain: ".", stored: ".", full: ".", cpath: "."}, nil
+	}
+	parent, base := splitPath(p)
+	d, err := f.dir(parent)
+	if err != nil {
+		return entryLoc{}, err
+	}
+	stored, full, long, err := f.encryptName(d, base)
+	if err != nil {
+		return entryLoc{}, err
+	}
+	return entryLoc{dir: d, plain: p, stored: stored, full: full, long: long, cpath: cjoin(d.cpath, stored)}, nil
+}
+
+// readDirIV reads and checks the gocryptfs.diriv of ciphertext directory
+// cdir.
+func (f *FS) readDirIV(cdir string) ([]byte, error) {
+	file, err := f.store.OpenFile(cjoin(cdir, names.DirIVFile), os.O_RDONLY, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			// Is cdir itself missing, or just its IV?
+			if _, err2 := f.store.Lstat(cdir); err2 != nil {
+				return nil, err2
+			}
+			return nil, corrupt("directory "+cdir+": missing "+names.DirIVFile, nil)
+		}
+		return nil, err
+	}
+	defer file.Close()
+	buf := make([]byte, names.DirIVSize+1)
+	n, err := file.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if n != names.DirIVSize {
+		return nil, corrupt("directory "+cdir+": "+names.DirIVFile+" has a wrong length", nil)
+	}
+	iv := buf[:names.DirIVSize]
+	if allZero(iv) {
+		return nil, corrupt("directory "+cdir+": "+names.DirIVFile+" is all zero", nil)
+	}
+	return iv, nil
+}
+
+// writeDirIV creates a new random gocryptfs.diriv in ciphertext directory
+// cdir.
+func (f *FS) writeDirIV(cdir string) error {
+	iv := make([]byte, names.DirIVSize)
+	if _, err := rand.Read(iv); err != nil {
+		return err
+	}
+	file, err := f.store.OpenFile(cjoin(cdir, names.DirIVFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return err
+	}
+	_, err = file.WriteAt(iv, 0)
+	if err == nil {
+		err = file.Sync()
+	}
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		f.store.Remove(cjoin(cdir, names.DirIVFile))
+	}
+	return err
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// createLongName writes the .name file of a long entry before the entry is
+// created. It returns a function that removes the file again if it was
+// created here (for when creating the entry fails).
+func (f *FS) createLongName(l *entryLoc) (undo func(), err error) {
+	if !l.long {
+		return func() {}, nil
+	}
+	p := l.longNameFile()
+	file, err := f.store.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if errors.Is(err, fs.ErrExist) {
+		// Another link of the same name already wrote it.
+		return func() {}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, err = file.WriteAt([]byte(l.full), 0)
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		f.store.Remove(p)
+		return nil, err
+	}
+	return func() { f.store.Remove(p) }, nil
+}
+
+// removeLongName deletes the .name file of a removed long entry.
+func (f *FS) removeLongName(l *entryLoc) {
+	if !l.long {
+		return
+	}
+	if err := f.store.Remove(l.longNameFile()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.log.Warn("could not remove long-name file", "path", l.plain, "err", err)
+	}
+}
+
+// readLongName reads the full encrypted name of hashed entry stored in
+// ciphertext directory cdir.
+func (f *FS) readLongName(cdir, stored string) (string, error) {
+	file, err := f.store.OpenFile(cjoin(cdir, stored+names.LongNameSuffix), os.O_RDONLY, 0)
+	if err != nil {
+		return "", err
+	}
+	defer file.Close()
+	buf := make([]byte, 4096)
+	n, err := file.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	if n == 0 || n > 344*2 {
+		return "", corrupt("long-name file "+stored+names.LongNameSuffix+" has a bad length", nil)
+	}
+	full := string(buf[:n])
+	if f.nt.HashLongName(full) != stored {
+		return "", corrupt("long-name file "+stored+names.LongNameSuffix+" does not match its hash", nil)
+	}
+	return full, nil
+}
+
+// hidden reports whether a ciphertext directory entry is internal and not
+// shown in plaintext listings.
+func (f *FS) hidden(cdir, stored string) bool {
+	if cdir == "." && stored == names.ConfigFile {
+		return true
+	}
+	if f.plainNames {
+		return false
+	}
+	if stored == names.DirIVFile && f.dirIV {
+		return true
+	}
+	if names.IsLongNameFile(stored) {
+		return true
+	}
+	// Leftovers of an interrupted rmdir.
+	return strings.HasPrefix(stored, names.DirIVFile+".rmdir.")
+}
+
+const maxSymlinkHops = 40
+
+// realPath resolves the symlinks in plaintext path p: in every element but
+// the last, and in the last one too when followLast is set. Symlinks are
+// resolved inside the vault; an absolute target or one that climbs above
+// the root gives ErrEscapes.
+func (f *FS) realPath(p string, followLast bool) (string, error) {
+	hops := 0
+	done := "." // resolved prefix
+	rest := p
+	if p == "." {
+		return ".", nil
+	}
+	for rest != "" {
+		var elem string
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			elem, rest = rest[:i], rest[i+1:]
+		} else {
+			elem, rest = rest, ""
+		}
+		next := elem
+		if done != "." {
+			next = done + "/" + elem
+		}
+		if rest == "" && !followLast {
+			return next, nil
+		}
+		l, err := f.locate(next)
+		if err != nil {
+			return "", err
+		}
+		fi, err := f.store.Lstat(l.cpath)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			if rest != "" && !fi.IsDir() {
+				return "", syscall.ENOTDIR
+			}
+			done = next
+			continue
+		}
+		hops++
+		if hops > maxSymlinkHops {
+			return "", syscall.ELOOP
+		}
+		target, err := f.readlinkLoc(&l)
+		if err != nil {
+			return "", err
+		}
+		if path.IsAbs(target) {
+			return "", ErrEscapes
+		}
+		joined := path.Join(done, target)
+		if joined == ".." || strings.HasPrefix(joined, "../") {
+			return "", ErrEscapes
+		}
+		if rest != "" {
+			joined = path.Join(joined, rest)
+		}
+		done, rest = ".", joined
+		if joined == "." {
+			return ".", nil
+		}
+	}
+	return done, nil
+}
+
+// follow returns the real plaintext path of p following all symlinks.
+func (f *FS) follow(p string) (string, error) {
+	return f.realPath(p, true)
+}
+
+// retryNotDir runs op on p; if it fails with ENOTDIR or ELOOP (a symlink in
+// the middle of the path), it resolves the intermediate symlinks and runs
+// op once more on the real path.
+func (f *FS) retryNotDir(p string, op func(p string) error) error {
+	err := op(p)
+	if err == nil || !isErrno(err, syscall.ENOTDIR, syscall.ELOOP) || !strings.Contains(p, "/") {
+		return err
+	}
+	real, rerr := f.realPath(p, false)
+	if rerr != nil || real == p {
+		return err
+	}
+	return op(real)
+}

@@ -1,0 +1,442 @@
+//go:build linux
+
+package sealfs
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// dirStore is the Store of a vault in a local directory. Every operation
+// resolves the parent directory of its path beneath the root without
+// following symlinks (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a
+// component-by-component O_NOFOLLOW walk on kernels without openat2) and
+// then acts on the last component with an *at system call.
+type dirStore struct {
+	dir       string
+	rootfd    int
+	noOpenat2 atomic.Bool
+	closed    atomic.Bool
+}
+
+// DirStore returns a Store for the ciphertext directory dir. The directory
+// stays open until the Store is closed (Close is available through
+// io.Closer).
+func DirStore(dir string) (Store, error) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return &dirStore{dir: dir, rootfd: fd}, nil
+}
+
+// Close releases the root directory handle.
+func (s *dirStore) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return unix.Close(s.rootfd)
+}
+
+func (s *dirStore) String() string { return s.dir }
+
+// checkName rejects paths that are not clean relative paths.
+func checkName(name string) error {
+	if name == "." {
+		return nil
+	}
+	if !fs.ValidPath(name) {
+		return syscall.EINVAL
+	}
+	return nil
+}
+
+// openDir opens the directory dir (a clean relative path or ".") beneath
+// the root as an O_PATH descriptor. The caller closes it unless it is
+// s.rootfd.
+func (s *dirStore) openDir(dir string) (int, error) {
+	if dir == "." || dir == "" {
+		return s.rootfd, nil
+	}
+	if !s.noOpenat2.Load() {
+		fd, err := unix.Openat2(s.rootfd, dir, &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err == nil {
+			return fd, nil
+		}
+		if err != unix.ENOSYS && err != unix.EPERM {
+			if err == unix.ELOOP {
+				// A symlink where a directory was expected.
+				return -1, unix.ENOTDIR
+			}
+			return -1, err
+		}
+		s.noOpenat2.Store(true)
+	}
+	fd := s.rootfd
+	for _, comp := range strings.Split(dir, "/") {
+		nfd, err := unix.Openat(fd, comp, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if fd != s.rootfd {
+			unix.Close(fd)
+		}
+		if err != nil {
+			if err == unix.ELOOP {
+				err = unix.ENOTDIR
+			}
+			return -1, err
+		}
+		fd = nfd
+	}
+	return fd, nil
+}
+
+// at runs fn with a descriptor of name's parent directory and name's last
+// component ("." for the root itself).
+func (s *dirStore) at(op, name string, fn func(dirfd int, base string) error) error {
+	if s.closed.Load() {
+		return &fs.PathError{Op: op, Path: name, Err: fs.ErrClosed}
+	}
+	if err := checkName(name); err != nil {
+		return &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	dir, base := path.Split(name)
+	if name == "." {
+		dir, base = ".", "."
+	}
+	dir = strings.TrimSuffix(dir, "/")
+	fd, err := s.openDir(dir)
+	if err != nil {
+		return &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	if fd != s.rootfd {
+		defer unix.Close(fd)
+	}
+	if err := fn(fd, base); err != nil {
+		return &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	return nil
+}
+
+// at2 is at for operations on two paths.
+func (s *dirStore) at2(op, oldname, newname string, fn func(oldfd int, oldbase string, newfd int, newbase string) error) error {
+	return s.at(op, oldname, func(oldfd int, oldbase string) error {
+		var inner error
+		err := s.at(op, newname, func(newfd int, newbase string) error {
+			inner = fn(oldfd, oldbase, newfd, newbase)
+			return nil
+		})
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				return pe.Err
+			}
+			return err
+		}
+		return inner
+	})
+}
+
+func (s *dirStore) OpenFile(name string, flag int, perm fs.FileMode) (StoreFile, error) {
+	var f *dirFile
+	err := s.at("open", name, func(dirfd int, base string) error {
+		fd, err := unix.Openat(dirfd, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, unixMode(perm))
+		if err != nil {
+			return err
+		}
+		f = &dirFile{File: os.NewFile(uintptr(fd), name), fd: fd}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (s *dirStore) Lstat(name string) (fs.FileInfo, error) {
+	var fi fs.FileInfo
+	err := s.at("lstat", name, func(dirfd int, base string) error {
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+		fi = newUnixFileInfo(path.Base(name), &st)
+		return nil
+	})
+	return fi, err
+}
+
+func (s *dirStore) Mkdir(name string, perm fs.FileMode) error {
+	return s.at("mkdir", name, func(dirfd int, base string) error {
+		return unix.Mkdirat(dirfd, base, unixMode(perm))
+	})
+}
+
+func (s *dirStore) Remove(name string) error {
+	return s.at("remove", name, func(dirfd int, base string) error {
+		err := unix.Unlinkat(dirfd, base, 0)
+		if err == unix.EISDIR || err == unix.EPERM {
+			if err2 := unix.Unlinkat(dirfd, base, unix.AT_REMOVEDIR); err2 != unix.ENOTDIR {
+				return err2
+			}
+		}
+		return err
+	})
+}
+
+func (s *dirStore) Rename(oldname, newname string) error {
+	return s.at2("rename", oldname, newname, func(oldfd int, oldbase string, newfd int, newbase string) error {
+		return unix.Renameat(oldfd, oldbase, newfd, newbase)
+	})
+}
+
+func (s *dirStore) Rename2(oldname, newname string, flags uint) error {
+	return s.at2("rename", oldname, newname, func(oldfd int, oldbase string, newfd int, newbase string) error {
+		return unix.Renameat2(oldfd, oldbase, newfd, newbase, flags)
+	})
+}
+
+func (s *dirStore) Symlink(target, name string) error {
+	return s.at("symlink", name, func(dirfd int, base string) error {
+		return unix.Symlinkat(target, dirfd, base)
+	})
+}
+
+func (s *dirStore) Readlink(name string) (string, error) {
+	var target string
+	err := s.at("readlink", name, func(dirfd int, base string) error {
+		for size := 256; ; size *= 2 {
+			buf := make([]byte, size)
+			n, err := unix.Readlinkat(dirfd, base, buf)
+			if err != nil {
+				return err
+			}
+			if n < size {
+				target = string(buf[:n])
+				return nil
+			}
+			if size > 1<<16 {
+				return unix.ENAMETOOLONG
+			}
+		}
+	})
+	return target, err
+}
+
+func (s *dirStore) Link(oldname, newname string) error {
+	return s.at2("link", oldname, newname, func(oldfd int, oldbase string, newfd int, newbase string) error {
+		return unix.Linkat(oldfd, oldbase, newfd, newbase, 0)
+	})
+}
+
+func (s *dirStore) Chmod(name string, mode fs.FileMode) error {
+	return s.at("chmod", name, func(dirfd int, base string) error {
+		return unix.Fchmodat(dirfd, base, unixMode(mode), 0)
+	})
+}
+
+func (s *dirStore) Lchown(name string, uid, gid int) error {
+	return s.at("lchown", name, func(dirfd int, base string) error {
+		return unix.Fchownat(dirfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+	})
+}
+
+func (s *dirStore) Lchtimes(name string, atime, mtime time.Time) error {
+	return s.at("lchtimes", name, func(dirfd int, base string) error {
+		ts := []unix.Timespec{timespec(atime), timespec(mtime)}
+		return unix.UtimesNanoAt(dirfd, base, ts, unix.AT_SYMLINK_NOFOLLOW)
+	})
+}
+
+func timespec(t time.Time) unix.Timespec {
+	if t.IsZero() {
+		return unix.Timespec{Sec: 0, Nsec: unix.UTIME_OMIT}
+	}
+	return unix.NsecToTimespec(t.UnixNano())
+}
+
+func (s *dirStore) Mknod(name string, mode uint32, dev uint64) error {
+	return s.at("mknod", name, func(dirfd int, base string) error {
+		return unix.Mknodat(dirfd, base, mode, int(dev))
+	})
+}
+
+// procPath names base inside the directory dirfd through /proc, so that the
+// l*xattr calls (which have no *at variants) act on exactly the object the
+// descriptor resolved, without following a final symlink.
+func (s *dirStore) procPath(dirfd int, base string) string {
+	return "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + base
+}
+
+func (s *dirStore) Getxattr(name, attr string) ([]byte, error) {
+	var val []byte
+	err := s.at("getxattr", name, func(dirfd int, base string) error {
+		p := s.procPath(dirfd, base)
+		for size := 256; ; size *= 4 {
+			buf := make([]byte, size)
+			n, err := unix.Lgetxattr(p, attr, buf)
+			if err == unix.ERANGE && size < 1<<20 {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			val = buf[:n]
+			return nil
+		}
+	})
+	return val, err
+}
+
+func (s *dirStore) Setxattr(name, attr string, value []byte, flags int) error {
+	return s.at("setxattr", name, func(dirfd int, base string) error {
+		return unix.Lsetxattr(s.procPath(dirfd, base), attr, value, flags)
+	})
+}
+
+func (s *dirStore) Listxattr(name string) ([]string, error) {
+	var list []string
+	err := s.at("listxattr", name, func(dirfd int, base string) error {
+		p := s.procPath(dirfd, base)
+		for size := 1024; ; size *= 4 {
+			buf := make([]byte, size)
+			n, err := unix.Llistxattr(p, buf)
+			if err == unix.ERANGE && size < 1<<20 {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			for _, a := range strings.Split(string(buf[:n]), "\x00") {
+				if a != "" {
+					list = append(list, a)
+				}
+			}
+			return nil
+		}
+	})
+	return list, err
+}
+
+func (s *dirStore) Removexattr(name, attr string) error {
+	return s.at("removexattr", name, func(dirfd int, base string) error {
+		return unix.Lremovexattr(s.procPath(dirfd, base), attr)
+	})
+}
+
+func (s *dirStore) Statfs() (Statfs, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(s.rootfd, &st); err != nil {
+		return Statfs{}, &fs.PathError{Op: "statfs", Path: s.dir, Err: err}
+	}
+	return Statfs{
+		BlockSize:   st.Bsize,
+		Blocks:      st.Blocks,
+		BlocksFree:  st.Bfree,
+		BlocksAvail: st.Bavail,
+		Files:       st.Files,
+		FilesFree:   st.Ffree,
+		NameLen:     st.Namelen,
+	}, nil
+}
+
+// dirFile is an open file of a dirStore.
+type dirFile struct {
+	*os.File
+	fd int
+}
+
+// Allocate reserves ciphertext space without changing the file size.
+func (f *dirFile) Allocate(off, length int64) error {
+	return unix.Fallocate(f.fd, unix.FALLOC_FL_KEEP_SIZE, off, length)
+}
+
+// SeekData returns the offset of the next data at or after off (SEEK_DATA).
+func (f *dirFile) SeekData(off int64) (int64, error) {
+	return unix.Seek(f.fd, off, unix.SEEK_DATA)
+}
+
+// SeekHole returns the offset of the next hole at or after off (SEEK_HOLE).
+func (f *dirFile) SeekHole(off int64) (int64, error) {
+	return unix.Seek(f.fd, off, unix.SEEK_HOLE)
+}
+
+// Fd returns the descriptor without switching it to blocking mode.
+func (f *dirFile) RawFd() int { return f.fd }
+
+func unixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		u |= unix.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= unix.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= unix.S_ISVTX
+	}
+	return u
+}
+
+// unixFileInfo is an fs.FileInfo built from a Stat_t.
+type unixFileInfo struct {
+	name string
+	st   unix.Stat_t
+}
+
+func newUnixFileInfo(name string, st *unix.Stat_t) *unixFileInfo {
+	return &unixFileInfo{name: name, st: *st}
+}
+
+func (fi *unixFileInfo) Name() string       { return fi.name }
+func (fi *unixFileInfo) Size() int64        { return fi.st.Size }
+func (fi *unixFileInfo) Mode() fs.FileMode  { return fileModeFromUnix(fi.st.Mode) }
+func (fi *unixFileInfo) ModTime() time.Time { return time.Unix(fi.st.Mtim.Unix()) }
+func (fi *unixFileInfo) IsDir() bool        { return fi.st.Mode&unix.S_IFMT == unix.S_IFDIR }
+func (fi *unixFileInfo) Sys() any {
+	return &Stat{
+		Dev: fi.st.Dev, Ino: fi.st.Ino, Nlink: uint64(fi.st.Nlink), Mode: fi.st.Mode,
+		Uid: fi.st.Uid, Gid: fi.st.Gid, Rdev: fi.st.Rdev, Size: fi.st.Size,
+		Blksize: int64(fi.st.Blksize), Blocks: fi.st.Blocks,
+		Atime: time.Unix(fi.st.Atim.Unix()), Mtime: time.Unix(fi.st.Mtim.Unix()), Ctime: time.Unix(fi.st.Ctim.Unix()),
+	}
+}
+
+func fileModeFromUnix(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	switch m & unix.S_IFMT {
+	case unix.S_IFDIR:
+		mode |= fs.ModeDir
+	case unix.S_IFLNK:
+		mode |= fs.ModeSymlink
+	case unix.S_IFIFO:
+		mode |= fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		mode |= fs.ModeSocket
+	case unix.S_IFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		mode |= fs.ModeDevice
+	}
+	if m&unix.S_ISUID != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
+}
+

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The sealfs test suite: static checks, the race-enabled test suite (including
+# real FUSE mounts and live interop with the gocryptfs binary), and a short run
+# of every fuzz target. Installs the Debian packages the tests need when run as
+# root on a machine that lacks them.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v gocryptfs >/dev/null 2>&1 || need+=(gocryptfs)
+command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "test.sh: please install: ${need[*]} (e.g. sudo apt-get install -y ${need[*]})" >&2
+    exit 1
+  fi
+fi
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "gofmt needed:"; echo "$bad"; exit 1; fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race"
+go test -race -timeout 20m -count=1 ./...
+
+echo "== fuzz (short)"
+fuzztime=${FUZZTIME:-5s}
+for pkg in $(go list ./...); do
+  for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+    echo "-- $pkg $target"
+    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" >/tmp/sealfs-fuzz.log 2>&1 || { cat /tmp/sealfs-fuzz.log; exit 1; }
+  done
+done
+echo "== all checks passed"
