@@ -1,0 +1,210 @@
+package sealfs_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/vault"
+)
+
+func flipByte(t *testing.T, file string, off int64) {
+	t.Helper()
+	os.Chmod(file, 0o644)
+	h, err := os.OpenFile(file, os.O_RDWR, 0)
+	must(t, err)
+	defer h.Close()
+	b := make([]byte, 1)
+	_, err = h.ReadAt(b, off)
+	must(t, err)
+	b[0] ^= 0x40
+	_, err = h.WriteAt(b, off)
+	must(t, err)
+}
+
+type corruptLog struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func (c *corruptLog) add(p string, err error) {
+	c.mu.Lock()
+	c.paths = append(c.paths, p+": "+err.Error())
+	c.mu.Unlock()
+}
+
+// Tampered ciphertext is detected and reported, never returned as data.
+func TestTamperDetection(t *testing.T) {
+	for _, fm := range formats {
+		t.Run(fm.name, func(t *testing.T) {
+			f, dir := newVault(t, fm.opts)
+			data := pattern(3*4096+100, 7)
+			must(t, f.WriteFile("file", data, 0o644))
+			must(t, f.Mkdir("sub", 0o755))
+			must(t, f.WriteFile("sub/victim", []byte("v"), 0o644))
+			must(t, f.Symlink("target", "link"))
+			must(t, f.Setxattr("file", "user.x", []byte("xattr value"), 0))
+			cfile, _ := f.EncryptPath("file")
+			csub, _ := f.EncryptPath("sub")
+			cvictim, _ := f.EncryptPath("sub/victim")
+			f.Close()
+
+			reopen := func() (*sealfs.FS, *corruptLog) {
+				log := &corruptLog{}
+				g, err := sealfs.Open(dir, []byte("pw"), &sealfs.Options{OnCorrupt: log.add})
+				must(t, err)
+				t.Cleanup(func() { g.Close() })
+				return g, log
+			}
+
+			// A flipped byte in block 1 fails the read that touches it, with
+			// an error naming the file and the offset.
+			path := filepath.Join(dir, cfile)
+			cbs := int64(4096 + 32)
+			if fm.opts.Suite == content.XChaCha20Poly1305 {
+				cbs = 4096 + 40
+			}
+			flipByte(t, path, 18+cbs+100)
+			g, _ := reopen()
+			h, err := g.Open("file")
+			must(t, err)
+			buf := make([]byte, 4096)
+			if _, err := h.(*sealfs.File).ReadAt(buf, 0); err != nil {
+				t.Fatalf("block 0 should still read: %v", err)
+			}
+			_, err = h.(*sealfs.File).ReadAt(buf, 4096)
+			var ce *sealfs.CorruptError
+			if !errors.Is(err, sealfs.ErrCorrupt) || !errors.As(err, &ce) || ce.Offset != 4096 || !strings.Contains(err.Error(), "file") {
+				t.Fatalf("tampered block: %v", err)
+			}
+			h.Close()
+			if _, err := g.ReadFile("file"); !errors.Is(err, sealfs.ErrCorrupt) {
+				t.Fatalf("ReadFile of tampered file: %v", err)
+			}
+			flipByte(t, path, 18+cbs+100) // restore
+
+			// A flipped header byte.
+			flipByte(t, path, 5)
+			if _, err := g.ReadFile("file"); !errors.Is(err, sealfs.ErrCorrupt) {
+				t.Fatalf("tampered header: %v", err)
+			}
+			flipByte(t, path, 5)
+			if got, err := g.ReadFile("file"); err != nil || string(got) != string(data) {
+				t.Fatalf("restored file: %v", err)
+			}
+
+			// A tampered xattr value.
+			xs := g.Store().(sealfs.XattrStore)
+			attrs, err := xs.Listxattr(cfile)
+			must(t, err)
+			v, _ := xs.Getxattr(cfile, attrs[0])
+			v[len(v)-1] ^= 1
+			must(t, xs.Setxattr(cfile, attrs[0], v, 0))
+			if _, err := g.Getxattr("file", "user.x"); !errors.Is(err, sealfs.ErrCorrupt) {
+				t.Fatalf("tampered xattr: %v", err)
+			}
+
+			if fm.opts.PlaintextNames {
+				return
+			}
+			// A tampered symlink target.
+			clink, _ := g.EncryptPath("link")
+			ct, _ := os.Readlink(filepath.Join(dir, clink))
+			os.Remove(filepath.Join(dir, clink))
+			must(t, os.Symlink(ct[:len(ct)-2]+"AA", filepath.Join(dir, clink)))
+			if _, err := g.ReadLink("link"); !errors.Is(err, sealfs.ErrCorrupt) {
+				t.Fatalf("tampered symlink: %v", err)
+			}
+
+			// A tampered name: the entry is left out and reported.
+			bad := filepath.Join(dir, cvictim)
+			vname := filepath.Base(cvictim)
+			renamed := filepath.Join(dir, csub, strings.Map(func(r rune) rune {
+				if r == 'A' {
+					return 'B'
+				}
+				if r == 'B' {
+					return 'A'
+				}
+				return r
+			}, vname[:4])+vname[4:])
+			if renamed != bad {
+				must(t, os.Rename(bad, renamed))
+				g2, log := reopen()
+				ents, err := g2.ReadDir("sub")
+				must(t, err)
+				if len(ents) != 0 || len(log.paths) == 0 {
+					t.Fatalf("tampered name: entries %v, reports %v", ents, log.paths)
+				}
+				must(t, os.Rename(renamed, bad))
+			}
+
+			// A tampered directory IV makes the names undecryptable.
+			if fm.opts.DeterministicNames {
+				return
+			}
+			flipByte(t, filepath.Join(dir, csub, "gocryptfs.diriv"), 3)
+			g3, log := reopen()
+			ents, err := g3.ReadDir("sub")
+			if err == nil && (len(ents) != 0 || len(log.paths) == 0) {
+				t.Fatalf("tampered diriv: entries %v reports %v", ents, log.paths)
+			}
+			if _, err := g3.ReadFile("sub/victim"); err == nil {
+				t.Fatal("file read through a tampered diriv")
+			}
+		})
+	}
+}
+
+// A damaged config is refused without anything being written.
+func TestTamperedConfig(t *testing.T) {
+	_, dir := newVault(t, vault.Options{})
+	cfg := filepath.Join(dir, "gocryptfs.conf")
+	orig, _ := os.ReadFile(cfg)
+	// Flip a character of the encrypted key.
+	i := strings.Index(string(orig), "EncryptedKey") + 20
+	mod := []byte(string(orig))
+	if mod[i] == 'A' {
+		mod[i] = 'B'
+	} else {
+		mod[i] = 'A'
+	}
+	os.Chmod(cfg, 0o600)
+	must(t, os.WriteFile(cfg, mod, 0o600))
+	if _, err := sealfs.Open(dir, []byte("pw"), nil); !errors.Is(err, vault.ErrWrongPassword) {
+		t.Fatalf("tampered key: %v", err)
+	}
+	now, _ := os.ReadFile(cfg)
+	if string(now) != string(mod) {
+		t.Fatal("config was rewritten")
+	}
+	// A header-only file reads as empty; a 1..17-byte file is corrupt.
+	must(t, os.WriteFile(cfg, orig, 0o400))
+	f, err := sealfs.Open(dir, []byte("pw"), nil)
+	must(t, err)
+	defer f.Close()
+	must(t, f.WriteFile("h", []byte("x"), 0o644))
+	ch, _ := f.EncryptPath("h")
+	must(t, os.Truncate(filepath.Join(dir, ch), 18))
+	if b, err := f.ReadFile("h"); err != nil || len(b) != 0 {
+		t.Fatalf("header-only file: %q %v", b, err)
+	}
+	must(t, os.Truncate(filepath.Join(dir, ch), 10))
+	if _, err := f.ReadFile("h"); !errors.Is(err, sealfs.ErrCorrupt) {
+		t.Fatalf("truncated header: %v", err)
+	}
+	if _, err := f.Stat("h"); err != nil {
+		t.Fatalf("stat of a truncated file must still work: %v", err)
+	}
+	var pe *fs.PathError
+	_, err = f.ReadFile("h")
+	if !errors.As(err, &pe) || pe.Path != "h" {
+		t.Fatalf("corrupt error does not name the plaintext path: %v", err)
+	}
+}
