@@ -117,10 +117,10 @@ type File struct {
 }
 
 var (
-	_ fs.File        = (*File)(nil)
-	_ fs.ReadDirFile = (*File)(nil)
-	_ io.ReaderAt    = (*File)(nil)
-	_ io.WriterAt    = (*File)(nil)
+	_ fs.File            = (*File)(nil)
+	_ fs.ReadDirFile     = (*File)(nil)
+	_ io.ReaderAt        = (*File)(nil)
+	_ io.WriterAt        = (*File)(nil)
 	_ io.ReadWriteSeeker = (*File)(nil)
 )
 

@@ -124,7 +124,7 @@ func fillTree(t *testing.T, w treeWriter) {
 
 type sealWriter struct{ f *sealfs.FS }
 
-func (s sealWriter) Mkdir(n string, p fs.FileMode) error              { return s.f.Mkdir(n, p) }
+func (s sealWriter) Mkdir(n string, p fs.FileMode) error               { return s.f.Mkdir(n, p) }
 func (s sealWriter) WriteFile(n string, d []byte, p fs.FileMode) error { return s.f.WriteFile(n, d, p) }
 func (s sealWriter) Symlink(t, n string) error                         { return s.f.Symlink(t, n) }
 func (s sealWriter) Link(o, n string) error                            { return s.f.Link(o, n) }

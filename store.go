@@ -86,4 +86,3 @@ type Statfs struct {
 	FilesFree   uint64 // free inodes
 	NameLen     int64  // maximum plaintext name length
 }
-

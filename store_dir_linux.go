@@ -439,4 +439,3 @@ func fileModeFromUnix(m uint32) fs.FileMode {
 	}
 	return mode
 }
-
