@@ -198,7 +198,12 @@ func (f *FS) openFile(p, shown string, flag int, perm fs.FileMode, hops int) (*F
 		if flag&os.O_CREATE == 0 {
 			return nil, fs.ErrNotExist
 		}
-		return f.createFile(&l, shown, flag, perm)
+		file, err := f.createFile(&l, shown, flag, perm)
+		if errors.Is(err, fs.ErrExist) && flag&os.O_EXCL == 0 && hops < maxSymlinkHops {
+			// Someone else created it since our Lstat: open theirs.
+			return f.openFile(p, shown, flag, perm, hops+1)
+		}
+		return file, err
 	}
 	switch {
 	case fi.IsDir():

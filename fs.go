@@ -228,6 +228,9 @@ func New(store Store, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, er
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
+	if ds, ok := store.(*dirStore); ok && o.SharedStorage {
+		ds.setShared()
+	}
 	f.dirs.init(f.dirIV && !o.SharedStorage)
 	f.nodes.init(!o.SharedStorage)
 	return f, nil

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -26,6 +27,118 @@ type dirStore struct {
 	rootfd    int
 	noOpenat2 atomic.Bool
 	closed    atomic.Bool
+	fds       fdCache
+}
+
+// fdCache keeps O_PATH descriptors of recently used ciphertext directories,
+// so that most operations are one *at system call. Entries live at most
+// fdCacheTTL (the vault may be changed behind our back, as gocryptfs'
+// one-second directory cache assumes too) and are dropped at once when a
+// rename or remove through this store touches them.
+type fdCache struct {
+	disabled bool
+	mu       sync.Mutex
+	m        map[string]*cachedFD
+}
+
+type cachedFD struct {
+	fd   int
+	refs int
+	dead bool
+	born time.Time
+}
+
+const (
+	fdCacheTTL = time.Second
+	fdCacheMax = 128
+)
+
+func (c *fdCache) release(e *cachedFD) {
+	c.mu.Lock()
+	e.refs--
+	closeIt := e.dead && e.refs == 0
+	c.mu.Unlock()
+	if closeIt {
+		unix.Close(e.fd)
+	}
+}
+
+// drop removes entries for which match is true; the caller holds c.mu.
+func (c *fdCache) drop(match func(dir string, e *cachedFD) bool) {
+	for dir, e := range c.m {
+		if match(dir, e) {
+			delete(c.m, dir)
+			e.dead = true
+			if e.refs == 0 {
+				unix.Close(e.fd)
+			}
+		}
+	}
+}
+
+// invalidate forgets name and every directory below it.
+func (c *fdCache) invalidate(name string) {
+	if c.disabled {
+		return
+	}
+	prefix := name + "/"
+	c.mu.Lock()
+	if len(c.m) > 0 {
+		c.drop(func(dir string, _ *cachedFD) bool { return dir == name || strings.HasPrefix(dir, prefix) })
+	}
+	c.mu.Unlock()
+}
+
+// closeAll empties the cache.
+func (c *fdCache) closeAll() {
+	c.mu.Lock()
+	c.drop(func(string, *cachedFD) bool { return true })
+	c.mu.Unlock()
+}
+
+// acquireDir returns a descriptor for ciphertext directory dir and a
+// function to call when done with it.
+func (s *dirStore) acquireDir(dir string) (int, func(), error) {
+	if dir == "." || dir == "" {
+		return s.rootfd, func() {}, nil
+	}
+	c := &s.fds
+	if c.disabled {
+		fd, err := s.openDir(dir)
+		if err != nil {
+			return -1, nil, err
+		}
+		return fd, func() { unix.Close(fd) }, nil
+	}
+	now := time.Now()
+	c.mu.Lock()
+	if e := c.m[dir]; e != nil {
+		if now.Sub(e.born) < fdCacheTTL {
+			e.refs++
+			c.mu.Unlock()
+			return e.fd, func() { c.release(e) }, nil
+		}
+		c.drop(func(d string, x *cachedFD) bool { return x == e })
+	}
+	c.mu.Unlock()
+	fd, err := s.openDir(dir)
+	if err != nil {
+		return -1, nil, err
+	}
+	e := &cachedFD{fd: fd, refs: 1, born: now}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]*cachedFD)
+	}
+	if len(c.m) >= fdCacheMax {
+		c.drop(func(_ string, x *cachedFD) bool { return now.Sub(x.born) >= fdCacheTTL || x.refs == 0 })
+	}
+	if old := c.m[dir]; old != nil {
+		c.drop(func(d string, x *cachedFD) bool { return x == old })
+	}
+	c.m[dir] = e
+	c.mu.Unlock()
+	return fd, func() { c.release(e) }, nil
 }
 
 // DirStore returns a Store for the ciphertext directory dir. The directory
@@ -39,13 +152,19 @@ func DirStore(dir string) (Store, error) {
 	return &dirStore{dir: dir, rootfd: fd}, nil
 }
 
-// Close releases the root directory handle.
+// Close releases the root directory handle and the cached directory
+// descriptors.
 func (s *dirStore) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.fds.closeAll()
 	return unix.Close(s.rootfd)
 }
+
+// setShared disables the directory descriptor cache, for vaults that other
+// instances change concurrently.
+func (s *dirStore) setShared() { s.fds.disabled = true }
 
 func (s *dirStore) String() string { return s.dir }
 
@@ -115,13 +234,11 @@ func (s *dirStore) at(op, name string, fn func(dirfd int, base string) error) er
 		dir, base = ".", "."
 	}
 	dir = strings.TrimSuffix(dir, "/")
-	fd, err := s.openDir(dir)
+	fd, done, err := s.acquireDir(dir)
 	if err != nil {
 		return &fs.PathError{Op: op, Path: name, Err: err}
 	}
-	if fd != s.rootfd {
-		defer unix.Close(fd)
-	}
+	defer done()
 	if err := fn(fd, base); err != nil {
 		return &fs.PathError{Op: op, Path: name, Err: err}
 	}
@@ -183,6 +300,7 @@ func (s *dirStore) Mkdir(name string, perm fs.FileMode) error {
 }
 
 func (s *dirStore) Remove(name string) error {
+	defer s.fds.invalidate(name)
 	return s.at("remove", name, func(dirfd int, base string) error {
 		err := unix.Unlinkat(dirfd, base, 0)
 		if err == unix.EISDIR || err == unix.EPERM {
@@ -195,12 +313,16 @@ func (s *dirStore) Remove(name string) error {
 }
 
 func (s *dirStore) Rename(oldname, newname string) error {
+	defer s.fds.invalidate(oldname)
+	defer s.fds.invalidate(newname)
 	return s.at2("rename", oldname, newname, func(oldfd int, oldbase string, newfd int, newbase string) error {
 		return unix.Renameat(oldfd, oldbase, newfd, newbase)
 	})
 }
 
 func (s *dirStore) Rename2(oldname, newname string, flags uint) error {
+	defer s.fds.invalidate(oldname)
+	defer s.fds.invalidate(newname)
 	return s.at2("rename", oldname, newname, func(oldfd int, oldbase string, newfd int, newbase string) error {
 		return unix.Renameat2(oldfd, oldbase, newfd, newbase, flags)
 	})
