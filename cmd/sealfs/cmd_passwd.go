@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/sealfs/sealfs/vault"
+)
+
+type passwdOptions struct {
+	secret  secretFlags
+	scryptN int
+	config  string
+	quiet   bool
+	reverse bool
+}
+
+var cmdPasswd = &command{
+	name:    "passwd",
+	args:    "CIPHERDIR",
+	summary: "change the password of a vault",
+	help: `
+Unlocks the master key with the old password (or takes it from -masterkey),
+reads the new password and rewrites the config file with the same master
+key wrapped under the new password and a new random salt. Nothing else in
+the config changes, and no file in the vault is touched.
+
+-passfile and -extpass give the OLD password only (as in gocryptfs 2.5);
+the new one is read from stdin or the terminal. With piped stdin and no
+-passfile/-extpass, the first line is the old password and the second the
+new one. With -masterkey, the old config is first kept as a hard link
+CONFIG.bak (exit code 7 if that fails).`,
+	flags: func(fs *flag.FlagSet) any {
+		o := &passwdOptions{}
+		o.secret.register(fs, true)
+		fs.IntVar(&o.scryptN, "scryptn", 0, "scrypt cost of the new password: N = 2^`LOGN` (10..28; default: keep the old N)")
+		fs.StringVar(&o.config, "config", "", "use the config `FILE` instead of CIPHERDIR/gocryptfs.conf")
+		fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages")
+		fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
+		fs.BoolVar(&o.reverse, "reverse", false, "change the password of PLAINDIR/.gocryptfs.reverse.conf")
+		return o
+	},
+	run: runPasswd,
+}
+
+func runPasswd(ctx context.Context, e *env, opts any, args []string) error {
+	o := opts.(*passwdOptions)
+	e.quiet = o.quiet
+	if err := exactArgs(args, "CIPHERDIR"); err != nil {
+		return err
+	}
+	dir := args[0]
+	if err := o.secret.validate(); err != nil {
+		return err
+	}
+	if o.scryptN != 0 && (o.scryptN < vault.MinScryptLogN || o.scryptN > maxScryptLogN) {
+		return mark(errWriteConf, fmt.Errorf("-scryptn %d is out of range %d..%d", o.scryptN, vault.MinScryptLogN, maxScryptLogN))
+	}
+	if err := checkCipherDir(dir); err != nil {
+		return err
+	}
+	name := vault.DefaultFile
+	if o.reverse {
+		name = vault.ReverseFile
+	}
+	cfgPath := configPath(dir, o.config, name)
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	if cfg.FIDO2 != nil {
+		return errors.New("password change is not supported on FIDO2-enabled vaults")
+	}
+
+	key, err := e.masterKey(&o.secret)
+	if err != nil {
+		return err
+	}
+	givenKey := key != nil
+	if !givenKey {
+		old, err := e.readPassword(ctx, &o.secret, false)
+		if err != nil {
+			return err
+		}
+		key, err = cfg.Unlock(old)
+		clear(old)
+		if err != nil {
+			return err
+		}
+	}
+	defer key.Destroy()
+
+	e.infof("Please enter your new password.\n")
+	pw, err := e.readPassword(ctx, &secretFlags{}, true)
+	if err != nil {
+		return err
+	}
+	defer clear(pw)
+	if err := cfg.SetPassword(key, pw, o.scryptN); err != nil {
+		return mark(errWriteConf, err)
+	}
+	if givenKey {
+		bak := cfgPath + ".bak"
+		if err := os.Link(cfgPath, bak); err != nil {
+			return mark(errInit, fmt.Errorf("backing up the config: %w", err))
+		}
+		e.infof("A copy of the old config file has been created at %q.\n"+
+			"Delete it after you have verified that you can access your files with the new password.\n", bak)
+	}
+	if err := cfg.WriteFile(cfgPath); err != nil {
+		return mark(errWriteConf, err)
+	}
+	e.infof("Password changed.\n")
+	return nil
+}

@@ -1,0 +1,142 @@
+// Command sealfs works with gocryptfs-compatible encrypted directories
+// ("vaults") without mounting them.
+//
+// Usage:
+//
+//	sealfs COMMAND [options] ARGS...
+//
+// Options take one or two dashes (-q or --q), a value either as the next
+// argument or after "=" (-scryptn 10, -scryptn=10), and may come before or
+// after the positional arguments; "--" ends the options. "sealfs help
+// COMMAND" or "sealfs COMMAND -h" shows the options of a command.
+//
+// # Commands
+//
+//	sealfs init [-plaintextnames] [-aessiv | -xchacha] [-deterministic-names]
+//	            [-longnamemax N] [-scryptn LOGN] [-passfile FILE | -extpass CMD | -masterkey KEY]
+//	            [-config FILE] [-reverse] [-q] CIPHERDIR
+//
+// Creates a vault in CIPHERDIR, which must exist and be empty: the config
+// file gocryptfs.conf (mode 0400) and, unless names are plaintext or
+// deterministic, the root gocryptfs.diriv. The password is read twice on a
+// terminal. A random master key is generated unless -masterkey gives one;
+// when stdout is a terminal and -q is not given, the generated key is shown
+// once, in the same form as gocryptfs:
+//
+//	Your master key is:
+//
+//	    0e3b389c-b73ec2e7-802459ab-3725b7c1-
+//	    a25e478e-2445f07b-74b4eb3a-f34ca24a
+//
+// Otherwise "Not running on a terminal, suppressing master key display" is
+// printed instead. -reverse writes PLAINDIR/.gocryptfs.reverse.conf for
+// reverse mode (AES-SIV; the directory need not be empty; the config must
+// not exist yet). -scryptn is 10..28 (default 16). -raw64=false,
+// -hkdf=false and -devrandom are accepted and ignored, as by gocryptfs 2.x.
+//
+//	sealfs passwd [-masterkey KEY] [-passfile FILE | -extpass CMD] [-scryptn LOGN] [-config FILE] [-reverse] [-q] CIPHERDIR
+//
+// Rewraps the master key under a new password (new random salt; N kept
+// unless -scryptn is given); nothing else in the config and no file of the
+// vault changes. The old password comes from -passfile, -extpass, stdin or
+// the terminal, or is replaced by -masterkey; the new one always comes from
+// stdin or the terminal (with piped stdin and no -passfile, line 1 is the
+// old and line 2 the new password). With -masterkey, the old config is
+// kept as a hard link CONFIG.bak first.
+//
+//	sealfs info [-config FILE] [-reverse] CIPHERDIR
+//
+// Prints the config like gocryptfs -info (no password needed):
+//
+//	Creator:           gocryptfs 2.3
+//	FeatureFlags:      HKDF GCMIV128 DirIV EMENames LongNames Raw64
+//	EncryptedKey:      64B
+//	ScryptObject:      Salt=32B N=1024 R=8 P=1 KeyLen=32
+//	contentEncryption: AES-GCM-256
+//
+//	sealfs ls [-l] [-R] [unlock options] CIPHERDIR [PATH]
+//	sealfs cat [unlock options] CIPHERDIR PATH...
+//
+// List a directory (or one object) of the vault, and print decrypted files,
+// without mounting. PATH is a plaintext path inside the vault ("/" or
+// nothing for the root). -l shows mode, link count, owner, group, size,
+// modification time and symlink targets; -R lists the whole subtree. cat
+// follows symlinks inside the vault. Both open the vault read-only.
+//
+//	sealfs decrypt [-force] [-q] [unlock options] CIPHERDIR OUTDIR
+//
+// Writes the whole decrypted tree to OUTDIR: files, directories, symlinks,
+// FIFOs and device nodes, with permission bits (setuid, setgid and sticky
+// included), modification and access times, extended attributes and hard
+// links; ownership too when running as root. Holes stay holes, and aligned
+// 4 KiB blocks of zeros become holes. OUTDIR is created if missing (its
+// parent must exist); an existing OUTDIR must be empty unless -force is
+// given, which merges directories and replaces other objects. OUTDIR and
+// CIPHERDIR must not contain each other. Objects that fail (corrupt
+// ciphertext, write errors) are reported and skipped, and the exit code is
+// then 11; running out of space stops the command. A progress line is
+// shown when stderr is a terminal (-q turns it off).
+//
+//	sealfs encrypt [-force] [-q] [unlock options] PLAINDIR CIPHERDIR
+//
+// Copies a plaintext tree into the root of an existing vault with the same
+// fidelity as decrypt (only user.* extended attributes are copied). Holes
+// of the source files stay holes; written zeros are encrypted like any
+// data. Existing directories are merged; any other object that exists
+// already is an error (the others are still copied, exit code 11) unless
+// -force replaces it.
+//
+//	sealfs version
+//
+// Prints "sealfs VERSION; go-fuse VERSION; [DATE] GOVERSION OS/ARCH", like
+// gocryptfs -version. "sealfs -version" is the same.
+//
+// # Unlock options
+//
+// ls, cat, decrypt and encrypt take:
+//
+//	-passfile FILE   password = first line of FILE (repeatable: first lines concatenated)
+//	-extpass CMD     password = first line of CMD's output (one argument is split on
+//	                 spaces; repeat the option to pass arguments verbatim)
+//	-masterkey KEY   use the master key (64 hex digits; dashes and spaces ignored)
+//	                 instead of a password; -masterkey=stdin reads it like a password
+//	-config FILE     the config file (default CIPHERDIR/gocryptfs.conf)
+//
+// and the format options of init (-aessiv, -xchacha, -plaintextnames,
+// -deterministic-names, -longnamemax N, -raw64=false, -hkdf=false), which
+// only matter with -masterkey when the config file does not exist.
+//
+// Without -passfile, -extpass or -masterkey, the password is read from
+// stdin when stdin is not a terminal (up to the first newline; the rest
+// stays unread) and otherwise from the terminal without echo ("Password: ",
+// and "Repeat: " for a new password). Passwords are at most 2048 bytes and
+// must not be empty. -passfile, -extpass and -masterkey exclude each other.
+// Informational messages ("passfile: reading from file ...") go to stdout
+// for init and passwd, as in gocryptfs, and to stderr for the other
+// commands; -q silences them where it exists.
+//
+// # Exit codes
+//
+// Errors are printed as one line on stderr starting with "sealfs: ". The
+// exit codes are gocryptfs' (see FORMAT.md §13):
+//
+//	 0  success
+//	 1  usage: unknown command or option, wrong number of arguments,
+//	    -longnamemax out of range, conflicting password options
+//	 6  CIPHERDIR missing or not a directory; not empty on init
+//	 7  init: config already exists; passwd -masterkey: CONFIG.bak not creatable
+//	 8  info: the config could not be loaded
+//	 9  the password could not be read, or is empty
+//	10  decrypt OUTDIR / encrypt PLAINDIR missing, not a directory, not empty
+//	    (decrypt without -force), or overlapping CIPHERDIR
+//	11  any other error, including objects that failed in ls, cat, decrypt
+//	    and encrypt
+//	12  wrong password
+//	14  -masterkey cannot be parsed
+//	15  interrupted (SIGINT, SIGTERM)
+//	23  the config file is missing or unreadable
+//	24  the config could not be written; -xchacha with -aessiv or -reverse;
+//	    -scryptn out of range
+//	27  the config fails validation (unknown feature flag, version, weak
+//	    scrypt parameters, malformed JSON)
+package main

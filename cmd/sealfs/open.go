@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/vault"
+)
+
+// formatFlags choose the on-disk format: at init, and when a vault is
+// opened with -masterkey and has no config file (FORMAT.md §14.3).
+type formatFlags struct {
+	plaintextNames     bool
+	aessiv             bool
+	xchacha            bool
+	deterministicNames bool
+	longNameMax        int
+	raw64              bool
+	hkdf               bool
+}
+
+func (f *formatFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.plaintextNames, "plaintextnames", false, "do not encrypt file names and symlink targets")
+	fs.BoolVar(&f.aessiv, "aessiv", false, "encrypt contents with AES-SIV-512 instead of AES-GCM-256")
+	fs.BoolVar(&f.xchacha, "xchacha", false, "encrypt contents with XChaCha20-Poly1305 instead of AES-GCM-256")
+	fs.BoolVar(&f.deterministicNames, "deterministic-names", false, "no per-directory IVs: a name encrypts the same in every directory")
+	fs.IntVar(&f.longNameMax, "longnamemax", 255, "hash encrypted names longer than `N` bytes (62..255)")
+	fs.BoolVar(&f.raw64, "raw64", true, "unpadded base64 for names (only used with -masterkey and no config)")
+	fs.BoolVar(&f.hkdf, "hkdf", true, "derive subkeys with HKDF (only used with -masterkey and no config)")
+}
+
+// check validates the option values (exit code 1 for -longnamemax, as in
+// gocryptfs).
+func (f *formatFlags) check() error {
+	if f.longNameMax < 62 || f.longNameMax > 255 {
+		return usageErrorf("-longnamemax: %d is out of range 62..255", f.longNameMax)
+	}
+	return nil
+}
+
+// suite returns the content cipher.
+func (f *formatFlags) suite() content.Suite {
+	switch {
+	case f.xchacha:
+		return content.XChaCha20Poly1305
+	case f.aessiv:
+		return content.AESSIV
+	}
+	return content.AESGCM
+}
+
+// options returns the vault format the flags describe.
+func (f *formatFlags) options() *vault.Options {
+	o := &vault.Options{
+		Suite:              f.suite(),
+		PlaintextNames:     f.plaintextNames,
+		DeterministicNames: f.deterministicNames,
+		NoHKDF:             !f.hkdf,
+		NoRaw64:            !f.raw64,
+	}
+	if f.longNameMax != 255 {
+		o.LongNameMax = f.longNameMax
+	}
+	return o
+}
+
+// openFlags are the options of the commands that unlock a vault.
+type openFlags struct {
+	secret secretFlags
+	format formatFlags
+	config string
+}
+
+func (o *openFlags) register(fs *flag.FlagSet) {
+	o.secret.register(fs, true)
+	o.format.register(fs)
+	fs.StringVar(&o.config, "config", "", "use the config `FILE` instead of CIPHERDIR/gocryptfs.conf")
+}
+
+// checkCipherDir checks that dir is an existing directory (exit code 6).
+func checkCipherDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return mark(errCipherDir, fmt.Errorf("invalid cipherdir: %w", err))
+	}
+	if !fi.IsDir() {
+		return mark(errCipherDir, fmt.Errorf("invalid cipherdir: %s: %w", dir, syscall.ENOTDIR))
+	}
+	return nil
+}
+
+// configPath returns the config file of a vault.
+func configPath(dir, custom, defaultName string) string {
+	if custom != "" {
+		return custom
+	}
+	return filepath.Join(dir, defaultName)
+}
+
+// loadConfig loads a config file. A missing or unreadable file is marked
+// errOpenConf (exit code 23); a file that fails validation keeps the vault
+// sentinel (exit code 27).
+func loadConfig(path string) (*vault.Config, error) {
+	cfg, err := vault.Load(path)
+	if err != nil {
+		return nil, mark(errOpenConf, fmt.Errorf("loading config file: %w", err))
+	}
+	return cfg, nil
+}
+
+// openVault unlocks the vault in dir with the password or master key the
+// options name. onCorrupt, if not nil, hears about corrupt entries the FS
+// skips.
+func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly bool, onCorrupt func(string, error)) (*sealfs.FS, error) {
+	if err := o.secret.validate(); err != nil {
+		return nil, err
+	}
+	if err := o.format.check(); err != nil {
+		return nil, err
+	}
+	if o.format.aessiv && o.format.xchacha {
+		return nil, usageErrorf("-aessiv and -xchacha cannot be used together")
+	}
+	if err := checkCipherDir(dir); err != nil {
+		return nil, err
+	}
+	opts := &sealfs.Options{
+		ReadOnly:   readOnly,
+		ConfigPath: configPath(dir, o.config, vault.DefaultFile),
+		OnCorrupt:  onCorrupt,
+	}
+	key, err := e.masterKey(&o.secret)
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		defer key.Destroy()
+		opts.MasterKey = key
+		opts.Format = o.format.options()
+		f, err := sealfs.Open(dir, nil, opts)
+		if err != nil {
+			return nil, openError(err)
+		}
+		return f, nil
+	}
+	// Load the config first so that a missing one is reported before the
+	// password is asked for.
+	if _, err := loadConfig(opts.ConfigPath); err != nil {
+		return nil, err
+	}
+	pw, err := e.readPassword(ctx, &o.secret, false)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pw)
+	f, err := sealfs.Open(dir, pw, opts)
+	if err != nil {
+		return nil, openError(err)
+	}
+	return f, nil
+}
+
+// openError marks config trouble found by sealfs.Open.
+func openError(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return mark(errOpenConf, err)
+	}
+	return err
+}
