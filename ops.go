@@ -25,7 +25,9 @@ func (f *FS) ReadFile(name string) ([]byte, error) {
 	if file.node == nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: syscall.EISDIR}
 	}
+	file.node.mu.RLock()
 	size, err := file.node.cf.Size()
+	file.node.mu.RUnlock()
 	if err != nil {
 		return nil, pathErr("read", name, err)
 	}

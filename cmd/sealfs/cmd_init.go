@@ -50,8 +50,8 @@ gocryptfs 2.x. -xchacha together with -aessiv or -reverse, and -scryptn
 outside 10..28, fail with exit code 24; -longnamemax outside 62..255 with 1.`,
 	flags: func(fs *flag.FlagSet) any {
 		o := &initOptions{}
-		o.format.register(fs)
-		o.secret.register(fs, true)
+		o.format.register(fs, true)
+		o.secret.register(fs, masterKeyInitUsage)
 		fs.IntVar(&o.scryptN, "scryptn", vault.DefaultScryptLogN, "scrypt cost: N = 2^`LOGN` (10..28); lower is faster to unlock and weaker")
 		fs.StringVar(&o.config, "config", "", "write the config to `FILE` instead of CIPHERDIR/gocryptfs.conf")
 		fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages (and no master key display)")

@@ -35,7 +35,7 @@ new one. With -masterkey, the old config is first kept as a hard link
 CONFIG.bak (exit code 7 if that fails).`,
 	flags: func(fs *flag.FlagSet) any {
 		o := &passwdOptions{}
-		o.secret.register(fs, true)
+		o.secret.register(fs, "use the master `KEY` (64 hex digits, dashes and spaces ignored) instead of the old password; \"stdin\" reads it like a password")
 		fs.IntVar(&o.scryptN, "scryptn", 0, "scrypt cost of the new password: N = 2^`LOGN` (10..28; default: keep the old N)")
 		fs.StringVar(&o.config, "config", "", "use the config `FILE` instead of CIPHERDIR/gocryptfs.conf")
 		fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages")

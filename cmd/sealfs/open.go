@@ -27,14 +27,20 @@ type formatFlags struct {
 	hkdf               bool
 }
 
-func (f *formatFlags) register(fs *flag.FlagSet) {
+// register adds the format options. At init, -raw64 and -hkdf are
+// accepted and ignored, as by gocryptfs 2.x.
+func (f *formatFlags) register(fs *flag.FlagSet, atInit bool) {
+	compat := "(only used with -masterkey when there is no config file)"
+	if atInit {
+		compat = "(accepted and ignored at init, as by gocryptfs 2.x)"
+	}
 	fs.BoolVar(&f.plaintextNames, "plaintextnames", false, "do not encrypt file names and symlink targets")
 	fs.BoolVar(&f.aessiv, "aessiv", false, "encrypt contents with AES-SIV-512 instead of AES-GCM-256")
 	fs.BoolVar(&f.xchacha, "xchacha", false, "encrypt contents with XChaCha20-Poly1305 instead of AES-GCM-256")
 	fs.BoolVar(&f.deterministicNames, "deterministic-names", false, "no per-directory IVs: a name encrypts the same in every directory")
 	fs.IntVar(&f.longNameMax, "longnamemax", 255, "hash encrypted names longer than `N` bytes (62..255)")
-	fs.BoolVar(&f.raw64, "raw64", true, "unpadded base64 for names (only used with -masterkey and no config)")
-	fs.BoolVar(&f.hkdf, "hkdf", true, "derive subkeys with HKDF (only used with -masterkey and no config)")
+	fs.BoolVar(&f.raw64, "raw64", true, "unpadded base64 for encrypted names "+compat)
+	fs.BoolVar(&f.hkdf, "hkdf", true, "derive subkeys with HKDF "+compat)
 }
 
 // check validates the option values (exit code 1 for -longnamemax, as in
@@ -80,8 +86,8 @@ type openFlags struct {
 }
 
 func (o *openFlags) register(fs *flag.FlagSet) {
-	o.secret.register(fs, true)
-	o.format.register(fs)
+	o.secret.register(fs, masterKeyUnlockUsage)
+	o.format.register(fs, false)
 	fs.StringVar(&o.config, "config", "", "use the config `FILE` instead of CIPHERDIR/gocryptfs.conf")
 }
 

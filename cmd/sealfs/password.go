@@ -38,13 +38,19 @@ type secretFlags struct {
 	masterkey string
 }
 
-// register adds -passfile and -extpass, and -masterkey when withKey is
-// set.
-func (s *secretFlags) register(fs *flag.FlagSet, withKey bool) {
+// Usage texts of -masterkey.
+const (
+	masterKeyUnlockUsage = "unlock with the master `KEY` (64 hex digits, dashes and spaces ignored) instead of a password; \"stdin\" reads it like a password"
+	masterKeyInitUsage   = "use `KEY` (64 hex digits, dashes and spaces ignored) as the master key instead of a random one; \"stdin\" reads it like a password"
+)
+
+// register adds -passfile and -extpass, and -masterkey with the given usage
+// text unless it is empty.
+func (s *secretFlags) register(fs *flag.FlagSet, masterKeyUsage string) {
 	fs.Var(&s.passfile, "passfile", "read the password from the first line of `FILE` (repeatable: the first lines are concatenated)")
 	fs.Var(&s.extpass, "extpass", "run `CMD` and use the first line of its output as the password (one argument is split on spaces; repeat the option to give arguments verbatim)")
-	if withKey {
-		fs.StringVar(&s.masterkey, "masterkey", "", "use the master `KEY` (64 hex digits, dashes and spaces ignored) instead of a password; \"stdin\" reads it like a password")
+	if masterKeyUsage != "" {
+		fs.StringVar(&s.masterkey, "masterkey", "", masterKeyUsage)
 	}
 }
 
