@@ -1,0 +1,154 @@
+package sealfs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func newDirStore(t *testing.T) (*dirStore, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := DirStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.(io.Closer).Close() })
+	return s.(*dirStore), dir
+}
+
+func mustT(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDirStoreBasics(t *testing.T) {
+	s, dir := newDirStore(t)
+	mustT(t, s.Mkdir("a", 0o755))
+	mustT(t, s.Mkdir("a/b", 0o755))
+	f, err := s.OpenFile("a/b/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	mustT(t, err)
+	_, err = f.WriteAt([]byte("data"), 0)
+	mustT(t, err)
+	mustT(t, f.Close())
+	fi, err := s.Lstat("a/b/f")
+	mustT(t, err)
+	if fi.Size() != 4 || fi.Mode().Perm() != 0o640&^umask() {
+		t.Fatalf("lstat: %v %v", fi.Size(), fi.Mode())
+	}
+	mustT(t, s.Symlink("target", "a/ln"))
+	if tgt, err := s.Readlink("a/ln"); err != nil || tgt != "target" {
+		t.Fatalf("readlink: %q %v", tgt, err)
+	}
+	mustT(t, s.Link("a/b/f", "a/hard"))
+	mustT(t, s.Chmod("a/b/f", 0o600))
+	mustT(t, s.Lchown("a/ln", os.Getuid(), os.Getgid()))
+	mt := time.Unix(1000000000, 0)
+	mustT(t, s.Lchtimes("a/ln", time.Time{}, mt))
+	fi, _ = s.Lstat("a/ln")
+	if !fi.ModTime().Equal(mt) {
+		t.Fatalf("lchtimes: %v", fi.ModTime())
+	}
+	mustT(t, s.Setxattr("a/b/f", "user.k", []byte("v"), 0))
+	if v, err := s.Getxattr("a/b/f", "user.k"); err != nil || string(v) != "v" {
+		t.Fatalf("getxattr: %q %v", v, err)
+	}
+	if l, err := s.Listxattr("a/b/f"); err != nil || !slices.Contains(l, "user.k") {
+		t.Fatalf("listxattr: %v %v", l, err)
+	}
+	mustT(t, s.Removexattr("a/b/f", "user.k"))
+	mustT(t, s.Rename("a/b", "a/c"))
+	if _, err := s.Lstat("a/c/f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove("a/c"); !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Fatalf("remove non-empty: %v", err)
+	}
+	mustT(t, s.Remove("a/c/f"))
+	mustT(t, s.Remove("a/c"))
+	if _, err := os.Stat(filepath.Join(dir, "a/c")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("directory still there")
+	}
+	if _, err := s.Statfs(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"/abs", "../up", "a/../b", ""} {
+		if _, err := s.Lstat(bad); !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("Lstat(%q): %v", bad, err)
+		}
+	}
+}
+
+func umask() fs.FileMode {
+	m := syscall.Umask(0)
+	syscall.Umask(m)
+	return fs.FileMode(m)
+}
+
+// A hostile vault cannot redirect the store outside of itself with
+// symlinks where directories are expected.
+func TestDirStoreRefusesSymlinkedDirectories(t *testing.T) {
+	s, dir := newDirStore(t)
+	outside := t.TempDir()
+	mustT(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("x"), 0o644))
+	mustT(t, os.Symlink(outside, filepath.Join(dir, "evil")))
+	mustT(t, os.Symlink("..", filepath.Join(dir, "up")))
+	for _, p := range []string{"evil/secret", "evil/new", "up/x"} {
+		if _, err := s.Lstat(p); err == nil {
+			t.Errorf("Lstat(%q) followed a symlink", p)
+		}
+		if _, err := s.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644); err == nil {
+			t.Errorf("OpenFile(%q) followed a symlink", p)
+		}
+		if err := s.Mkdir(p+"d", 0o755); err == nil {
+			t.Errorf("Mkdir(%q) followed a symlink", p)
+		}
+	}
+	// The final component is never followed either.
+	if _, err := s.OpenFile("evil", os.O_RDONLY, 0); !errors.Is(err, syscall.ELOOP) {
+		t.Errorf("OpenFile on a symlink: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("a file was created outside the store")
+	}
+	// The fallback walk (kernels without openat2) refuses them too.
+	s.noOpenat2.Store(true)
+	s.fds.closeAll()
+	if _, err := s.Lstat("evil/secret"); err == nil {
+		t.Error("walk fallback followed a symlink")
+	}
+}
+
+// Renaming or removing a directory through the store drops its cached
+// descriptor at once, so the old path does not keep working.
+func TestDirStoreCacheInvalidation(t *testing.T) {
+	s, _ := newDirStore(t)
+	mustT(t, s.Mkdir("d", 0o755))
+	mustT(t, s.Mkdir("d/e", 0o755))
+	f, err := s.OpenFile("d/e/f", os.O_RDWR|os.O_CREATE, 0o644)
+	mustT(t, err)
+	f.Close()
+	if _, err := s.Lstat("d/e/f"); err != nil { // caches d/e
+		t.Fatal(err)
+	}
+	mustT(t, s.Rename("d", "moved"))
+	if _, err := s.Lstat("d/e/f"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stale cache after rename: %v", err)
+	}
+	mustT(t, s.Mkdir("d", 0o755))
+	mustT(t, s.Mkdir("d/e", 0o755))
+	if _, err := s.Lstat("d/e/f"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("new directory shows old contents: %v", err)
+	}
+	if _, err := s.Lstat("moved/e/f"); err != nil {
+		t.Fatal(err)
+	}
+}
