@@ -353,7 +353,7 @@ func TestDecryptCorruptFile(t *testing.T) {
 	if code != exitOther {
 		t.Errorf("exit code %d, want %d; stderr %s", code, exitOther, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "bad.txt") || !strings.Contains(stderr.String(), "1 problem found") {
+	if strings.Count(stderr.String(), "bad.txt") != 1 || !strings.Contains(stderr.String(), "1 problem found") {
 		t.Errorf("stderr %q", stderr.String())
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "good.txt")); err != nil || string(b) != "good" {

@@ -70,8 +70,10 @@ func runInit(ctx context.Context, e *env, opts any, args []string) error {
 		return err
 	}
 	dir := args[0]
-	if err := o.secret.validate(); err != nil {
-		return err
+	// At init, -masterkey is the new vault's key and a password is still
+	// needed, so it combines with -passfile and -extpass.
+	if len(o.secret.passfile) > 0 && len(o.secret.extpass) > 0 {
+		return usageErrorf("-passfile and -extpass cannot be used together")
 	}
 	if err := o.format.check(); err != nil {
 		return err

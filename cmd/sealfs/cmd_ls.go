@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -59,18 +60,32 @@ func vaultPath(p string) (string, error) {
 // problems counts corrupt entries and failed objects reported during a
 // command; a command ends with an error when there were any.
 type problems struct {
-	e    *env
-	prog *progress // status line to clear before a message; may be nil
-	n    int
+	e        *env
+	prog     *progress // status line to clear before a message; may be nil
+	n        int
+	reported map[string]bool // paths the FS reported as corrupt
 }
 
+// corrupt is the FS's OnCorrupt callback: corruption it worked around (an
+// undecryptable name left out of a listing) or is about to return as an
+// error.
 func (p *problems) corrupt(where string, err error) {
+	if p.reported == nil {
+		p.reported = map[string]bool{}
+	}
+	p.reported[where] = true
 	p.n++
 	p.prog.clearLine()
-	p.e.warnf("corrupt entry in %q: %v\n", where, err)
+	p.e.warnf("corrupt data in %q: %v\n", where, err)
 }
 
+// failed reports an object the command could not handle, unless it is
+// corruption the FS has already reported.
 func (p *problems) failed(err error) {
+	var pe *fs.PathError
+	if errors.Is(err, sealfs.ErrCorrupt) && errors.As(err, &pe) && p.reported[pe.Path] {
+		return
+	}
 	p.n++
 	p.prog.clearLine()
 	p.e.warnf("%v\n", err)

@@ -102,10 +102,13 @@ func (e *env) readPassfiles(files []string) ([]byte, error) {
 	var pw []byte
 	for _, name := range files {
 		e.infof("passfile: reading from file %q\n", name)
-		line, err := readPassfile(name)
+		line, extra, err := readPassfile(name)
 		if err != nil {
 			clear(pw)
 			return nil, err
+		}
+		if extra {
+			e.warnf("passfile: %q: only the first line is used as the password\n", name)
 		}
 		if len(line) == 0 {
 			clear(pw)
@@ -125,18 +128,21 @@ func (e *env) readPassfiles(files []string) ([]byte, error) {
 	return pw, nil
 }
 
-// readPassfile returns the first line of a file.
-func readPassfile(name string) ([]byte, error) {
+// readPassfile returns the first line of a file; extra reports that more
+// lines follow.
+func readPassfile(name string) (line []byte, extra bool, err error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("passfile: %w", err)
+		return nil, false, fmt.Errorf("passfile: %w", err)
 	}
 	defer f.Close()
-	line, err := readLine(f, maxPasswordLen)
+	line, err = readLine(f, maxPasswordLen)
 	if err != nil {
-		return nil, fmt.Errorf("passfile: %q: %w", name, err)
+		return nil, false, fmt.Errorf("passfile: %q: %w", name, err)
 	}
-	return line, nil
+	var b [1]byte
+	n, _ := f.Read(b[:])
+	return line, n > 0, nil
 }
 
 // readExtpass runs the external program and returns the first line of its
