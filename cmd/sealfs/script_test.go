@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 // plain/ directory of the "reverse" golden vault).
 func TestScripts(t *testing.T) {
 	golden := testvault.Dir(t)
-	vars := []string{"GOLDEN=" + golden}
+	vars := []string{"GOLDEN=" + golden, "GORACE=" + goRace()}
 	for _, name := range slices.Concat(testvault.Forward, testvault.Reverse) {
 		dir := testvault.Copy(t, name)
 		restoreSymlinks(t, dir, testvault.Listing(t, name))
@@ -69,6 +69,13 @@ func TestScripts(t *testing.T) {
 			"cmptree":   cmdCmptree,
 		},
 	})
+}
+
+// goRace returns GORACE for the sealfs processes the scripts start: under
+// -race, each process would otherwise sleep a second at exit
+// (atexit_sleep_ms defaults to 1000).
+func goRace() string {
+	return strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
 }
 
 // restoreSymlinks turns the symlinks of a golden tree back into symlinks:
@@ -114,7 +121,7 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	cmd := exec.Command(path, args[1:]...)
 	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = append(os.Environ(), "HOME="+ts.Getenv("HOME"), "TMPDIR="+ts.Getenv("TMPDIR"), "WORK="+ts.Getenv("WORK"))
+	cmd.Env = append(os.Environ(), "HOME="+ts.Getenv("HOME"), "TMPDIR="+ts.Getenv("TMPDIR"), "WORK="+ts.Getenv("WORK"), "GORACE="+goRace())
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout = ts.Stdout()
 	cmd.Stderr = ts.Stderr()
@@ -283,7 +290,9 @@ var (
 
 // cmdMktree writes a tree with files of many sizes, a sparse file, nested
 // and read-only directories, special permission bits, symlinks, hard links,
-// a FIFO, extended attributes, long and non-ASCII names, and fixed times.
+// a FIFO, a socket, a character device (as root, where allowed), extended
+// attributes, long and non-ASCII names, other owners (as root), and fixed
+// times.
 func cmdMktree(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: mktree DIR")
@@ -337,6 +346,13 @@ func cmdMktree(ts *testscript.TestScript, neg bool, args []string) {
 	must(os.Symlink("../../linked", j("a/b/sym-up")))
 	must(os.Symlink(strings.Repeat("t/", 300), j("sym-long")))
 	must(syscall.Mkfifo(j("fifo"), 0o640))
+	must(unix.Mknod(j("socket"), unix.S_IFSOCK|0o600, 0))
+	if os.Geteuid() == 0 {
+		// A character device (like /dev/null) where the sandbox allows it.
+		if err := unix.Mknod(j("chardev"), unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil && !errors.Is(err, unix.EPERM) {
+			must(err)
+		}
+	}
 
 	must(unix.Lsetxattr(j("a/size-1"), "user.comment", []byte("hello"), 0))
 	must(unix.Lsetxattr(j("a/size-1"), "user.empty", nil, 0))
