@@ -364,3 +364,36 @@ func TestDecryptCorruptFile(t *testing.T) {
 		t.Errorf("bad.txt left behind: %v", err)
 	}
 }
+
+func TestProgress(t *testing.T) {
+	var stderr bytes.Buffer
+	e := newEnv(strings.NewReader(""), io.Discard, &stderr)
+	p := newProgress(e)
+	p.object()
+	if stderr.Len() != 0 {
+		t.Fatalf("progress on a non-terminal: %q", stderr.String())
+	}
+	e.stderrTerm = true
+	p = newProgress(e)
+	p.object()
+	p.addBytes(3 << 20)
+	p.clearLine()
+	p.done()
+	got := stderr.String()
+	if !strings.HasPrefix(got, "\r\033[K1 objects, 0 B") || !strings.HasSuffix(got, "\r\033[K1 objects, 3.0 MiB\n") {
+		t.Errorf("progress output %q", got)
+	}
+	e.quiet = true
+	stderr.Reset()
+	p = newProgress(e)
+	p.object()
+	p.done()
+	if stderr.Len() != 0 {
+		t.Errorf("-q progress: %q", stderr.String())
+	}
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 30: "5.0 GiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -21,7 +21,6 @@ import (
 type decryptOptions struct {
 	open  openFlags
 	force bool
-	quiet bool
 }
 
 var cmdDecrypt = &command{
@@ -47,8 +46,6 @@ shown when stderr is a terminal. The vault is opened read-only.`,
 		o := &decryptOptions{}
 		o.open.register(fs)
 		fs.BoolVar(&o.force, "force", false, "write into a non-empty OUTDIR, replacing existing files")
-		fs.BoolVar(&o.quiet, "q", false, "quiet: no progress line")
-		fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
 		return o
 	},
 	run: runDecrypt,
@@ -56,7 +53,7 @@ shown when stderr is a terminal. The vault is opened read-only.`,
 
 func runDecrypt(ctx context.Context, e *env, opts any, args []string) error {
 	o := opts.(*decryptOptions)
-	e.quiet = o.quiet
+	e.quiet = o.open.quiet
 	e.infow = e.stderr
 	if err := exactArgs(args, "CIPHERDIR", "OUTDIR"); err != nil {
 		return err

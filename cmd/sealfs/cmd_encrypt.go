@@ -21,7 +21,6 @@ import (
 type encryptOptions struct {
 	open  openFlags
 	force bool
-	quiet bool
 }
 
 var cmdEncrypt = &command{
@@ -47,8 +46,6 @@ terminal.`,
 		o := &encryptOptions{}
 		o.open.register(fs)
 		fs.BoolVar(&o.force, "force", false, "replace objects that already exist in the vault")
-		fs.BoolVar(&o.quiet, "q", false, "quiet: no progress line")
-		fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
 		return o
 	},
 	run: runEncrypt,
@@ -56,7 +53,7 @@ terminal.`,
 
 func runEncrypt(ctx context.Context, e *env, opts any, args []string) error {
 	o := opts.(*encryptOptions)
-	e.quiet = o.quiet
+	e.quiet = o.open.quiet
 	e.infow = e.stderr
 	if err := exactArgs(args, "PLAINDIR", "CIPHERDIR"); err != nil {
 		return err

@@ -63,7 +63,7 @@
 // modification time and symlink targets; -R lists the whole subtree. cat
 // follows symlinks inside the vault. Both open the vault read-only.
 //
-//	sealfs decrypt [-force] [-q] [unlock options] CIPHERDIR OUTDIR
+//	sealfs decrypt [-force] [unlock options] CIPHERDIR OUTDIR
 //
 // Writes the whole decrypted tree to OUTDIR: files, directories, symlinks,
 // FIFOs and device nodes, with permission bits (setuid, setgid and sticky
@@ -77,7 +77,7 @@
 // then 11; running out of space stops the command. A progress line is
 // shown when stderr is a terminal (-q turns it off).
 //
-//	sealfs encrypt [-force] [-q] [unlock options] PLAINDIR CIPHERDIR
+//	sealfs encrypt [-force] [unlock options] PLAINDIR CIPHERDIR
 //
 // Copies a plaintext tree into the root of an existing vault with the same
 // fidelity as decrypt (only user.* extended attributes are copied). Holes
@@ -101,6 +101,7 @@
 //	-masterkey KEY   use the master key (64 hex digits; dashes and spaces ignored)
 //	                 instead of a password; -masterkey=stdin reads it like a password
 //	-config FILE     the config file (default CIPHERDIR/gocryptfs.conf)
+//	-q, -quiet       no informational messages (and no progress line)
 //
 // and the format options of init (-aessiv, -xchacha, -plaintextnames,
 // -deterministic-names, -longnamemax N, -raw64=false, -hkdf=false), which
@@ -113,7 +114,7 @@
 // must not be empty. -passfile, -extpass and -masterkey exclude each other.
 // Informational messages ("passfile: reading from file ...") go to stdout
 // for init and passwd, as in gocryptfs, and to stderr for the other
-// commands; -q silences them where it exists.
+// commands; -q silences them.
 //
 // # Exit codes
 //

@@ -83,12 +83,15 @@ type openFlags struct {
 	secret secretFlags
 	format formatFlags
 	config string
+	quiet  bool
 }
 
 func (o *openFlags) register(fs *flag.FlagSet) {
 	o.secret.register(fs, masterKeyUnlockUsage)
 	o.format.register(fs, false)
 	fs.StringVar(&o.config, "config", "", "use the config `FILE` instead of CIPHERDIR/gocryptfs.conf")
+	fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages or progress line")
+	fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
 }
 
 // checkCipherDir checks that dir is an existing directory (exit code 6).
@@ -126,6 +129,7 @@ func loadConfig(path string) (*vault.Config, error) {
 // options name. onCorrupt, if not nil, hears about corrupt entries the FS
 // skips.
 func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly bool, onCorrupt func(string, error)) (*sealfs.FS, error) {
+	e.quiet = e.quiet || o.quiet
 	if err := o.secret.validate(); err != nil {
 		return nil, err
 	}
