@@ -31,12 +31,22 @@ func (f *FS) ReadFile(name string) ([]byte, error) {
 	if err != nil {
 		return nil, pathErr("read", name, err)
 	}
-	buf := make([]byte, size)
-	n, err := file.ReadAt(buf, 0)
-	if err == io.EOF {
-		err = nil
+	// One byte more than the size, so that a file that grows meanwhile is
+	// noticed, and so that even an "empty" file is really read (a damaged
+	// header must give an error, not an empty result).
+	buf := make([]byte, size+1)
+	var n int
+	for {
+		c, err := file.ReadAt(buf[n:], int64(n))
+		n += c
+		if err == io.EOF {
+			return buf[:n], nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, make([]byte, len(buf))...)
 	}
-	return buf[:n], err
 }
 
 // WriteFile writes data to the named file, creating it with perm if needed

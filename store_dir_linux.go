@@ -478,6 +478,15 @@ type dirFile struct {
 	fd int
 }
 
+// Stat describes the open file with a *Stat in Sys(), like Store.Lstat.
+func (f *dirFile) Stat() (fs.FileInfo, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(f.fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	return newUnixFileInfo(path.Base(f.Name()), &st), nil
+}
+
 // Allocate reserves ciphertext space without changing the file size.
 func (f *dirFile) Allocate(off, length int64) error {
 	return unix.Fallocate(f.fd, unix.FALLOC_FL_KEEP_SIZE, off, length)

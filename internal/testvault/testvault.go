@@ -157,6 +157,23 @@ func CopyPlain(t testing.TB, name string) string {
 
 func restore(t testing.TB, root string, entries []Entry) {
 	t.Helper()
+	// The shared copy may hold symlinks as plain files with the target as
+	// content: make them symlinks again.
+	for _, e := range entries {
+		if e.Type != "symlink" {
+			continue
+		}
+		p := filepath.Join(root, e.Path)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(e.Target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Deepest first, so that a directory's mode is set after its contents.
 	sort.Slice(entries, func(i, j int) bool { return len(entries[i].Path) > len(entries[j].Path) })
 	for _, e := range entries {

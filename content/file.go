@@ -1,0 +1,614 @@
+package content
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Backing is the ciphertext side of one file; *os.File satisfies it.
+type Backing interface {
+	io.ReaderAt
+	io.WriterAt
+	Truncate(size int64) error
+	Stat() (fs.FileInfo, error)
+}
+
+// Allocator is an optional Backing capability: reserve space without
+// changing the size (fallocate FALLOC_FL_KEEP_SIZE). WriteAt uses it so
+// that running out of space cannot leave a torn block.
+type Allocator interface {
+	Allocate(off, length int64) error
+}
+
+// Seeker is an optional Backing capability: lseek SEEK_DATA/SEEK_HOLE on
+// the ciphertext.
+type Seeker interface {
+	SeekData(off int64) (int64, error)
+	SeekHole(off int64) (int64, error)
+}
+
+// File reads and writes the plaintext of one ciphertext file.
+//
+// ReadAt, Size, SeekData and SeekHole may run concurrently with each
+// other; WriteAt, Truncate and Allocate must be serialised against every
+// other call by the caller (sealfs holds a per-inode RWMutex).
+type File struct {
+	c          *Codec
+	b          Backing
+	hdr        atomic.Pointer[Header]
+	serial     bool // no goroutines (benchmarks of the single-core path)
+	NoPrealloc bool // do not reserve space before writes
+}
+
+// NewFile returns the plaintext view of backing b.
+func (c *Codec) NewFile(b Backing) *File {
+	return &File{c: c, b: b}
+}
+
+// ResetCache forgets the cached header (another writer may have replaced
+// the file).
+func (f *File) ResetCache() { f.hdr.Store(nil) }
+
+func (f *File) cipherSize() (int64, error) {
+	fi, err := f.b.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// Size returns the plaintext size.
+func (f *File) Size() (int64, error) {
+	cs, err := f.cipherSize()
+	if err != nil {
+		return 0, err
+	}
+	return f.c.PlainSize(cs), nil
+}
+
+// header returns the (cached) header of a file with ciphertext size cs.
+func (f *File) header(cs int64) (*Header, error) {
+	if h := f.hdr.Load(); h != nil {
+		return h, nil
+	}
+	if cs < HeaderSize {
+		return nil, &CorruptError{Block: -1, Reason: fmt.Sprintf("file of %d bytes", cs)}
+	}
+	buf := make([]byte, HeaderSize)
+	if _, err := f.b.ReadAt(buf, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	h, err := ParseHeader(buf)
+	if err != nil {
+		return nil, err
+	}
+	f.hdr.Store(&h)
+	return &h, nil
+}
+
+const parallelMin = 32 // blocks; below this, one goroutine is faster
+
+func (f *File) workers(nblocks int) int {
+	if f.serial || nblocks < parallelMin {
+		return 1
+	}
+	w := runtime.GOMAXPROCS(0)
+	if w > nblocks/(parallelMin/2) {
+		w = nblocks / (parallelMin / 2)
+	}
+	if w < 1 {
+		w = 1
+	}
+	return w
+}
+
+// parallel runs fn over [0, n) split into contiguous chunks.
+func (f *File) parallel(n int, fn func(lo, hi int) error) error {
+	w := f.workers(n)
+	if w == 1 {
+		return fn(0, n)
+	}
+	errs := make([]error, w)
+	var wg sync.WaitGroup
+	for i := 0; i < w; i++ {
+		lo, hi := n*i/w, n*(i+1)/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *File) corrupt(blk int64, err error) error {
+	reason := "authentication failed"
+	if err != nil && err != ErrCorrupt {
+		reason = err.Error()
+	}
+	return &CorruptError{Block: blk, Offset: blk * PlainBlockSize, Reason: reason}
+}
+
+// ReadAt reads plaintext (io.ReaderAt). A block that fails authentication
+// fails the whole call with a *CorruptError; no bytes are returned for it.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, syscall.EINVAL
+	}
+	cs, err := f.cipherSize()
+	if err != nil {
+		return 0, err
+	}
+	if cs > 0 && cs < HeaderSize {
+		return 0, &CorruptError{Block: -1, Reason: fmt.Sprintf("file of %d bytes", cs)}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	ps := f.c.PlainSize(cs)
+	if off >= ps {
+		return 0, io.EOF
+	}
+	h, err := f.header(cs)
+	if err != nil {
+		return 0, err
+	}
+	end := min(off+int64(len(p)), ps)
+	n, err := f.readRange(p[:end-off], off, cs, h)
+	if err == nil && n < len(p) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// readRange decrypts plaintext [off, off+len(p)) that lies within the file.
+func (f *File) readRange(p []byte, off, cs int64, h *Header) (int, error) {
+	cbs := int64(f.c.cbs)
+	first := off / PlainBlockSize
+	last := (off + int64(len(p)) - 1) / PlainBlockSize
+	cstart := HeaderSize + first*cbs
+	cend := min(HeaderSize+(last+1)*cbs, cs)
+	cbuf := make([]byte, cend-cstart)
+	n, err := f.b.ReadAt(cbuf, cstart)
+	if err != nil && !(err == io.EOF && n == len(cbuf)) {
+		if err == io.EOF {
+			return 0, f.corrupt(first+int64(n)/cbs, errors.New("file shrank while reading"))
+		}
+		return 0, err
+	}
+	nblocks := int(last - first + 1)
+	err = f.parallel(nblocks, func(lo, hi int) error {
+		var tmp []byte
+		for i := lo; i < hi; i++ {
+			blk := first + int64(i)
+			cb := cbuf[int64(i)*cbs : min(int64(i+1)*cbs, int64(len(cbuf)))]
+			bstart := blk * PlainBlockSize // plaintext offset of the block
+			// Where the block's bytes go in p.
+			a := max(bstart, off)
+			z := min(bstart+PlainBlockSize, off+int64(len(p)))
+			if a == bstart && z-a == PlainBlockSize {
+				// Whole block wanted: decrypt straight into p.
+				dst := p[a-off : a-off : z-off]
+				out, err := f.c.Open(dst, cb, uint64(blk), h.FileID[:])
+				if err != nil {
+					return f.corrupt(blk, err)
+				}
+				if len(out) != PlainBlockSize {
+					return f.corrupt(blk, errors.New("short block in the middle of the file"))
+				}
+				continue
+			}
+			out, err := f.c.Open(tmp[:0], cb, uint64(blk), h.FileID[:])
+			if err != nil {
+				return f.corrupt(blk, err)
+			}
+			tmp = out
+			if int64(len(out)) < z-bstart {
+				return f.corrupt(blk, errors.New("block shorter than the file size says"))
+			}
+			copy(p[a-off:z-off], out[a-bstart:z-bstart])
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// readBlock returns the plaintext of block blk (nil if it does not exist).
+func (f *File) readBlock(blk, cs int64, h *Header) ([]byte, error) {
+	ps := f.c.PlainSize(cs)
+	if blk*PlainBlockSize >= ps {
+		return nil, nil
+	}
+	n := min(PlainBlockSize, ps-blk*PlainBlockSize)
+	buf := make([]byte, n)
+	if _, err := f.readRange(buf, blk*PlainBlockSize, cs, h); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func (f *File) nonces(n int) ([]byte, error) {
+	b := make([]byte, n*f.c.nonceSize)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// sealBlocks encrypts plaintext blocks (each up to 4096 bytes, all but the
+// last full) starting at block first into one contiguous ciphertext buffer,
+// prefixed with prefix.
+func (f *File) sealBlocks(prefix []byte, blocks [][]byte, first int64, h *Header) ([]byte, error) {
+	nonces, err := f.nonces(len(blocks))
+	if err != nil {
+		return nil, err
+	}
+	cbs := f.c.cbs
+	size := len(prefix)
+	for _, b := range blocks {
+		size += len(b) + f.c.overhead
+	}
+	out := make([]byte, size)
+	copy(out, prefix)
+	ns := f.c.nonceSize
+	err = f.parallel(len(blocks), func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			pos := len(prefix) + i*cbs
+			dst := out[pos:pos:len(out)]
+			f.c.Seal(dst, blocks[i], nonces[i*ns:(i+1)*ns], uint64(first+int64(i)), h.FileID[:])
+		}
+		return nil
+	})
+	return out, err
+}
+
+// writeCipher writes ciphertext at coff, reserving the space first.
+func (f *File) writeCipher(buf []byte, coff int64) error {
+	if a, ok := f.b.(Allocator); ok && !f.NoPrealloc {
+		if err := a.Allocate(coff, int64(len(buf))); err != nil && !isUnsupported(err) {
+			return err
+		}
+	}
+	_, err := f.b.WriteAt(buf, coff)
+	return err
+}
+
+func isUnsupported(err error) bool {
+	return errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOTSUP) ||
+		errors.Is(err, syscall.ENOSYS) || errors.Is(err, errors.ErrUnsupported)
+}
+
+// prepare returns the header for a write and whether it is new (the file
+// is empty or header-only and gets a new file ID).
+func (f *File) prepare(cs int64) (*Header, bool, error) {
+	if cs == 0 || cs == HeaderSize {
+		h, err := NewHeader()
+		if err != nil {
+			return nil, false, err
+		}
+		return &h, true, nil
+	}
+	h, err := f.header(cs)
+	return h, false, err
+}
+
+// WriteAt writes plaintext at any offset (io.WriterAt), encrypting whole
+// blocks (read-modify-write for partial ones). Writing past the end leaves
+// a sparse hole (§5.5).
+func (f *File) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, syscall.EINVAL
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	cs, err := f.cipherSize()
+	if err != nil {
+		return 0, err
+	}
+	if cs > 0 && cs < HeaderSize {
+		return 0, &CorruptError{Block: -1, Reason: fmt.Sprintf("file of %d bytes", cs)}
+	}
+	h, fresh, err := f.prepare(cs)
+	if err != nil {
+		return 0, err
+	}
+	if fresh {
+		cs = 0
+	}
+	ps := f.c.PlainSize(cs)
+	first := off / PlainBlockSize
+	end := off + int64(len(p))
+	last := (end - 1) / PlainBlockSize
+
+	// Writing beyond the last block: pad the old partial last block to a
+	// full one first, so that the blocks in between can be holes.
+	if ps%PlainBlockSize != 0 && first > (ps-1)/PlainBlockSize {
+		lb := (ps - 1) / PlainBlockSize
+		old, err := f.readBlock(lb, cs, h)
+		if err != nil {
+			return 0, err
+		}
+		full := make([]byte, PlainBlockSize)
+		copy(full, old)
+		buf, err := f.sealBlocks(nil, [][]byte{full}, lb, h)
+		if err != nil {
+			return 0, err
+		}
+		if err := f.writeCipher(buf, HeaderSize+lb*int64(f.c.cbs)); err != nil {
+			return 0, err
+		}
+		ps = (lb + 1) * PlainBlockSize
+		cs = f.c.CipherSize(ps)
+	}
+
+	nblocks := int(last - first + 1)
+	blocks := make([][]byte, nblocks)
+	for i := range blocks {
+		blk := first + int64(i)
+		bstart := blk * PlainBlockSize
+		lo := max(bstart, off)
+		hi := min(bstart+PlainBlockSize, end)
+		if lo == bstart && hi-lo == PlainBlockSize {
+			blocks[i] = p[lo-off : hi-off]
+			continue
+		}
+		// Partial block: merge with what is there.
+		old, err := f.readBlock(blk, cs, h)
+		if err != nil {
+			return 0, err
+		}
+		size := max(int64(len(old)), hi-bstart)
+		nb := make([]byte, size)
+		copy(nb, old)
+		copy(nb[lo-bstart:], p[lo-off:hi-off])
+		blocks[i] = nb
+	}
+	var prefix []byte
+	coff := HeaderSize + first*int64(f.c.cbs)
+	if fresh {
+		if first == 0 {
+			prefix, coff = h.Bytes(), 0
+		} else if err := f.writeCipher(h.Bytes(), 0); err != nil {
+			f.b.Truncate(0)
+			return 0, err
+		}
+	}
+	buf, err := f.sealBlocks(prefix, blocks, first, h)
+	if err != nil {
+		return 0, err
+	}
+	if err := f.writeCipher(buf, coff); err != nil {
+		if fresh {
+			// Nothing was there before: do not leave a torn file.
+			f.b.Truncate(0)
+		}
+		return 0, err
+	}
+	if fresh {
+		f.hdr.Store(h)
+	}
+	return len(p), nil
+}
+
+// Truncate changes the plaintext size: to 0 drops everything (the next
+// write gets a new file ID); shrinking re-encrypts the new last block;
+// growing leaves a sparse hole (§5.5, §5.6).
+func (f *File) Truncate(size int64) error {
+	if size < 0 {
+		return syscall.EINVAL
+	}
+	cs, err := f.cipherSize()
+	if err != nil {
+		return err
+	}
+	if size == 0 {
+		f.hdr.Store(nil)
+		return f.b.Truncate(0)
+	}
+	if cs > 0 && cs < HeaderSize {
+		return &CorruptError{Block: -1, Reason: fmt.Sprintf("file of %d bytes", cs)}
+	}
+	ps := f.c.PlainSize(cs)
+	switch {
+	case size == ps:
+		return nil
+	case size < ps:
+		h, err := f.header(cs)
+		if err != nil {
+			return err
+		}
+		blk := size / PlainBlockSize
+		if size%PlainBlockSize == 0 {
+			return f.b.Truncate(HeaderSize + blk*int64(f.c.cbs))
+		}
+		old, err := f.readBlock(blk, cs, h)
+		if err != nil {
+			return err
+		}
+		buf, err := f.sealBlocks(nil, [][]byte{old[:size%PlainBlockSize]}, blk, h)
+		if err != nil {
+			return err
+		}
+		coff := HeaderSize + blk*int64(f.c.cbs)
+		if err := f.b.Truncate(coff); err != nil {
+			return err
+		}
+		_, err = f.b.WriteAt(buf, coff)
+		return err
+	default:
+		if size%PlainBlockSize != 0 {
+			// One zero byte at the new end makes a real final block.
+			_, err := f.WriteAt([]byte{0}, size-1)
+			return err
+		}
+		h, fresh, err := f.prepare(cs)
+		if err != nil {
+			return err
+		}
+		if fresh {
+			if _, err := f.b.WriteAt(h.Bytes(), 0); err != nil {
+				f.b.Truncate(0)
+				return err
+			}
+			f.hdr.Store(h)
+			cs = HeaderSize
+			ps = 0
+		}
+		if ps%PlainBlockSize != 0 {
+			lb := (ps - 1) / PlainBlockSize
+			old, err := f.readBlock(lb, cs, h)
+			if err != nil {
+				return err
+			}
+			full := make([]byte, PlainBlockSize)
+			copy(full, old)
+			buf, err := f.sealBlocks(nil, [][]byte{full}, lb, h)
+			if err != nil {
+				return err
+			}
+			if err := f.writeCipher(buf, HeaderSize+lb*int64(f.c.cbs)); err != nil {
+				return err
+			}
+		}
+		return f.b.Truncate(f.c.CipherSize(size))
+	}
+}
+
+// Allocate reserves space for plaintext [off, off+length): with keepSize
+// only the ciphertext space (when the Backing can), else it also grows the
+// file to off+length like a growing Truncate.
+func (f *File) Allocate(off, length int64, keepSize bool) error {
+	if off < 0 || length <= 0 {
+		return syscall.EINVAL
+	}
+	if a, ok := f.b.(Allocator); ok {
+		coff := HeaderSize + off/PlainBlockSize*int64(f.c.cbs)
+		cend := f.c.CipherSize(off + length)
+		if err := a.Allocate(coff, cend-coff); err != nil && !isUnsupported(err) {
+			return err
+		}
+	}
+	if keepSize {
+		return nil
+	}
+	size, err := f.Size()
+	if err != nil {
+		return err
+	}
+	if off+length > size {
+		return f.Truncate(off + length)
+	}
+	return nil
+}
+
+// isHole reports whether ciphertext block blk is a hole.
+func (f *File) isHole(blk, cs int64) (bool, error) {
+	cbs := int64(f.c.cbs)
+	coff := HeaderSize + blk*cbs
+	if coff+cbs > cs {
+		return false, nil
+	}
+	buf := make([]byte, cbs)
+	if _, err := f.b.ReadAt(buf, coff); err != nil && err != io.EOF {
+		return false, err
+	}
+	return allZero(buf), nil
+}
+
+// SeekData returns the first plaintext offset >= off that may hold data
+// (lseek SEEK_DATA). Offsets at or past the end give ENXIO.
+func (f *File) SeekData(off int64) (int64, error) {
+	cs, err := f.cipherSize()
+	if err != nil {
+		return 0, err
+	}
+	ps := f.c.PlainSize(cs)
+	if off < 0 {
+		return 0, syscall.EINVAL
+	}
+	if off >= ps {
+		return 0, syscall.ENXIO
+	}
+	cbs := int64(f.c.cbs)
+	blk := off / PlainBlockSize
+	if s, ok := f.b.(Seeker); ok {
+		d, err := s.SeekData(HeaderSize + blk*cbs)
+		if err != nil {
+			if errors.Is(err, syscall.ENXIO) {
+				return 0, syscall.ENXIO
+			}
+			return 0, err
+		}
+		db := (d - HeaderSize) / cbs
+		if d < HeaderSize {
+			db = 0
+		}
+		return min(max(off, db*PlainBlockSize), ps-1), nil
+	}
+	for ; blk*PlainBlockSize < ps; blk++ {
+		hole, err := f.isHole(blk, cs)
+		if err != nil {
+			return 0, err
+		}
+		if !hole {
+			return max(off, blk*PlainBlockSize), nil
+		}
+	}
+	return 0, syscall.ENXIO
+}
+
+// SeekHole returns the first plaintext offset >= off in a hole (lseek
+// SEEK_HOLE); the end of the file counts as a hole.
+func (f *File) SeekHole(off int64) (int64, error) {
+	cs, err := f.cipherSize()
+	if err != nil {
+		return 0, err
+	}
+	ps := f.c.PlainSize(cs)
+	if off < 0 {
+		return 0, syscall.EINVAL
+	}
+	if off >= ps {
+		return 0, syscall.ENXIO
+	}
+	cbs := int64(f.c.cbs)
+	blk := off / PlainBlockSize
+	if s, ok := f.b.(Seeker); ok {
+		hc, err := s.SeekHole(HeaderSize + blk*cbs)
+		if err != nil {
+			return 0, err
+		}
+		if hc >= cs {
+			return ps, nil
+		}
+		hb := (hc - HeaderSize + cbs - 1) / cbs // first whole block in the hole
+		return min(max(off, hb*PlainBlockSize), ps), nil
+	}
+	for ; blk*PlainBlockSize < ps; blk++ {
+		hole, err := f.isHole(blk, cs)
+		if err != nil {
+			return 0, err
+		}
+		if hole {
+			return max(off, blk*PlainBlockSize), nil
+		}
+	}
+	return ps, nil
+}
