@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/sealfs/sealfs/internal/aead"
 )
@@ -93,6 +94,30 @@ type Codec struct {
 	nonceSize int
 	overhead  int
 	cbs       int
+	bufs      sync.Pool // *[]byte ciphertext buffers of File reads and writes
+}
+
+// maxPooled is the largest buffer kept for reuse (a 1 MiB write plus
+// overhead; larger ones are left to the garbage collector).
+const maxPooled = 2 << 20
+
+// getBuf returns a buffer of length n, reused when possible. Its contents
+// are undefined.
+func (c *Codec) getBuf(n int) []byte {
+	if n <= maxPooled {
+		if bp, ok := c.bufs.Get().(*[]byte); ok && cap(*bp) >= n {
+			return (*bp)[:n]
+		}
+		return make([]byte, n, maxPooled)
+	}
+	return make([]byte, n)
+}
+
+// putBuf gives a buffer from getBuf back.
+func (c *Codec) putBuf(b []byte) {
+	if cap(b) >= maxPooled && cap(b) <= maxPooled {
+		c.bufs.Put(&b)
+	}
 }
 
 // New returns a Codec for suite with the derived content key.

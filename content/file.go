@@ -181,7 +181,8 @@ func (f *File) readRange(p []byte, off, cs int64, h *Header) (int, error) {
 	last := (off + int64(len(p)) - 1) / PlainBlockSize
 	cstart := HeaderSize + first*cbs
 	cend := min(HeaderSize+(last+1)*cbs, cs)
-	cbuf := make([]byte, cend-cstart)
+	cbuf := f.c.getBuf(int(cend - cstart))
+	defer f.c.putBuf(cbuf)
 	n, err := f.b.ReadAt(cbuf, cstart)
 	if err != nil && !(err == io.EOF && n == len(cbuf)) {
 		if err == io.EOF {
@@ -264,7 +265,7 @@ func (f *File) sealBlocks(prefix []byte, blocks [][]byte, first int64, h *Header
 	for _, b := range blocks {
 		size += len(b) + f.c.overhead
 	}
-	out := make([]byte, size)
+	out := f.c.getBuf(size)
 	copy(out, prefix)
 	ns := f.c.nonceSize
 	err = f.parallel(len(blocks), func(lo, hi int) error {
@@ -351,7 +352,9 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if err := f.writeCipher(buf, HeaderSize+lb*int64(f.c.cbs)); err != nil {
+		err = f.writeCipher(buf, HeaderSize+lb*int64(f.c.cbs))
+		f.c.putBuf(buf)
+		if err != nil {
 			return 0, err
 		}
 		ps = (lb + 1) * PlainBlockSize
@@ -394,7 +397,9 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := f.writeCipher(buf, coff); err != nil {
+	err = f.writeCipher(buf, coff)
+	f.c.putBuf(buf)
+	if err != nil {
 		if fresh {
 			// Nothing was there before: do not leave a torn file.
 			f.b.Truncate(0)
