@@ -95,6 +95,10 @@ func runInit(ctx context.Context, e *env, opts any, args []string) error {
 	o.format.raw64, o.format.hkdf = true, true
 	vopts := o.format.options()
 	vopts.ScryptLogN = o.scryptN
+	vopts.Creator = "sealfs"
+	if v := programVersion(); v != "" {
+		vopts.Creator += " " + v
+	}
 
 	if err := checkCipherDir(dir); err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/sealfs/sealfs/vault"
 )
@@ -104,7 +103,7 @@ func runPasswd(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	if givenKey {
 		bak := cfgPath + ".bak"
-		if err := os.Link(cfgPath, bak); err != nil {
+		if err := vault.BackupFile(cfgPath); err != nil {
 			return mark(errInit, fmt.Errorf("backing up the config: %w", err))
 		}
 		e.infof("A copy of the old config file has been created at %q.\n"+

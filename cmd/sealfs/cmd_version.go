@@ -28,13 +28,23 @@ Prints one line: "sealfs VERSION; go-fuse VERSION; [BUILD DATE] GO VERSION OS/AR
 	},
 }
 
+// programVersion returns the sealfs version, or "" for a development
+// build without version information.
+func programVersion() string {
+	v := version
+	if info, ok := debug.ReadBuildInfo(); ok && v == "" {
+		v = info.Main.Version
+	}
+	if v == "(devel)" {
+		v = ""
+	}
+	return strings.TrimPrefix(v, "v")
+}
+
 // versionLine returns the version line in the style of gocryptfs -version.
 func versionLine() string {
-	v, fuse, date := version, "[not linked]", ""
+	v, fuse, date := programVersion(), "[not linked]", ""
 	if info, ok := debug.ReadBuildInfo(); ok {
-		if v == "" {
-			v = info.Main.Version
-		}
 		for _, d := range info.Deps {
 			if d.Path == "github.com/hanwen/go-fuse/v2" {
 				fuse = strings.TrimPrefix(d.Version, "v")
@@ -49,9 +59,8 @@ func versionLine() string {
 			}
 		}
 	}
-	if v == "" || v == "(devel)" {
+	if v == "" {
 		v = "[devel]"
 	}
-	v = strings.TrimPrefix(v, "v")
 	return fmt.Sprintf("sealfs %s; go-fuse %s; %s%s %s/%s", v, fuse, date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -60,7 +60,7 @@ func exitCode(err error) int {
 		return exitInit
 	case errors.Is(err, errWriteConf):
 		return exitWriteConf
-	case errors.Is(err, errMasterKey):
+	case errors.Is(err, errMasterKey), errors.Is(err, vault.ErrBadKey):
 		return exitMasterKey
 	case errors.Is(err, errPassword):
 		return exitReadPassword
