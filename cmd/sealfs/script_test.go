@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 //	mktree DIR                        write a plaintext tree with every kind of object
 //	cmptree A B                       trees A and B are equal (content, metadata, links, holes)
 //
-// and these variables: GOLDEN (the golden data directory, read-only),
+// the condition [fuse] (/dev/fuse can be opened), and these variables: GOLDEN (the golden data directory, read-only),
 // V_<vault> (a private copy of each golden vault's ciphertext, the
 // cipher-view/ snapshot for reverse vaults, "-" in names replaced by "_";
 // scripts must not change them), REVERSE_PLAIN (a copy of the
@@ -60,6 +60,17 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Vars = append(env.Vars, vars...)
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond != "fuse" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+			if err != nil {
+				return false, nil
+			}
+			f.Close()
+			return true, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status":    cmdStatus,
