@@ -117,7 +117,7 @@ func runInit(ctx context.Context, e *env, opts any, args []string) error {
 		return mark(errInit, fmt.Errorf("config file %q already exists", cfgPath))
 	}
 
-	key, err := e.masterKey(&o.secret)
+	key, err := e.masterKey(ctx, &o.secret)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func runPasswd(ctx context.Context, e *env, opts any, args []string) error {
 		return errors.New("password change is not supported on FIDO2-enabled vaults")
 	}
 
-	key, err := e.masterKey(&o.secret)
+	key, err := e.masterKey(ctx, &o.secret)
 	if err != nil {
 		return err
 	}

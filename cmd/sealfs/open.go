@@ -147,7 +147,7 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 		ConfigPath: configPath(dir, o.config, vault.DefaultFile),
 		OnCorrupt:  onCorrupt,
 	}
-	key, err := e.masterKey(&o.secret)
+	key, err := e.masterKey(ctx, &o.secret)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +174,11 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 	f, err := sealfs.Open(dir, pw, opts)
 	if err != nil {
 		return nil, openError(err)
+	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted during the key derivation.
+		f.Close()
+		return nil, err
 	}
 	return f, nil
 }

@@ -79,7 +79,7 @@ func (e *env) readPassword(ctx context.Context, s *secretFlags, confirm bool) ([
 	case len(s.extpass) > 0:
 		pw, err = e.readExtpass(ctx, s.extpass)
 	case e.stdinFd >= 0:
-		pw, err = e.readTerminal("Password: ", confirm)
+		pw, err = e.readTerminal(ctx, "Password: ", confirm)
 	default:
 		e.infof("Reading password from stdin\n")
 		pw, err = readLine(e.stdin, maxPasswordLen)
@@ -177,9 +177,9 @@ func (e *env) readExtpass(ctx context.Context, args []string) ([]byte, error) {
 
 // readTerminal prompts on stderr and reads without echo from the terminal
 // on stdin.
-func (e *env) readTerminal(prompt string, confirm bool) ([]byte, error) {
+func (e *env) readTerminal(ctx context.Context, prompt string, confirm bool) ([]byte, error) {
 	fmt.Fprint(e.stderr, prompt)
-	pw, err := term.ReadPassword(e.stdinFd)
+	pw, err := e.readNoEcho(ctx)
 	fmt.Fprintln(e.stderr)
 	if err != nil {
 		return nil, fmt.Errorf("terminal: %w", err)
@@ -192,7 +192,7 @@ func (e *env) readTerminal(prompt string, confirm bool) ([]byte, error) {
 		return pw, nil
 	}
 	fmt.Fprint(e.stderr, "Repeat: ")
-	again, err := term.ReadPassword(e.stdinFd)
+	again, err := e.readNoEcho(ctx)
 	fmt.Fprintln(e.stderr)
 	defer clear(again)
 	if err != nil {
@@ -204,6 +204,32 @@ func (e *env) readTerminal(prompt string, confirm bool) ([]byte, error) {
 		return nil, errors.New("passwords do not match")
 	}
 	return pw, nil
+}
+
+// readNoEcho reads a line from the terminal without echo. When ctx ends
+// first (Ctrl-C), it restores the terminal and returns ctx.Err(); the
+// blocked read is abandoned.
+func (e *env) readNoEcho(ctx context.Context) ([]byte, error) {
+	state, err := term.GetState(e.stdinFd)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := term.ReadPassword(e.stdinFd)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		term.Restore(e.stdinFd, state)
+		return nil, ctx.Err()
+	}
 }
 
 // readLine reads up to the first newline or EOF, one byte at a time so that
@@ -244,7 +270,7 @@ func readLine(r io.Reader, max int) ([]byte, error) {
 // masterKey returns the key given with -masterkey, or nil when the option
 // is not set. Errors are marked errMasterKey (exit code 14), or
 // errPassword when "-masterkey stdin" cannot be read.
-func (e *env) masterKey(s *secretFlags) (*vault.Key, error) {
+func (e *env) masterKey(ctx context.Context, s *secretFlags) (*vault.Key, error) {
 	text := s.masterkey
 	switch text {
 	case "":
@@ -253,7 +279,7 @@ func (e *env) masterKey(s *secretFlags) (*vault.Key, error) {
 		var line []byte
 		var err error
 		if e.stdinFd >= 0 {
-			line, err = e.readTerminal("Master key: ", false)
+			line, err = e.readTerminal(ctx, "Master key: ", false)
 		} else {
 			line, err = readLine(e.stdin, maxPasswordLen)
 		}
