@@ -47,13 +47,9 @@ func TestScripts(t *testing.T) {
 	golden := testvault.Dir(t)
 	vars := []string{"GOLDEN=" + golden, "GORACE=" + goRace()}
 	for _, name := range slices.Concat(testvault.Forward, testvault.Reverse) {
-		dir := testvault.Copy(t, name)
-		restoreSymlinks(t, dir, testvault.Listing(t, name))
-		vars = append(vars, "V_"+strings.ReplaceAll(name, "-", "_")+"="+dir)
+		vars = append(vars, "V_"+strings.ReplaceAll(name, "-", "_")+"="+testvault.Copy(t, name))
 	}
-	plain := testvault.CopyPlain(t, "reverse")
-	restoreSymlinks(t, plain, testvault.Manifest(t, "reverse"))
-	vars = append(vars, "REVERSE_PLAIN="+plain)
+	vars = append(vars, "REVERSE_PLAIN="+testvault.CopyPlain(t, "reverse"))
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: false,
@@ -87,28 +83,6 @@ func TestScripts(t *testing.T) {
 // (atexit_sleep_ms defaults to 1000).
 func goRace() string {
 	return strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-}
-
-// restoreSymlinks turns the symlinks of a golden tree back into symlinks:
-// the shared test data holds them as regular files that contain the
-// target, and testvault.Copy copies them as such.
-func restoreSymlinks(t *testing.T, root string, entries []testvault.Entry) {
-	t.Helper()
-	for _, e := range entries {
-		if e.Type != "symlink" {
-			continue
-		}
-		p := filepath.Join(root, filepath.FromSlash(e.Path))
-		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			continue
-		}
-		if err := os.Remove(p); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(e.Target, p); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // cmdStatus runs a command and checks its exit code. Its output becomes
