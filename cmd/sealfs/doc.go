@@ -13,8 +13,8 @@
 // # Commands
 //
 //	sealfs init [-plaintextnames] [-aessiv | -xchacha] [-deterministic-names]
-//	            [-longnamemax N] [-scryptn LOGN] [-passfile FILE | -extpass CMD | -masterkey KEY]
-//	            [-config FILE] [-reverse] [-q] CIPHERDIR
+//	            [-longnamemax N] [-scryptn LOGN] [-passfile FILE | -extpass CMD]
+//	            [-masterkey KEY] [-config FILE] [-reverse] [-q] CIPHERDIR
 //
 // Creates a vault in CIPHERDIR, which must exist and be empty: the config
 // file gocryptfs.conf (mode 0400) and, unless names are plaintext or
@@ -29,7 +29,7 @@
 //	    a25e478e-2445f07b-74b4eb3a-f34ca24a
 //
 // Otherwise "Not running on a terminal, suppressing master key display" is
-// printed instead. -reverse writes PLAINDIR/.gocryptfs.reverse.conf for
+// printed instead (a key given with -masterkey is never shown). -reverse writes PLAINDIR/.gocryptfs.reverse.conf for
 // reverse mode (AES-SIV; the directory need not be empty; the config must
 // not exist yet). -scryptn is 10..28 (default 16). -raw64=false,
 // -hkdf=false and -devrandom are accepted and ignored, as by gocryptfs 2.x.
