@@ -51,10 +51,11 @@ type Options struct {
 	SharedStorage bool
 	// Logger receives diagnostics; nil means silent.
 	Logger *slog.Logger
-	// OnCorrupt, when set, is called for corruption the FS works around
-	// (an undecryptable name left out of a listing, for example). path is
-	// the plaintext path of the directory or object, or a ciphertext path
-	// when no plaintext is known.
+	// OnCorrupt, when set, is called for every corruption the FS finds:
+	// both what it works around (an undecryptable name left out of a
+	// listing) and what it returns as an error (a block that fails
+	// authentication, reported once per failing call). path is the
+	// plaintext path of the directory or object.
 	OnCorrupt func(path string, err error)
 }
 
