@@ -537,19 +537,28 @@ func (f *File) isHole(blk, cs int64) (bool, error) {
 	return allZero(buf), nil
 }
 
+// seekStart returns the ciphertext and plaintext sizes for a SEEK_DATA or
+// SEEK_HOLE from off, with lseek's errors for offsets outside the file.
+func (f *File) seekStart(off int64) (cs, ps int64, err error) {
+	if off < 0 {
+		return 0, 0, syscall.EINVAL
+	}
+	if cs, err = f.cipherSize(); err != nil {
+		return 0, 0, err
+	}
+	ps = f.c.PlainSize(cs)
+	if off >= ps {
+		return 0, 0, syscall.ENXIO
+	}
+	return cs, ps, nil
+}
+
 // SeekData returns the first plaintext offset >= off that may hold data
 // (lseek SEEK_DATA). Offsets at or past the end give ENXIO.
 func (f *File) SeekData(off int64) (int64, error) {
-	cs, err := f.cipherSize()
+	cs, ps, err := f.seekStart(off)
 	if err != nil {
 		return 0, err
-	}
-	ps := f.c.PlainSize(cs)
-	if off < 0 {
-		return 0, syscall.EINVAL
-	}
-	if off >= ps {
-		return 0, syscall.ENXIO
 	}
 	cbs := int64(f.c.cbs)
 	blk := off / PlainBlockSize
@@ -582,16 +591,9 @@ func (f *File) SeekData(off int64) (int64, error) {
 // SeekHole returns the first plaintext offset >= off in a hole (lseek
 // SEEK_HOLE); the end of the file counts as a hole.
 func (f *File) SeekHole(off int64) (int64, error) {
-	cs, err := f.cipherSize()
+	cs, ps, err := f.seekStart(off)
 	if err != nil {
 		return 0, err
-	}
-	ps := f.c.PlainSize(cs)
-	if off < 0 {
-		return 0, syscall.EINVAL
-	}
-	if off >= ps {
-		return 0, syscall.ENXIO
 	}
 	cbs := int64(f.c.cbs)
 	blk := off / PlainBlockSize
