@@ -322,7 +322,10 @@ func (c *Config) Validate() error {
 	if s.N < 1<<MinScryptLogN || s.R < 8 || s.P < 1 || len(s.Salt) < 32 || s.KeyLen < 32 {
 		return fmt.Errorf("%w: N=%d R=%d P=%d salt %d bytes KeyLen=%d", ErrWeakParameters, s.N, s.R, s.P, len(s.Salt), s.KeyLen)
 	}
-	if s.N > 1<<MaxScryptLogN || s.N&(s.N-1) != 0 || s.R > 64 || s.P > 16 || s.KeyLen != 32 {
+	// 128·N·R bytes of memory: allow what gocryptfs' largest cost (logN 28,
+	// R 8) needs, and no more, so a hostile config cannot exhaust memory.
+	if s.N > 1<<MaxScryptLogN || s.N&(s.N-1) != 0 || s.R > 64 || s.P > 16 || s.KeyLen != 32 ||
+		int64(s.N)*int64(s.R) > int64(1)<<MaxScryptLogN*8 {
 		return fmt.Errorf("%w: unusable scrypt parameters N=%d R=%d P=%d KeyLen=%d", ErrInvalidConfig, s.N, s.R, s.P, s.KeyLen)
 	}
 	for _, f := range c.FeatureFlags {

@@ -174,6 +174,7 @@ func TestValidation(t *testing.T) {
 		"N 512":                     {sub(`"N": 1024`, `"N": 512`), ErrWeakParameters},
 		"N 2^40":                    {sub(`"N": 1024`, `"N": 1099511627776`), ErrInvalidConfig},
 		"R 4":                       {sub(`"R": 8`, `"R": 4`), ErrWeakParameters},
+		"N*R too large":             {[]byte(strings.Replace(string(sub(`"N": 1024`, `"N": 268435456`)), `"R": 8`, `"R": 16`, 1)), ErrInvalidConfig},
 		"unknown flag":              {setFlags(`"HKDF", "GCMIV128", "Bogus"`), ErrUnknownFeature},
 		"xchacha+siv":               {setFlags(`"HKDF", "XChaCha20Poly1305", "AESSIV"`), ErrInvalidConfig},
 		"siv no gcm128":             {setFlags(`"HKDF", "AESSIV"`), ErrInvalidConfig},
