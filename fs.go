@@ -112,15 +112,26 @@ func Create(dir string, password []byte, opts *CreateOptions) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := New(store, cfg, key, &Options{ConfigPath: cfgPath})
+	f, err := Init(store, cfg, key, &Options{ConfigPath: cfgPath})
 	if err != nil {
 		store.(io.Closer).Close()
 		return nil, err
 	}
 	f.closeStore = true
+	return f, nil
+}
+
+// Init makes the empty store s a vault of format cfg and returns it
+// opened: it writes the root directory IV when the format uses one. The
+// config itself is not stored in s; the caller keeps it (Create writes it
+// to the config file).
+func Init(s Store, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, error) {
+	f, err := New(s, cfg, key, opts)
+	if err != nil {
+		return nil, err
+	}
 	if f.dirIV {
 		if err := f.writeDirIV("."); err != nil {
-			f.Close()
 			return nil, err
 		}
 	}

@@ -174,7 +174,7 @@ func (o osWriter) Sparse(n string, size int64, tail []byte) error {
 // the same tree, for every format.
 func TestInteropSealfsToGocryptfs(t *testing.T) {
 	bin := requireGocryptfs(t)
-	forEachFormat(t, func(t *testing.T, f *sealfs.FS, dir string) {
+	forEachDiskFormat(t, func(t *testing.T, f *sealfs.FS, dir string) {
 		fillTree(t, sealWriter{f})
 		want := testvault.Snapshot(t, f, xattrsOf(f))
 		// newVault used the password "pw".
