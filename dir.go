@@ -28,6 +28,9 @@ type Stat struct {
 	Atime           time.Time
 	Mtime           time.Time
 	Ctime           time.Time
+	// Btime is the birth time where the store knows it (else zero). With
+	// Ino it tells a new object from an old one with a reused number.
+	Btime time.Time
 }
 
 // fileInfo is the plaintext view of a ciphertext object.

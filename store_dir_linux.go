@@ -283,11 +283,11 @@ func (s *dirStore) OpenFile(name string, flag int, perm fs.FileMode) (StoreFile,
 func (s *dirStore) Lstat(name string) (fs.FileInfo, error) {
 	var fi fs.FileInfo
 	err := s.at("lstat", name, func(dirfd int, base string) error {
-		var st unix.Stat_t
-		if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		st, err := statAt(dirfd, base, unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil {
 			return err
 		}
-		fi = newUnixFileInfo(path.Base(name), &st)
+		fi = &unixFileInfo{name: path.Base(name), st: st}
 		return nil
 	})
 	return fi, err
@@ -480,11 +480,11 @@ type dirFile struct {
 
 // Stat describes the open file with a *Stat in Sys(), like Store.Lstat.
 func (f *dirFile) Stat() (fs.FileInfo, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(f.fd, &st); err != nil {
+	st, err := statAt(f.fd, "", unix.AT_EMPTY_PATH)
+	if err != nil {
 		return nil, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
 	}
-	return newUnixFileInfo(path.Base(f.Name()), &st), nil
+	return &unixFileInfo{name: path.Base(f.Name()), st: st}, nil
 }
 
 // Allocate reserves ciphertext space without changing the file size.
@@ -519,29 +519,56 @@ func unixMode(m fs.FileMode) uint32 {
 	return u
 }
 
-// unixFileInfo is an fs.FileInfo built from a Stat_t.
-type unixFileInfo struct {
-	name string
-	st   unix.Stat_t
+// statAt is statx(2) with the birth time (which tells a new object from
+// an old one that had the same inode number), falling back to fstatat(2).
+func statAt(dirfd int, name string, flags int) (Stat, error) {
+	var x unix.Statx_t
+	err := unix.Statx(dirfd, name, flags|unix.AT_STATX_SYNC_AS_STAT, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &x)
+	if err == nil {
+		ts := func(t unix.StatxTimestamp) time.Time { return time.Unix(t.Sec, int64(t.Nsec)) }
+		st := Stat{
+			Dev: unix.Mkdev(x.Dev_major, x.Dev_minor), Ino: x.Ino, Nlink: uint64(x.Nlink), Mode: uint32(x.Mode),
+			Uid: x.Uid, Gid: x.Gid, Rdev: unix.Mkdev(x.Rdev_major, x.Rdev_minor), Size: int64(x.Size),
+			Blksize: int64(x.Blksize), Blocks: int64(x.Blocks),
+			Atime: ts(x.Atime), Mtime: ts(x.Mtime), Ctime: ts(x.Ctime),
+		}
+		if x.Mask&unix.STATX_BTIME != 0 {
+			st.Btime = ts(x.Btime)
+		}
+		return st, nil
+	}
+	if err != unix.ENOSYS {
+		return Stat{}, err
+	}
+	var u unix.Stat_t
+	if name == "" {
+		err = unix.Fstat(dirfd, &u)
+	} else {
+		err = unix.Fstatat(dirfd, name, &u, flags)
+	}
+	if err != nil {
+		return Stat{}, err
+	}
+	return Stat{
+		Dev: u.Dev, Ino: u.Ino, Nlink: uint64(u.Nlink), Mode: u.Mode,
+		Uid: u.Uid, Gid: u.Gid, Rdev: u.Rdev, Size: u.Size,
+		Blksize: int64(u.Blksize), Blocks: u.Blocks,
+		Atime: time.Unix(u.Atim.Unix()), Mtime: time.Unix(u.Mtim.Unix()), Ctime: time.Unix(u.Ctim.Unix()),
+	}, nil
 }
 
-func newUnixFileInfo(name string, st *unix.Stat_t) *unixFileInfo {
-	return &unixFileInfo{name: name, st: *st}
+// unixFileInfo is an fs.FileInfo of a DirStore object.
+type unixFileInfo struct {
+	name string
+	st   Stat
 }
 
 func (fi *unixFileInfo) Name() string       { return fi.name }
 func (fi *unixFileInfo) Size() int64        { return fi.st.Size }
 func (fi *unixFileInfo) Mode() fs.FileMode  { return fileModeFromUnix(fi.st.Mode) }
-func (fi *unixFileInfo) ModTime() time.Time { return time.Unix(fi.st.Mtim.Unix()) }
+func (fi *unixFileInfo) ModTime() time.Time { return fi.st.Mtime }
 func (fi *unixFileInfo) IsDir() bool        { return fi.st.Mode&unix.S_IFMT == unix.S_IFDIR }
-func (fi *unixFileInfo) Sys() any {
-	return &Stat{
-		Dev: fi.st.Dev, Ino: fi.st.Ino, Nlink: uint64(fi.st.Nlink), Mode: fi.st.Mode,
-		Uid: fi.st.Uid, Gid: fi.st.Gid, Rdev: fi.st.Rdev, Size: fi.st.Size,
-		Blksize: int64(fi.st.Blksize), Blocks: fi.st.Blocks,
-		Atime: time.Unix(fi.st.Atim.Unix()), Mtime: time.Unix(fi.st.Mtim.Unix()), Ctime: time.Unix(fi.st.Ctim.Unix()),
-	}
-}
+func (fi *unixFileInfo) Sys() any           { st := fi.st; return &st }
 
 func fileModeFromUnix(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)

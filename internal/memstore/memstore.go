@@ -45,6 +45,7 @@ type inode struct {
 	atime    time.Time
 	mtime    time.Time
 	ctime    time.Time
+	btime    time.Time
 }
 
 func (n *inode) isDir() bool { return n.mode&syscall.S_IFMT == syscall.S_IFDIR }
@@ -61,7 +62,7 @@ func (s *Store) newInode(mode uint32) *inode {
 	s.nextIno++
 	now := time.Now()
 	n := &inode{ino: s.nextIno, mode: mode, nlink: 1, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()),
-		atime: now, mtime: now, ctime: now}
+		atime: now, mtime: now, ctime: now, btime: now}
 	if n.isDir() {
 		n.children = map[string]*inode{}
 	}
@@ -456,7 +457,7 @@ func (n *inode) info(name string) fs.FileInfo {
 	return &fileInfo{name: name, st: sealfs.Stat{
 		Dev: 1, Ino: n.ino, Nlink: n.nlink, Mode: n.mode, Uid: n.uid, Gid: n.gid, Rdev: n.rdev,
 		Size: size, Blksize: 4096, Blocks: (size + 511) / 512,
-		Atime: n.atime, Mtime: n.mtime, Ctime: n.ctime,
+		Atime: n.atime, Mtime: n.mtime, Ctime: n.ctime, Btime: n.btime,
 	}}
 }
 
