@@ -1,0 +1,315 @@
+//go:build linux
+
+// Package fusefs mounts a sealfs vault (read-write) or any read-only
+// io/fs.FS (such as a reverse-mode view) with go-fuse. Nodes are thin:
+// every operation calls the library with the node's plaintext path, and
+// errors are translated in one place (toErrno).
+package fusefs
+
+import (
+	"context"
+	"errors"
+	iofs "io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sealfs/sealfs"
+)
+
+// Owner is a uid/gid pair.
+type Owner struct{ Uid, Gid uint32 }
+
+// Options configure a mount. The zero value mounts read-write with 1 s
+// entry and attribute caching.
+type Options struct {
+	ReadOnly      bool
+	AllowOther    bool // also enables default_permissions
+	KernelCache   bool // keep the page cache across opens
+	SharedStorage bool // no entry/attribute caching
+	FSName        string
+	Name          string // file system type shown as fuse.NAME ("sealfs")
+	EntryTimeout  time.Duration
+	AttrTimeout   time.Duration
+	ForceOwner    *Owner // report every object as owned by this pair
+	PreserveOwner bool   // chown new objects to the calling user (root + allow_other)
+	MountOptions  []string
+	Logger        *slog.Logger
+	Debug         bool
+	IdleTimeout   time.Duration // unmount after this long unused (0: never)
+}
+
+// Server is a mounted file system.
+type Server struct {
+	srv      *fuse.Server
+	r        *root
+	idleDone chan struct{}
+	once     sync.Once
+}
+
+// Wait blocks until the file system is unmounted.
+func (s *Server) Wait() { s.srv.Wait() }
+
+// Unmount unmounts the file system.
+func (s *Server) Unmount() error {
+	s.once.Do(func() { close(s.idleDone) })
+	return s.srv.Unmount()
+}
+
+type root struct {
+	fsys   *sealfs.FS
+	ro     iofs.FS // for MountFS
+	opts   Options
+	log    *slog.Logger
+	open   atomic.Int64 // open handles
+	active atomic.Int64 // unix nanos of the last operation
+}
+
+func (r *root) touch() { r.active.Store(time.Now().UnixNano()) }
+
+// toErrno is the one translation of library errors into errnos.
+func (r *root) toErrno(op, path string, err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, sealfs.ErrCorrupt):
+		r.log.Error("corrupt ciphertext", "op", op, "path", path, "err", err)
+		return syscall.EIO
+	case errors.As(err, &errno):
+		return errno
+	case errors.Is(err, iofs.ErrNotExist):
+		return syscall.ENOENT
+	case errors.Is(err, iofs.ErrExist):
+		return syscall.EEXIST
+	case errors.Is(err, iofs.ErrPermission):
+		return syscall.EACCES
+	case errors.Is(err, iofs.ErrInvalid):
+		return syscall.EINVAL
+	case errors.Is(err, iofs.ErrClosed):
+		return syscall.EBADF
+	case errors.Is(err, errors.ErrUnsupported):
+		return syscall.EOPNOTSUPP
+	case errors.Is(err, sealfs.ErrNameTooLong):
+		return syscall.ENAMETOOLONG
+	case errors.Is(err, sealfs.ErrReadOnly):
+		return syscall.EROFS
+	case errors.Is(err, context.Canceled):
+		return syscall.EINTR
+	}
+	r.log.Error("operation failed", "op", op, "path", path, "err", err)
+	return syscall.EIO
+}
+
+func mountOptions(dir string, opts *Options) *fs.Options {
+	entry, attr := time.Second, time.Second
+	if opts.EntryTimeout > 0 {
+		entry = opts.EntryTimeout
+	}
+	if opts.AttrTimeout > 0 {
+		attr = opts.AttrTimeout
+	}
+	if opts.SharedStorage {
+		entry, attr = 0, 0
+	}
+	neg := time.Duration(0)
+	mo := fuse.MountOptions{
+		AllowOther:   opts.AllowOther,
+		FsName:       opts.FSName,
+		Name:         opts.Name,
+		Debug:        opts.Debug,
+		MaxWrite:     1 << 20,
+		MaxReadAhead: 1 << 20,
+		Options:      append([]string{}, opts.MountOptions...),
+	}
+	if mo.Name == "" {
+		mo.Name = "sealfs"
+	}
+	if mo.FsName == "" {
+		mo.FsName = dir
+	}
+	if opts.ReadOnly {
+		mo.Options = append(mo.Options, "ro")
+	}
+	if opts.AllowOther {
+		mo.Options = append(mo.Options, "default_permissions")
+	}
+	return &fs.Options{MountOptions: mo, EntryTimeout: &entry, AttrTimeout: &attr, NegativeTimeout: &neg}
+}
+
+func newRoot(opts *Options) *root {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	r := &root{opts: o, log: o.Logger}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.touch()
+	return r
+}
+
+func mount(dir string, r *root, rootNode fs.InodeEmbedder) (*Server, error) {
+	srv, err := fs.Mount(dir, rootNode, mountOptions(dir, &r.opts))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{srv: srv, r: r, idleDone: make(chan struct{})}
+	if r.opts.IdleTimeout > 0 {
+		go s.idleWatch()
+	}
+	return s, nil
+}
+
+func (s *Server) idleWatch() {
+	t := time.NewTicker(min(s.r.opts.IdleTimeout/4+time.Millisecond, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.idleDone:
+			return
+		case <-t.C:
+			last := time.Unix(0, s.r.active.Load())
+			if s.r.open.Load() == 0 && time.Since(last) >= s.r.opts.IdleTimeout {
+				s.r.log.Info("idle timeout: unmounting")
+				if s.srv.Unmount() == nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Mount mounts the vault fsys read-write (or read-only with
+// opts.ReadOnly) on dir and serves it in the background.
+func Mount(dir string, fsys *sealfs.FS, opts *Options) (*Server, error) {
+	r := newRoot(opts)
+	r.fsys = fsys
+	if fsys.ReadOnly() {
+		r.opts.ReadOnly = true
+	}
+	return mount(dir, r, &node{r: r})
+}
+
+// Stable-attr helpers.
+
+func typeBits(m iofs.FileMode) uint32 {
+	switch {
+	case m.IsDir():
+		return syscall.S_IFDIR
+	case m&iofs.ModeSymlink != 0:
+		return syscall.S_IFLNK
+	case m&iofs.ModeNamedPipe != 0:
+		return syscall.S_IFIFO
+	case m&iofs.ModeSocket != 0:
+		return syscall.S_IFSOCK
+	case m&iofs.ModeCharDevice != 0:
+		return syscall.S_IFCHR
+	case m&iofs.ModeDevice != 0:
+		return syscall.S_IFBLK
+	}
+	return syscall.S_IFREG
+}
+
+func unixMode(m iofs.FileMode) uint32 {
+	u := typeBits(m) | uint32(m.Perm())
+	if m&iofs.ModeSetuid != 0 {
+		u |= syscall.S_ISUID
+	}
+	if m&iofs.ModeSetgid != 0 {
+		u |= syscall.S_ISGID
+	}
+	if m&iofs.ModeSticky != 0 {
+		u |= syscall.S_ISVTX
+	}
+	return u
+}
+
+func timeParts(t time.Time) (uint64, uint32) {
+	if t.IsZero() {
+		return 0, 0
+	}
+	return uint64(t.Unix()), uint32(t.Nanosecond())
+}
+
+// fillAttr fills out from a FileInfo of the library or any fs.FS.
+func (r *root) fillAttr(fi iofs.FileInfo, out *fuse.Attr) {
+	out.Mode = unixMode(fi.Mode())
+	out.Size = uint64(fi.Size())
+	out.Mtime, out.Mtimensec = timeParts(fi.ModTime())
+	out.Atime, out.Atimensec = out.Mtime, out.Mtimensec
+	out.Ctime, out.Ctimensec = out.Mtime, out.Mtimensec
+	out.Nlink = 1
+	out.Blksize = 4096
+	out.Blocks = (out.Size + 511) / 512
+	switch st := fi.Sys().(type) {
+	case *sealfs.Stat:
+		out.Ino = st.Ino
+		out.Nlink = uint32(st.Nlink)
+		out.Uid, out.Gid = st.Uid, st.Gid
+		out.Rdev = uint32(st.Rdev)
+		out.Blocks = uint64(st.Blocks)
+		out.Atime, out.Atimensec = timeParts(st.Atime)
+		out.Ctime, out.Ctimensec = timeParts(st.Ctime)
+	case *syscall.Stat_t:
+		out.Ino = st.Ino
+		out.Nlink = uint32(st.Nlink)
+		out.Uid, out.Gid = st.Uid, st.Gid
+		out.Rdev = uint32(st.Rdev)
+		out.Atime, out.Atimensec = uint64(st.Atim.Sec), uint32(st.Atim.Nsec)
+		out.Ctime, out.Ctimensec = uint64(st.Ctim.Sec), uint32(st.Ctim.Nsec)
+	default:
+		out.Uid, out.Gid = uint32(os.Getuid()), uint32(os.Getgid())
+	}
+	if o := r.opts.ForceOwner; o != nil {
+		out.Uid, out.Gid = o.Uid, o.Gid
+	}
+}
+
+func stable(fi iofs.FileInfo) fs.StableAttr {
+	sa := fs.StableAttr{Mode: typeBits(fi.Mode())}
+	switch st := fi.Sys().(type) {
+	case *sealfs.Stat:
+		sa.Ino = st.Ino
+		// The birth time tells a new object from an old one whose inode
+		// number the backing file system has reused; without it go-fuse
+		// would merge them into one node.
+		if !st.Btime.IsZero() {
+			sa.Gen = uint64(st.Btime.UnixNano())
+		}
+	case *syscall.Stat_t:
+		sa.Ino = st.Ino
+	}
+	return sa
+}
+
+func joinPath(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
+
+func inodePath(in *fs.Inode) string {
+	p := in.Path(nil)
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+// toDirEntries converts a listing.
+func toDirEntries(ents []iofs.DirEntry) []fuse.DirEntry {
+	out := make([]fuse.DirEntry, 0, len(ents))
+	for _, e := range ents {
+		out = append(out, fuse.DirEntry{Name: e.Name(), Mode: typeBits(e.Type())})
+	}
+	return out
+}

@@ -1,0 +1,259 @@
+//go:build linux
+
+package fusefs
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/fstest"
+
+	"github.com/hanwen/go-fuse/v2/posixtest"
+	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/vault"
+	"golang.org/x/sys/unix"
+)
+
+// requireFUSE fails where FUSE must work (CI) and skips elsewhere when
+// /dev/fuse is missing.
+func requireFUSE(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("FUSE tests need /dev/fuse: %v", err)
+		}
+		t.Skipf("no /dev/fuse: %v", err)
+	}
+}
+
+// mountVault creates a vault and mounts it; both go away with the test.
+func mountVault(t *testing.T, o vault.Options, mo *Options) (mnt, cipher string, f *sealfs.FS) {
+	t.Helper()
+	requireFUSE(t)
+	cipher = t.TempDir()
+	o.ScryptLogN = 10
+	f, err := sealfs.Create(cipher, []byte("pw"), &sealfs.CreateOptions{Options: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt = t.TempDir()
+	srv, err := Mount(mnt, f, mo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Unmount(); err != nil {
+			exec.Command("fusermount3", "-u", "-z", mnt).Run()
+		}
+		srv.Wait()
+		f.Close()
+	})
+	return mnt, cipher, f
+}
+
+// Tests of posixtest that do not apply: locks are not implemented (the
+// kernel handles flock/fcntl locks locally for FUSE without lock support
+// only partly), O_TMPFILE has no path, and DirectIO needs direct_io.
+var posixSkip = map[string]string{
+	"FcntlFlockSetLk":     "byte-range locks are not forwarded (as in gocryptfs)",
+	"FcntlFlockLocksFile": "byte-range locks are not forwarded (as in gocryptfs)",
+	"Tmpfile":             "O_TMPFILE needs a nameless file, which the path-based library cannot have",
+	"DirectIO":            "the mount does not use direct_io",
+}
+
+func TestPosix(t *testing.T) {
+	names := make([]string, 0, len(posixtest.All))
+	for n := range posixtest.All {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			if why, ok := posixSkip[name]; ok {
+				t.Skip(why)
+			}
+			mnt, _, _ := mountVault(t, vault.Options{}, nil)
+			posixtest.All[name](t, mnt)
+		})
+	}
+}
+
+func TestMountBehaviour(t *testing.T) {
+	mnt, cipher, f := mountVault(t, vault.Options{}, nil)
+	p := func(n string) string { return filepath.Join(mnt, n) }
+
+	// Written through the mount, read through the library.
+	data := bytes.Repeat([]byte("0123456789"), 100000)
+	if err := os.WriteFile(p("big"), data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.ReadFile("big"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("library read of mount-written file: %v", err)
+	}
+	// O_APPEND
+	h, _ := os.OpenFile(p("big"), os.O_WRONLY|os.O_APPEND, 0)
+	h.Write([]byte("END"))
+	h.Close()
+	if fi, _ := os.Stat(p("big")); fi.Size() != int64(len(data)+3) {
+		t.Fatalf("append: size %d", fi.Size())
+	}
+	// Hard links: same inode, link count 2.
+	if err := os.Link(p("big"), p("link")); err != nil {
+		t.Fatal(err)
+	}
+	var a, b unix.Stat_t
+	unix.Stat(p("big"), &a)
+	unix.Stat(p("link"), &b)
+	if a.Ino != b.Ino || a.Nlink != 2 {
+		t.Fatalf("hard link: ino %d/%d nlink %d", a.Ino, b.Ino, a.Nlink)
+	}
+	// Rename exchange and noreplace.
+	os.WriteFile(p("x"), []byte("X"), 0o644)
+	os.WriteFile(p("y"), []byte("Y"), 0o644)
+	if err := unix.Renameat2(unix.AT_FDCWD, p("x"), unix.AT_FDCWD, p("y"), unix.RENAME_EXCHANGE); err != nil {
+		t.Fatal(err)
+	}
+	if gx, _ := os.ReadFile(p("x")); string(gx) != "Y" {
+		t.Fatalf("exchange: x=%q", gx)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, p("x"), unix.AT_FDCWD, p("y"), unix.RENAME_NOREPLACE); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("noreplace: %v", err)
+	}
+	// xattrs
+	if err := unix.Setxattr(p("x"), "user.k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	if n, err := unix.Getxattr(p("x"), "user.k", buf); err != nil || string(buf[:n]) != "v" {
+		t.Fatalf("getxattr: %v", err)
+	}
+	// Sparse file: SEEK_HOLE finds the hole, SEEK_DATA the tail.
+	sh, _ := os.Create(p("sparse"))
+	sh.WriteAt([]byte("a"), 0)
+	sh.WriteAt([]byte("z"), 10<<20)
+	if off, err := unix.Seek(int(sh.Fd()), 0, unix.SEEK_HOLE); err != nil || off >= 10<<20 {
+		t.Fatalf("SEEK_HOLE = %d, %v", off, err)
+	}
+	if off, err := unix.Seek(int(sh.Fd()), 4096, unix.SEEK_DATA); err != nil || off > 10<<20 || off < 4096 {
+		t.Fatalf("SEEK_DATA = %d, %v", off, err)
+	}
+	sh.Close()
+	// mkfifo, statfs, symlink utimens
+	if err := unix.Mkfifo(p("fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(mnt, &sfs); err != nil || sfs.Namelen != 255 {
+		t.Fatalf("statfs: %v %d", err, sfs.Namelen)
+	}
+	os.Symlink("x", p("sl"))
+	ts := []unix.Timespec{{Sec: 1000}, {Sec: 2000}}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p("sl"), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		t.Fatal(err)
+	}
+	var sl unix.Stat_t
+	unix.Lstat(p("sl"), &sl)
+	if sl.Mtim.Sec != 2000 {
+		t.Fatalf("symlink mtime %d", sl.Mtim.Sec)
+	}
+	// Unlink of an open file keeps it readable.
+	oh, _ := os.Open(p("link"))
+	os.Remove(p("link"))
+	os.Remove(p("big"))
+	if _, err := oh.ReadAt(buf[:4], 0); err != nil {
+		t.Fatalf("read after unlink: %v", err)
+	}
+	oh.Close()
+	// Concurrent writers to distinct files and to one shared file.
+	var wg sync.WaitGroup
+	shared, _ := os.Create(p("shared"))
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := bytes.Repeat([]byte{byte('a' + i)}, 70000)
+			os.WriteFile(p("own"+string(rune('a'+i))), d, 0o644)
+			shared.WriteAt(d, int64(i)*70000)
+		}()
+	}
+	wg.Wait()
+	shared.Close()
+	got, _ := os.ReadFile(p("shared"))
+	for i := 0; i < 8; i++ {
+		if got[i*70000] != byte('a'+i) || got[i*70000+69999] != byte('a'+i) {
+			t.Fatalf("shared file region %d damaged", i)
+		}
+	}
+	// A tampered block gives EIO.
+	os.WriteFile(p("victim"), bytes.Repeat([]byte("v"), 10000), 0o644)
+	cname, _ := f.EncryptPath("victim")
+	cf, _ := os.OpenFile(filepath.Join(cipher, cname), os.O_RDWR, 0)
+	cf.WriteAt([]byte{0xff, 0xff}, 100)
+	cf.Close()
+	// Drop the page cache of the victim so the read reaches us.
+	if vh, err := os.Open(p("victim")); err == nil {
+		unix.Fadvise(int(vh.Fd()), 0, 0, unix.FADV_DONTNEED)
+		_, err := vh.ReadAt(make([]byte, 10), 0)
+		vh.Close()
+		if !errors.Is(err, syscall.EIO) {
+			t.Fatalf("tampered block read: %v", err)
+		}
+	}
+}
+
+func TestReadOnlyMount(t *testing.T) {
+	mnt, _, _ := mountVault(t, vault.Options{}, &Options{ReadOnly: true})
+	if err := os.WriteFile(filepath.Join(mnt, "x"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("write on read-only mount: %v", err)
+	}
+}
+
+func TestMountFS(t *testing.T) {
+	requireFUSE(t)
+	m := fstest.MapFS{
+		"a.txt":     {Data: []byte("hello"), Mode: 0o644},
+		"d/b.txt":   {Data: []byte("world"), Mode: 0o600},
+		"d/link":    {Data: []byte("../a.txt"), Mode: os.ModeSymlink | 0o777},
+		"d/e/empty": {Mode: 0o644},
+	}
+	mnt := t.TempDir()
+	srv, err := MountFS(mnt, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Unmount(); srv.Wait() }()
+	if b, err := os.ReadFile(filepath.Join(mnt, "d/b.txt")); err != nil || string(b) != "world" {
+		t.Fatalf("read: %q %v", b, err)
+	}
+	if tgt, err := os.Readlink(filepath.Join(mnt, "d/link")); err != nil || tgt != "../a.txt" {
+		t.Fatalf("readlink: %q %v", tgt, err)
+	}
+	ents, err := os.ReadDir(filepath.Join(mnt, "d"))
+	if err != nil || len(ents) != 3 {
+		t.Fatalf("readdir: %v %v", ents, err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "new"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+func TestToErrno(t *testing.T) {
+	r := newRoot(nil)
+	for err, want := range map[error]syscall.Errno{
+		os.ErrNotExist: syscall.ENOENT, os.ErrExist: syscall.EEXIST, os.ErrPermission: syscall.EACCES,
+		os.ErrInvalid: syscall.EINVAL, os.ErrClosed: syscall.EBADF, errors.ErrUnsupported: syscall.EOPNOTSUPP,
+		sealfs.ErrNameTooLong: syscall.ENAMETOOLONG, sealfs.ErrReadOnly: syscall.EROFS,
+		sealfs.ErrCorrupt: syscall.EIO, &os.PathError{Err: syscall.ENOTEMPTY}: syscall.ENOTEMPTY,
+		errors.New("other"): syscall.EIO,
+	} {
+		if got := r.toErrno("op", "p", err); got != want {
+			t.Errorf("toErrno(%v) = %v, want %v", err, got, want)
+		}
+	}
+}

@@ -1,0 +1,470 @@
+//go:build linux
+
+package fusefs
+
+import (
+	"context"
+	"io"
+	iofs "io/fs"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sealfs/sealfs"
+)
+
+// node is a file, directory or other object of a mounted vault.
+type node struct {
+	fs.Inode
+	r *root
+
+	mu      sync.Mutex
+	handles map[*handle]struct{} // open files of this node
+}
+
+func (n *node) addHandle(h *handle) {
+	n.mu.Lock()
+	if n.handles == nil {
+		n.handles = map[*handle]struct{}{}
+	}
+	n.handles[h] = struct{}{}
+	n.mu.Unlock()
+}
+
+func (n *node) anyHandle() *handle {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for h := range n.handles {
+		return h
+	}
+	return nil
+}
+
+// lstat looks the node up by its path and checks that the path still
+// names this node: a node that was renamed over or unlinked keeps its last
+// path in go-fuse, and another object may live there now.
+func (n *node) lstat(op string) (iofs.FileInfo, syscall.Errno) {
+	p := n.path()
+	fi, err := n.r.fsys.Lstat(p)
+	if err != nil {
+		return nil, n.errno(op, p, err)
+	}
+	if !n.IsRoot() && stable(fi) != n.StableAttr() {
+		return nil, syscall.ENOENT
+	}
+	return fi, 0
+}
+
+var (
+	_ fs.NodeLookuper      = (*node)(nil)
+	_ fs.NodeGetattrer     = (*node)(nil)
+	_ fs.NodeSetattrer     = (*node)(nil)
+	_ fs.NodeReaddirer     = (*node)(nil)
+	_ fs.NodeOpener        = (*node)(nil)
+	_ fs.NodeCreater       = (*node)(nil)
+	_ fs.NodeMkdirer       = (*node)(nil)
+	_ fs.NodeMknoder       = (*node)(nil)
+	_ fs.NodeSymlinker     = (*node)(nil)
+	_ fs.NodeLinker        = (*node)(nil)
+	_ fs.NodeReadlinker    = (*node)(nil)
+	_ fs.NodeUnlinker      = (*node)(nil)
+	_ fs.NodeRmdirer       = (*node)(nil)
+	_ fs.NodeRenamer       = (*node)(nil)
+	_ fs.NodeStatfser      = (*node)(nil)
+	_ fs.NodeGetxattrer    = (*node)(nil)
+	_ fs.NodeSetxattrer    = (*node)(nil)
+	_ fs.NodeListxattrer   = (*node)(nil)
+	_ fs.NodeRemovexattrer = (*node)(nil)
+)
+
+func (n *node) path() string { return inodePath(&n.Inode) }
+
+func (n *node) errno(op, p string, err error) syscall.Errno { return n.r.toErrno(op, p, err) }
+
+// entry looks up child p and makes (or finds) its inode.
+func (n *node) entry(ctx context.Context, p string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	fi, err := n.r.fsys.Lstat(p)
+	if err != nil {
+		return nil, n.errno("lookup", p, err)
+	}
+	n.r.fillAttr(fi, &out.Attr)
+	return n.NewInode(ctx, &node{r: n.r}, stable(fi)), 0
+}
+
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	n.r.touch()
+	return n.entry(ctx, joinPath(n.path(), name), out)
+}
+
+func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.r.touch()
+	h, ok := fh.(*handle)
+	if !ok {
+		// fstat(2) comes without a handle; an open file answers from its
+		// descriptor (also after it was unlinked or renamed over).
+		h = n.anyHandle()
+	}
+	if h != nil {
+		fi, err := h.f.Stat()
+		if err != nil {
+			return n.errno("fstat", h.f.Name(), err)
+		}
+		n.r.fillAttr(fi, &out.Attr)
+		return 0
+	}
+	fi, errno := n.lstat("getattr")
+	if errno != 0 {
+		return errno
+	}
+	n.r.fillAttr(fi, &out.Attr)
+	return 0
+}
+
+func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	n.r.touch()
+	p := n.path()
+	f := n.r.fsys
+	if _, isH := fh.(*handle); !isH && n.anyHandle() == nil {
+		if _, errno := n.lstat("setattr"); errno != 0 {
+			return errno
+		}
+	}
+	if mode, ok := in.GetMode(); ok {
+		if err := f.Chmod(p, unixToFileMode(mode)); err != nil {
+			return n.errno("chmod", p, err)
+		}
+	}
+	uid, uok := in.GetUID()
+	gid, gok := in.GetGID()
+	if uok || gok {
+		u, g := -1, -1
+		if uok {
+			u = int(uid)
+		}
+		if gok {
+			g = int(gid)
+		}
+		if err := f.Lchown(p, u, g); err != nil {
+			return n.errno("chown", p, err)
+		}
+	}
+	if size, ok := in.GetSize(); ok {
+		var err error
+		if h, isH := fh.(*handle); isH {
+			err = h.f.Truncate(int64(size))
+		} else {
+			err = f.Truncate(p, int64(size))
+		}
+		if err != nil {
+			return n.errno("truncate", p, err)
+		}
+	}
+	at, aok := in.GetATime()
+	mt, mok := in.GetMTime()
+	if aok || mok {
+		if err := f.Lchtimes(p, at, mt); err != nil {
+			return n.errno("utimens", p, err)
+		}
+	}
+	return n.Getattr(ctx, fh, out)
+}
+
+func unixToFileMode(m uint32) os.FileMode {
+	fm := os.FileMode(m & 0o777)
+	if m&syscall.S_ISUID != 0 {
+		fm |= os.ModeSetuid
+	}
+	if m&syscall.S_ISGID != 0 {
+		fm |= os.ModeSetgid
+	}
+	if m&syscall.S_ISVTX != 0 {
+		fm |= os.ModeSticky
+	}
+	return fm
+}
+
+func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	n.r.touch()
+	p := n.path()
+	ents, err := n.r.fsys.ReadDir(p)
+	if err != nil {
+		return nil, n.errno("readdir", p, err)
+	}
+	return fs.NewListDirStream(toDirEntries(ents)), 0
+}
+
+// openFlags turns the kernel's open flags into library flags: O_APPEND is
+// dropped (the kernel sends the offsets), creation flags are handled by
+// Create, and the kernel has resolved the path already, so a symlink that
+// has replaced the file since must not be followed (O_NOFOLLOW: ELOOP).
+func openFlags(flags uint32) int {
+	return int(flags)&(syscall.O_ACCMODE|syscall.O_TRUNC) | syscall.O_NOFOLLOW
+}
+
+func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	n.r.touch()
+	p := n.path()
+	f, err := n.r.fsys.OpenFile(p, openFlags(flags), 0)
+	if err != nil {
+		return nil, 0, n.errno("open", p, err)
+	}
+	// The path may name another object than this node by now (see lstat).
+	if fi, err := f.Stat(); err != nil || !n.IsRoot() && stable(fi) != n.StableAttr() {
+		f.Close()
+		return nil, 0, syscall.ENOENT
+	}
+	n.r.open.Add(1)
+	var ff uint32
+	if n.r.opts.KernelCache {
+		ff = fuse.FOPEN_KEEP_CACHE
+	}
+	h := &handle{f: f, r: n.r, n: n}
+	n.addHandle(h)
+	return h, ff, 0
+}
+
+// chownToCaller gives a new object to the calling user when running as
+// root with PreserveOwner (allow_other).
+func (n *node) chownToCaller(ctx context.Context, p string) {
+	if !n.r.opts.PreserveOwner {
+		return
+	}
+	if c, ok := fuse.FromContext(ctx); ok {
+		if err := n.r.fsys.Lchown(p, int(c.Uid), int(c.Gid)); err != nil {
+			n.r.log.Warn("could not chown new object to the caller", "path", p, "err", err)
+		}
+	}
+}
+
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	n.r.touch()
+	p := joinPath(n.path(), name)
+	f, err := n.r.fsys.OpenFile(p, openFlags(flags)|os.O_CREATE|os.O_EXCL, unixToFileMode(mode))
+	if err != nil {
+		return nil, nil, 0, n.errno("create", p, err)
+	}
+	n.chownToCaller(ctx, p)
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, n.errno("create", p, err)
+	}
+	n.r.fillAttr(fi, &out.Attr)
+	n.r.open.Add(1)
+	child := &node{r: n.r}
+	ch := n.NewInode(ctx, child, stable(fi))
+	h := &handle{f: f, r: n.r, n: ch.Operations().(*node)}
+	h.n.addHandle(h)
+	return ch, h, 0, 0
+}
+
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	n.r.touch()
+	p := joinPath(n.path(), name)
+	if err := n.r.fsys.Mkdir(p, unixToFileMode(mode)); err != nil {
+		return nil, n.errno("mkdir", p, err)
+	}
+	n.chownToCaller(ctx, p)
+	return n.entry(ctx, p, out)
+}
+
+func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	n.r.touch()
+	p := joinPath(n.path(), name)
+	if err := n.r.fsys.Mknod(p, mode, uint64(dev)); err != nil {
+		return nil, n.errno("mknod", p, err)
+	}
+	n.chownToCaller(ctx, p)
+	return n.entry(ctx, p, out)
+}
+
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	n.r.touch()
+	p := joinPath(n.path(), name)
+	if err := n.r.fsys.Symlink(target, p); err != nil {
+		return nil, n.errno("symlink", p, err)
+	}
+	n.chownToCaller(ctx, p)
+	return n.entry(ctx, p, out)
+}
+
+func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	n.r.touch()
+	p := joinPath(n.path(), name)
+	old := inodePath(target.EmbeddedInode())
+	if err := n.r.fsys.Link(old, p); err != nil {
+		return nil, n.errno("link", p, err)
+	}
+	return n.entry(ctx, p, out)
+}
+
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	n.r.touch()
+	p := n.path()
+	t, err := n.r.fsys.ReadLink(p)
+	if err != nil {
+		return nil, n.errno("readlink", p, err)
+	}
+	return []byte(t), 0
+}
+
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	n.r.touch()
+	p := joinPath(n.path(), name)
+	if fi, err := n.r.fsys.Lstat(p); err == nil && fi.IsDir() {
+		return syscall.EISDIR
+	}
+	return n.errno("unlink", p, n.r.fsys.Remove(p))
+}
+
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	n.r.touch()
+	p := joinPath(n.path(), name)
+	if fi, err := n.r.fsys.Lstat(p); err == nil && !fi.IsDir() {
+		return syscall.ENOTDIR
+	}
+	return n.errno("rmdir", p, n.r.fsys.Remove(p))
+}
+
+func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	n.r.touch()
+	oldp := joinPath(n.path(), name)
+	newp := joinPath(inodePath(newParent.EmbeddedInode()), newName)
+	return n.errno("rename", oldp, n.r.fsys.Rename2(oldp, newp, uint(flags)))
+}
+
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	n.r.touch()
+	st, err := n.r.fsys.Statfs()
+	if err != nil {
+		return n.errno("statfs", ".", err)
+	}
+	out.Bsize = uint32(st.BlockSize)
+	out.Frsize = uint32(st.BlockSize)
+	out.Blocks, out.Bfree, out.Bavail = st.Blocks, st.BlocksFree, st.BlocksAvail
+	out.Files, out.Ffree = st.Files, st.FilesFree
+	out.NameLen = uint32(st.NameLen)
+	return 0
+}
+
+// copyXattr answers a get/list xattr call: the size when dest is empty,
+// ERANGE when dest is too small.
+func copyXattr(val []byte, dest []byte) (uint32, syscall.Errno) {
+	if len(dest) == 0 {
+		return uint32(len(val)), 0
+	}
+	if len(dest) < len(val) {
+		return uint32(len(val)), syscall.ERANGE
+	}
+	return uint32(copy(dest, val)), 0
+}
+
+func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	n.r.touch()
+	if attr == "security.capability" {
+		return 0, syscall.ENODATA // no file capabilities inside a vault (gocryptfs: EOPNOTSUPP unless -suid)
+	}
+	p := n.path()
+	v, err := n.r.fsys.Getxattr(p, attr)
+	if err != nil {
+		return 0, n.errno("getxattr", p, err)
+	}
+	return copyXattr(v, dest)
+}
+
+func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	n.r.touch()
+	p := n.path()
+	return n.errno("setxattr", p, n.r.fsys.Setxattr(p, attr, data, int(flags)))
+}
+
+func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	n.r.touch()
+	p := n.path()
+	names, err := n.r.fsys.Listxattr(p)
+	if err != nil {
+		return 0, n.errno("listxattr", p, err)
+	}
+	var buf []byte
+	for _, a := range names {
+		buf = append(append(buf, a...), 0)
+	}
+	return copyXattr(buf, dest)
+}
+
+func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	n.r.touch()
+	p := n.path()
+	return n.errno("removexattr", p, n.r.fsys.Removexattr(p, attr))
+}
+
+// handle is an open file of a mounted vault.
+type handle struct {
+	f *sealfs.File
+	r *root
+	n *node
+}
+
+var (
+	_ fs.FileReader    = (*handle)(nil)
+	_ fs.FileWriter    = (*handle)(nil)
+	_ fs.FileFsyncer   = (*handle)(nil)
+	_ fs.FileFlusher   = (*handle)(nil)
+	_ fs.FileReleaser  = (*handle)(nil)
+	_ fs.FileAllocater = (*handle)(nil)
+	_ fs.FileLseeker   = (*handle)(nil)
+)
+
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h.r.touch()
+	n, err := h.f.ReadAt(dest, off)
+	if err != nil && err != io.EOF {
+		return nil, h.r.toErrno("read", h.f.Name(), err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	h.r.touch()
+	n, err := h.f.WriteAt(data, off)
+	if err != nil {
+		return uint32(n), h.r.toErrno("write", h.f.Name(), err)
+	}
+	return uint32(n), 0
+}
+
+func (h *handle) Flush(ctx context.Context) syscall.Errno { return 0 }
+
+func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	h.r.touch()
+	return h.r.toErrno("fsync", h.f.Name(), h.f.Sync())
+}
+
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	h.r.touch()
+	h.r.open.Add(-1)
+	h.n.mu.Lock()
+	delete(h.n.handles, h)
+	h.n.mu.Unlock()
+	return h.r.toErrno("release", h.f.Name(), h.f.Close())
+}
+
+func (h *handle) Allocate(ctx context.Context, off uint64, size uint64, mode uint32) syscall.Errno {
+	h.r.touch()
+	const keepSize = 1 // FALLOC_FL_KEEP_SIZE
+	if mode&^keepSize != 0 {
+		return syscall.EOPNOTSUPP
+	}
+	return h.r.toErrno("fallocate", h.f.Name(), h.f.Allocate(int64(off), int64(size), mode&keepSize != 0))
+}
+
+func (h *handle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+	h.r.touch()
+	pos, err := h.f.Seek(int64(off), int(whence))
+	if err != nil {
+		return 0, h.r.toErrno("lseek", h.f.Name(), err)
+	}
+	return uint64(pos), 0
+}

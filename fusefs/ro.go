@@ -1,0 +1,127 @@
+//go:build linux
+
+package fusefs
+
+import (
+	"context"
+	"io"
+	iofs "io/fs"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// MountFS mounts any io/fs.FS read-only on dir (a reverse-mode view, for
+// example). Files must implement io.ReaderAt; symlinks need
+// fs.ReadLinkFS. Inode numbers come from FileInfo.Sys() when it is a
+// *sealfs.Stat or *syscall.Stat_t.
+func MountFS(dir string, fsys iofs.FS, opts *Options) (*Server, error) {
+	r := newRoot(opts)
+	r.ro = fsys
+	r.opts.ReadOnly = true
+	return mount(dir, r, &roNode{r: r})
+}
+
+type roNode struct {
+	fs.Inode
+	r *root
+}
+
+var (
+	_ fs.NodeLookuper   = (*roNode)(nil)
+	_ fs.NodeGetattrer  = (*roNode)(nil)
+	_ fs.NodeReaddirer  = (*roNode)(nil)
+	_ fs.NodeOpener     = (*roNode)(nil)
+	_ fs.NodeReadlinker = (*roNode)(nil)
+)
+
+func (n *roNode) lstat(p string) (iofs.FileInfo, error) {
+	if p == "." {
+		return iofs.Stat(n.r.ro, ".")
+	}
+	return iofs.Lstat(n.r.ro, p)
+}
+
+func (n *roNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	n.r.touch()
+	p := joinPath(inodePath(&n.Inode), name)
+	fi, err := n.lstat(p)
+	if err != nil {
+		return nil, n.r.toErrno("lookup", p, err)
+	}
+	n.r.fillAttr(fi, &out.Attr)
+	return n.NewInode(ctx, &roNode{r: n.r}, stable(fi)), 0
+}
+
+func (n *roNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.r.touch()
+	p := inodePath(&n.Inode)
+	fi, err := n.lstat(p)
+	if err != nil {
+		return n.r.toErrno("getattr", p, err)
+	}
+	n.r.fillAttr(fi, &out.Attr)
+	return 0
+}
+
+func (n *roNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	n.r.touch()
+	p := inodePath(&n.Inode)
+	ents, err := iofs.ReadDir(n.r.ro, p)
+	if err != nil {
+		return nil, n.r.toErrno("readdir", p, err)
+	}
+	return fs.NewListDirStream(toDirEntries(ents)), 0
+}
+
+func (n *roNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	n.r.touch()
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	p := inodePath(&n.Inode)
+	f, err := n.r.ro.Open(p)
+	if err != nil {
+		return nil, 0, n.r.toErrno("open", p, err)
+	}
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		f.Close()
+		return nil, 0, syscall.EOPNOTSUPP
+	}
+	n.r.open.Add(1)
+	return &roHandle{f: f, ra: ra, r: n.r, name: p}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (n *roNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	n.r.touch()
+	p := inodePath(&n.Inode)
+	t, err := iofs.ReadLink(n.r.ro, p)
+	if err != nil {
+		return nil, n.r.toErrno("readlink", p, err)
+	}
+	return []byte(t), 0
+}
+
+type roHandle struct {
+	f    iofs.File
+	ra   io.ReaderAt
+	r    *root
+	name string
+}
+
+func (h *roHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h.r.touch()
+	n, err := h.ra.ReadAt(dest, off)
+	if err != nil && err != io.EOF {
+		return nil, h.r.toErrno("read", h.name, err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *roHandle) Release(ctx context.Context) syscall.Errno {
+	h.r.open.Add(-1)
+	h.f.Close()
+	return 0
+}
