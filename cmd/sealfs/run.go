@@ -35,6 +35,7 @@ var commands = []*command{
 	cmdCat,
 	cmdDecrypt,
 	cmdEncrypt,
+	cmdExport,
 	cmdVersion,
 }
 

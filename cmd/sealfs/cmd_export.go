@@ -1,0 +1,414 @@
+package main
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sealfs/sealfs/reverse"
+	"github.com/sealfs/sealfs/vault"
+)
+
+type exportOptions struct {
+	secret secretFlags
+	config string
+	tar    bool
+	quiet  bool
+}
+
+var cmdExport = &command{
+	name:    "export",
+	args:    "PLAINDIR OUTDIR|-",
+	summary: "write the encrypted reverse-mode view of a directory, without FUSE",
+	help: `
+Writes the encrypted view of PLAINDIR that "sealfs mount -reverse" (and
+gocryptfs -reverse) would show to OUTDIR, without a FUSE mount: for
+backups from containers, CI or hosts without /dev/fuse. PLAINDIR needs a
+reverse config (sealfs init -reverse PLAINDIR). A copy of OUTDIR is an
+ordinary vault: sealfs decrypt, sealfs mount or gocryptfs open it with the
+same password or master key.
+
+The export is incremental: a second run writes only files whose
+ciphertext changed, deletes what disappeared from PLAINDIR, and keeps
+modification times, so rsync and cloud sync tools see no change for
+unchanged files. Files are replaced atomically.
+
+With -tar, the view is written as a tar archive to OUTDIR, or to stdout
+when OUTDIR is "-".
+
+Plaintext files that cannot be read are reported and skipped; the exit
+code is then 11. A progress line is shown when stderr is a terminal.`,
+	flags: func(fs *flag.FlagSet) any {
+		o := &exportOptions{}
+		o.secret.register(fs, masterKeyUnlockUsage)
+		fs.StringVar(&o.config, "config", "", "use the reverse config `FILE` instead of PLAINDIR/.gocryptfs.reverse.conf")
+		fs.BoolVar(&o.tar, "tar", false, "write a tar archive (to stdout with OUTDIR \"-\")")
+		fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages or progress line")
+		fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
+		return o
+	},
+	run: runExport,
+}
+
+// openReverse unlocks the reverse config of plainDir and returns the view.
+func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, config string) (*reverse.FS, func(), error) {
+	if err := s.validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := checkCipherDir(plainDir); err != nil {
+		return nil, nil, err
+	}
+	cfgPath := configPath(plainDir, config, vault.ReverseFile)
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := e.masterKey(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	if key == nil {
+		pw, err := e.readPassword(ctx, s, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		key, err = cfg.Unlock(pw)
+		clear(pw)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	defer key.Destroy()
+	root, err := os.OpenRoot(plainDir)
+	if err != nil {
+		return nil, nil, mark(errCipherDir, err)
+	}
+	opts := &reverse.Options{}
+	if config != "" {
+		opts.ConfigName = "-"
+	}
+	v, err := reverse.New(root.FS(), cfg, key, opts)
+	if err != nil {
+		root.Close()
+		if errors.Is(err, reverse.ErrNotSIV) {
+			return nil, nil, usageErrorf("%s is not a reverse-mode config: %v", cfgPath, err)
+		}
+		return nil, nil, err
+	}
+	return v, func() { root.Close() }, nil
+}
+
+func runExport(ctx context.Context, e *env, opts any, args []string) error {
+	o := opts.(*exportOptions)
+	e.quiet = o.quiet
+	e.infow = e.stderr
+	if err := exactArgs(args, "PLAINDIR", "OUTDIR"); err != nil {
+		return err
+	}
+	plainDir, out := args[0], args[1]
+	if out != "-" {
+		if ov, err := overlap(plainDir, out); err != nil || ov {
+			if err == nil {
+				err = fmt.Errorf("OUTDIR %s and PLAINDIR %s overlap", out, plainDir)
+			}
+			return mark(errTargetDir, err)
+		}
+	}
+	v, done, err := e.openReverse(ctx, plainDir, &o.secret, o.config)
+	if err != nil {
+		return err
+	}
+	defer done()
+	x := &exporter{e: e, v: v, prog: newProgress(e)}
+	if o.tar || out == "-" {
+		w := e.stdout
+		if out != "-" {
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err != nil {
+				return mark(errTargetDir, err)
+			}
+			defer f.Close()
+			w = f
+		}
+		err = x.tar(ctx, w)
+	} else {
+		if err := os.MkdirAll(out, 0o700); err != nil {
+			return mark(errTargetDir, err)
+		}
+		err = x.tree(ctx, out)
+	}
+	x.prog.done()
+	if err != nil {
+		return err
+	}
+	e.infof("exported %d objects (%d written, %d unchanged, %d removed)\n", x.objects, x.written, x.unchanged, x.removed)
+	if x.failed > 0 {
+		return fmt.Errorf("%d objects could not be exported", x.failed)
+	}
+	return nil
+}
+
+type exporter struct {
+	e                                            *env
+	v                                            *reverse.FS
+	prog                                         *progress
+	objects, written, unchanged, removed, failed int
+}
+
+func (x *exporter) fail(p string, err error) {
+	x.failed++
+	x.prog.clearLine()
+	x.e.warnf("export: %s: %v\n", p, err)
+}
+
+// tree brings directory out in line with the view.
+func (x *exporter) tree(ctx context.Context, out string) error {
+	seen := map[string]bool{}
+	var dirs []string
+	err := fs.WalkDir(x.v, ".", func(p string, d fs.DirEntry, err error) error {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if err != nil {
+			x.fail(p, err)
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		seen[p] = true
+		if p == "." {
+			return nil
+		}
+		x.objects++
+		x.prog.object()
+		fi, err := d.Info()
+		if err != nil {
+			x.fail(p, err)
+			return nil
+		}
+		dst := filepath.Join(out, p)
+		switch {
+		case fi.IsDir():
+			if err := ensureDir(dst, fi); err != nil {
+				return fmt.Errorf("%s: %w", dst, err)
+			}
+			dirs = append(dirs, p)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			err = x.symlink(p, dst, fi)
+		default:
+			err = x.file(p, dst, fi)
+		}
+		if err != nil {
+			if fatalWriteError(err) {
+				return err
+			}
+			x.fail(p, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Remove what is not in the view any more (deepest first).
+	var gone []string
+	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(out, p)
+		if err != nil || rel == "." {
+			return nil
+		}
+		if !seen[filepath.ToSlash(rel)] {
+			gone = append(gone, p)
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+		}
+		return nil
+	})
+	for _, p := range gone {
+		if err := os.RemoveAll(p); err != nil {
+			x.fail(p, err)
+			continue
+		}
+		x.removed++
+	}
+	// Directory times last: writing inside changed them.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if fi, err := x.v.Lstat(dirs[i]); err == nil {
+			setTimes(filepath.Join(out, dirs[i]), fi, false)
+		}
+	}
+	return nil
+}
+
+func ensureDir(dst string, fi fs.FileInfo) error {
+	st, err := os.Lstat(dst)
+	if err == nil && !st.IsDir() {
+		if err := os.RemoveAll(dst); err != nil {
+			return err
+		}
+		err = fs.ErrNotExist
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(dst, 0o700); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return os.Chmod(dst, fi.Mode().Perm()|0o700)
+}
+
+// unchanged reports whether dst already holds an object of the same type,
+// size and modification time.
+func unchanged(dst string, fi fs.FileInfo) bool {
+	st, err := os.Lstat(dst)
+	return err == nil && st.Mode().Type() == fi.Mode().Type() && st.Size() == fi.Size() && st.ModTime().Equal(fi.ModTime())
+}
+
+func setTimes(dst string, fi fs.FileInfo, symlink bool) error {
+	flags := 0
+	if symlink {
+		flags = unix.AT_SYMLINK_NOFOLLOW
+	}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, dst, timespecs(fi.ModTime(), fi.ModTime()), flags)
+}
+
+func (x *exporter) symlink(p, dst string, fi fs.FileInfo) error {
+	target, err := x.v.ReadLink(p)
+	if err != nil {
+		return err
+	}
+	if old, err := os.Readlink(dst); err == nil && old == target {
+		x.unchanged++
+		return nil
+	}
+	os.RemoveAll(dst)
+	if err := os.Symlink(target, dst); err != nil {
+		return err
+	}
+	x.written++
+	return setTimes(dst, fi, true)
+}
+
+func (x *exporter) file(p, dst string, fi fs.FileInfo) error {
+	if unchanged(dst, fi) {
+		x.unchanged++
+		return os.Chmod(dst, fi.Mode().Perm())
+	}
+	in, err := x.v.Open(p)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	// A short temporary name: dst's own name may already be 255 bytes.
+	outf, err := os.CreateTemp(filepath.Dir(dst), ".sealfs-export-*")
+	if err != nil {
+		return err
+	}
+	tmp := outf.Name()
+	n, err := io.Copy(outf, in)
+	x.prog.addBytes(n)
+	if cerr := outf.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != fi.Size() {
+		err = fmt.Errorf("%w: read %d of %d bytes", io.ErrUnexpectedEOF, n, fi.Size())
+	}
+	if err == nil {
+		err = os.Chmod(tmp, fi.Mode().Perm())
+	}
+	if err == nil {
+		err = setTimes(tmp, fi, false)
+	}
+	if err == nil {
+		if st, serr := os.Lstat(dst); serr == nil && st.IsDir() {
+			os.RemoveAll(dst)
+		}
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	x.written++
+	return nil
+}
+
+// tar writes the view as a tar archive.
+func (x *exporter) tar(ctx context.Context, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	err := fs.WalkDir(x.v, ".", func(p string, d fs.DirEntry, err error) error {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if err != nil {
+			x.fail(p, err)
+			return nil
+		}
+		if p == "." {
+			return nil
+		}
+		x.objects++
+		x.prog.object()
+		fi, err := d.Info()
+		if err != nil {
+			x.fail(p, err)
+			return nil
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = x.v.ReadLink(p); err != nil {
+				x.fail(p, err)
+				return nil
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			x.fail(p, err)
+			return nil
+		}
+		hdr.Name = p
+		if fi.IsDir() {
+			hdr.Name += "/"
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+		}
+		hdr.ModTime = fi.ModTime().Truncate(time.Second)
+		if !fi.Mode().IsRegular() {
+			return tw.WriteHeader(hdr)
+		}
+		in, err := x.v.Open(p)
+		if err != nil {
+			x.fail(p, err)
+			return nil
+		}
+		defer in.Close()
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		n, err := io.Copy(tw, in)
+		x.prog.addBytes(n)
+		if err != nil {
+			// The archive is unusable from here on.
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		x.written++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
