@@ -402,7 +402,14 @@ func (f *FS) realPath(p string, followLast bool) (string, error) {
 }
 
 // follow returns the real plaintext path of p following all symlinks.
+// The common case (no symlink anywhere) costs one lookup; the element by
+// element walk runs only when that lookup meets a symlink or fails.
 func (f *FS) follow(p string) (string, error) {
+	if l, err := f.locate(p); err == nil {
+		if fi, err := f.store.Lstat(l.cpath); err == nil && fi.Mode()&fs.ModeSymlink == 0 {
+			return p, nil
+		}
+	}
 	return f.realPath(p, true)
 }
 

@@ -312,19 +312,15 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	n.r.touch()
+	// The kernel has checked the type already (unlink of a directory
+	// never gets here), and Remove handles both.
 	p := joinPath(n.path(), name)
-	if fi, err := n.r.fsys.Lstat(p); err == nil && fi.IsDir() {
-		return syscall.EISDIR
-	}
 	return n.errno("unlink", p, n.r.fsys.Remove(p))
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	n.r.touch()
 	p := joinPath(n.path(), name)
-	if fi, err := n.r.fsys.Lstat(p); err == nil && !fi.IsDir() {
-		return syscall.ENOTDIR
-	}
 	return n.errno("rmdir", p, n.r.fsys.Remove(p))
 }
 
