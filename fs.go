@@ -218,15 +218,19 @@ func Open(dir string, password []byte, opts *Options) (*FS, error) {
 // New opens the vault held by store, with an already parsed config and the
 // master key. The key is not retained: New derives the subkeys it needs,
 // and the caller may Destroy the key afterwards.
-func New(store Store, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, error) {
+func New(s Store, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	if s == nil || cfg == nil || key == nil {
+		return nil, errors.New("sealfs: New needs a store, a config and a key")
 	}
 	codec, nt, err := cfg.Ciphers(key, &names.Options{NoLongNames: o.NoLongNames})
 	if err != nil {
 		return nil, err
 	}
+	store := s
 	f := &FS{
 		store:      store,
 		cfg:        cfg,

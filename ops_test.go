@@ -582,6 +582,15 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
+func TestNilArguments(t *testing.T) {
+	if _, err := sealfs.New(nil, nil, nil, nil); err == nil {
+		t.Fatal("New(nil...) succeeded")
+	}
+	if _, err := sealfs.Init(nil, nil, nil, nil); err == nil {
+		t.Fatal("Init(nil...) succeeded")
+	}
+}
+
 func TestCreateRefusesNonEmpty(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "x"), nil, 0o644)

@@ -186,6 +186,14 @@ func (f *FS) EncryptPath(plain string) (string, error) {
 		return "", nil
 	}
 	l, err := f.locate(plain)
+	if err == nil && !f.plainNames && !f.dirIV && l.dir.cpath != "." {
+		// Without directory IVs nothing above has touched the disk: the
+		// parent must exist, as gocryptfs' answer requires.
+		var fi fs.FileInfo
+		if fi, err = f.store.Lstat(l.dir.cpath); err == nil && !fi.IsDir() {
+			err = syscall.ENOTDIR
+		}
+	}
 	if err != nil {
 		return "", pathErr("encryptpath", plain, err)
 	}

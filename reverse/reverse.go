@@ -640,8 +640,13 @@ func (f *FS) EncryptPath(plain string) (string, error) {
 }
 
 // DecryptPath returns the plaintext path of a view path; unknown elements
-// give fs.ErrNotExist.
+// give fs.ErrNotExist (with plaintext names, the input comes back as it is).
 func (f *FS) DecryptPath(cipher string) (string, error) {
+	if f.plainNames && fs.ValidPath(cipher) && cipher != "." {
+		// Names are not encrypted: the answer is the input (as gocryptfs
+		// gives it, also for paths that do not exist).
+		return cipher, nil
+	}
 	o, err := f.resolve("decryptpath", cipher)
 	if err != nil {
 		return "", err
