@@ -267,7 +267,7 @@ func (s *dirStore) at2(op, oldname, newname string, fn func(oldfd int, oldbase s
 func (s *dirStore) OpenFile(name string, flag int, perm fs.FileMode) (StoreFile, error) {
 	var f *dirFile
 	err := s.at("open", name, func(dirfd int, base string) error {
-		fd, err := unix.Openat(dirfd, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, unixMode(perm))
+		fd, err := unix.Openat(dirfd, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, unixPerm(perm))
 		if err != nil {
 			return err
 		}
@@ -295,7 +295,7 @@ func (s *dirStore) Lstat(name string) (fs.FileInfo, error) {
 
 func (s *dirStore) Mkdir(name string, perm fs.FileMode) error {
 	return s.at("mkdir", name, func(dirfd int, base string) error {
-		return unix.Mkdirat(dirfd, base, unixMode(perm))
+		return unix.Mkdirat(dirfd, base, unixPerm(perm))
 	})
 }
 
@@ -363,7 +363,7 @@ func (s *dirStore) Link(oldname, newname string) error {
 
 func (s *dirStore) Chmod(name string, mode fs.FileMode) error {
 	return s.at("chmod", name, func(dirfd int, base string) error {
-		return unix.Fchmodat(dirfd, base, unixMode(mode), 0)
+		return unix.Fchmodat(dirfd, base, unixPerm(mode), 0)
 	})
 }
 
@@ -505,20 +505,6 @@ func (f *dirFile) SeekHole(off int64) (int64, error) {
 // Fd returns the descriptor without switching it to blocking mode.
 func (f *dirFile) RawFd() int { return f.fd }
 
-func unixMode(m fs.FileMode) uint32 {
-	u := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		u |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= unix.S_ISVTX
-	}
-	return u
-}
-
 // statAt is statx(2) with the birth time (which tells a new object from
 // an old one that had the same inode number), falling back to fstatat(2).
 func statAt(dirfd int, name string, flags int) (Stat, error) {
@@ -565,35 +551,10 @@ type unixFileInfo struct {
 
 func (fi *unixFileInfo) Name() string       { return fi.name }
 func (fi *unixFileInfo) Size() int64        { return fi.st.Size }
-func (fi *unixFileInfo) Mode() fs.FileMode  { return fileModeFromUnix(fi.st.Mode) }
+func (fi *unixFileInfo) Mode() fs.FileMode  { return ModeFromUnix(fi.st.Mode) }
 func (fi *unixFileInfo) ModTime() time.Time { return fi.st.Mtime }
 func (fi *unixFileInfo) IsDir() bool        { return fi.st.Mode&unix.S_IFMT == unix.S_IFDIR }
 func (fi *unixFileInfo) Sys() any           { st := fi.st; return &st }
 
-func fileModeFromUnix(m uint32) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	switch m & unix.S_IFMT {
-	case unix.S_IFDIR:
-		mode |= fs.ModeDir
-	case unix.S_IFLNK:
-		mode |= fs.ModeSymlink
-	case unix.S_IFIFO:
-		mode |= fs.ModeNamedPipe
-	case unix.S_IFSOCK:
-		mode |= fs.ModeSocket
-	case unix.S_IFCHR:
-		mode |= fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFBLK:
-		mode |= fs.ModeDevice
-	}
-	if m&unix.S_ISUID != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&unix.S_ISGID != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&unix.S_ISVTX != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
-}
+// unixPerm is ModeToUnix without the file type bits (for mode arguments).
+func unixPerm(m fs.FileMode) uint32 { return ModeToUnix(m) &^ syscall.S_IFMT }

@@ -200,37 +200,9 @@ func Mount(dir string, fsys *sealfs.FS, opts *Options) (*Server, error) {
 
 // Stable-attr helpers.
 
-func typeBits(m iofs.FileMode) uint32 {
-	switch {
-	case m.IsDir():
-		return syscall.S_IFDIR
-	case m&iofs.ModeSymlink != 0:
-		return syscall.S_IFLNK
-	case m&iofs.ModeNamedPipe != 0:
-		return syscall.S_IFIFO
-	case m&iofs.ModeSocket != 0:
-		return syscall.S_IFSOCK
-	case m&iofs.ModeCharDevice != 0:
-		return syscall.S_IFCHR
-	case m&iofs.ModeDevice != 0:
-		return syscall.S_IFBLK
-	}
-	return syscall.S_IFREG
-}
+func typeBits(m iofs.FileMode) uint32 { return sealfs.ModeToUnix(m) & syscall.S_IFMT }
 
-func unixMode(m iofs.FileMode) uint32 {
-	u := typeBits(m) | uint32(m.Perm())
-	if m&iofs.ModeSetuid != 0 {
-		u |= syscall.S_ISUID
-	}
-	if m&iofs.ModeSetgid != 0 {
-		u |= syscall.S_ISGID
-	}
-	if m&iofs.ModeSticky != 0 {
-		u |= syscall.S_ISVTX
-	}
-	return u
-}
+func unixMode(m iofs.FileMode) uint32 { return sealfs.ModeToUnix(m) }
 
 func timeParts(t time.Time) (uint64, uint32) {
 	if t.IsZero() {

@@ -171,19 +171,7 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	return n.Getattr(ctx, fh, out)
 }
 
-func unixToFileMode(m uint32) os.FileMode {
-	fm := os.FileMode(m & 0o777)
-	if m&syscall.S_ISUID != 0 {
-		fm |= os.ModeSetuid
-	}
-	if m&syscall.S_ISGID != 0 {
-		fm |= os.ModeSetgid
-	}
-	if m&syscall.S_ISVTX != 0 {
-		fm |= os.ModeSticky
-	}
-	return fm
-}
+func unixToFileMode(m uint32) os.FileMode { return sealfs.ModeFromUnix(m &^ syscall.S_IFMT) }
 
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	n.r.touch()
