@@ -49,7 +49,9 @@ func (e *errnoErr) Is(target error) bool {
 }
 
 var (
-	// ErrInvalidName reports a ciphertext name that does not decrypt.
+	// ErrInvalidName reports a ciphertext name that does not decrypt
+	// (bad base64, length, padding, or a result that breaks the plaintext
+	// name rules). errors.Is(err, syscall.EBADMSG) holds.
 	ErrInvalidName error = &errnoErr{"names: invalid encrypted name", syscall.EBADMSG}
 	// ErrNameTooLong reports a plaintext name over 255 bytes.
 	// errors.Is(err, syscall.ENAMETOOLONG) holds.
@@ -72,7 +74,8 @@ type Options struct {
 	NoLongNames bool
 }
 
-// Transform encrypts names. It is safe for concurrent use.
+// Transform encrypts and decrypts names of one vault. It is immutable and
+// safe for concurrent use.
 type Transform struct {
 	eme         *eme.EMECipher
 	enc         *base64.Encoding
@@ -80,7 +83,9 @@ type Transform struct {
 	noLong      bool
 }
 
-// New returns a Transform for the 32-byte EME name key.
+// New returns a Transform for the 32-byte EME name key (AES-256). It keeps
+// only the expanded AES key schedule, so the caller may zero key afterwards.
+// opts may be nil (padded base64, threshold 255).
 func New(key []byte, opts *Options) (*Transform, error) {
 	if len(key) != 32 {
 		return nil, fmt.Errorf("names: key must be 32 bytes, not %d", len(key))
@@ -124,37 +129,70 @@ func CheckPlain(name string) error {
 	return nil
 }
 
-func pad16(b []byte) []byte {
-	n := 16 - len(b)%16
-	out := make([]byte, len(b)+n)
-	copy(out, b)
-	for i := len(b); i < len(out); i++ {
-		out[i] = byte(n)
-	}
-	return out
-}
-
-func unpad16(b []byte) ([]byte, error) {
-	if len(b) == 0 || len(b)%16 != 0 {
-		return nil, errors.New("bad length")
-	}
-	n := int(b[len(b)-1])
-	if n == 0 || n > 16 || n >= len(b) {
-		return nil, errors.New("bad padding")
-	}
-	for _, c := range b[len(b)-n:] {
-		if int(c) != n {
-			return nil, errors.New("bad padding")
-		}
-	}
-	return b[:len(b)-n], nil
-}
+// maxCipherBytes is the longest decoded ciphertext name: a 255-byte
+// plaintext name pads to 256 bytes. Linux also caps xattr names at 255
+// bytes, so the same bound serves both.
+const maxCipherBytes = MaxNameLen + 1
 
 func checkIV(iv []byte) error {
 	if len(iv) != DirIVSize {
 		return fmt.Errorf("names: IV must be %d bytes, not %d", DirIVSize, len(iv))
 	}
 	return nil
+}
+
+// encrypt pads plain (at most 255 bytes), EME-encrypts it with iv and
+// returns the base64 form, with a single allocation of our own.
+func (t *Transform) encrypt(prefix, plain string, iv []byte) string {
+	var buf [maxCipherBytes]byte
+	n := copy(buf[:], plain)
+	p := 16 - n%16 // PKCS#7: always 1..16 pad bytes
+	for i := n; i < n+p; i++ {
+		buf[i] = byte(p)
+	}
+	c := t.eme.Encrypt(iv, buf[:n+p])
+	var out [len(XattrPrefix) + 344]byte // 344 = padded base64 of 256 bytes
+	m := copy(out[:], prefix)
+	m += t.enc.EncodedLen(len(c))
+	t.enc.Encode(out[len(prefix):m], c)
+	return string(out[:m])
+}
+
+// decrypt reverses encrypt: strict base64, length, EME, padding. It does
+// not check the plaintext rules.
+func (t *Transform) decrypt(cipherName string, iv []byte) (string, error) {
+	if cipherName == "" {
+		return "", errors.New("empty name")
+	}
+	if len(cipherName) > t.enc.EncodedLen(maxCipherBytes) {
+		return "", errors.New("name too long")
+	}
+	// Strict decoding rejects non-canonical trailing bits and padding but
+	// still skips CR and LF; refuse those so that every name has exactly
+	// one encoding (gocryptfs 2.5+ does the same).
+	if strings.ContainsAny(cipherName, "\r\n") {
+		return "", errors.New("line break in name")
+	}
+	var src [344]byte
+	var dst [258]byte
+	n, err := t.enc.Decode(dst[:], src[:copy(src[:], cipherName)])
+	if err != nil {
+		return "", err
+	}
+	if n == 0 || n%16 != 0 {
+		return "", fmt.Errorf("decoded length %d is not a positive multiple of 16", n)
+	}
+	p := t.eme.Decrypt(iv, dst[:n])
+	pad := int(p[n-1])
+	if pad == 0 || pad > 16 || pad >= n {
+		return "", errors.New("bad padding")
+	}
+	for _, b := range p[n-pad:] {
+		if int(b) != pad {
+			return "", errors.New("bad padding")
+		}
+	}
+	return string(p[:n-pad]), nil
 }
 
 // EncryptName encrypts a plaintext name with the directory IV. The result
@@ -166,52 +204,41 @@ func (t *Transform) EncryptName(plain string, dirIV []byte) (string, error) {
 	if err := checkIV(dirIV); err != nil {
 		return "", err
 	}
-	c := t.eme.Encrypt(dirIV, pad16([]byte(plain)))
-	return t.enc.EncodeToString(c), nil
+	return t.encrypt("", plain, dirIV), nil
 }
 
-// DecryptName decrypts a full encrypted name (not a hashed one).
+// DecryptName decrypts a full encrypted name (not a hashed one). Every
+// failure, including a result that breaks the plaintext name rules, is
+// ErrInvalidName.
 func (t *Transform) DecryptName(cipherName string, dirIV []byte) (string, error) {
 	if err := checkIV(dirIV); err != nil {
 		return "", err
 	}
 	plain, err := t.decrypt(cipherName, dirIV)
-	if err != nil {
-		return "", fmt.Errorf("%w %q: %v", ErrInvalidName, cipherName, err)
+	if err == nil {
+		err = CheckPlain(plain)
 	}
-	if err := CheckPlain(plain); err != nil {
+	if err != nil {
 		return "", fmt.Errorf("%w %q: %v", ErrInvalidName, cipherName, err)
 	}
 	return plain, nil
 }
 
-func (t *Transform) decrypt(cipherName string, iv []byte) (string, error) {
-	if cipherName == "" || len(cipherName) > 2*1024 {
-		return "", errors.New("bad length")
-	}
-	c, err := t.enc.DecodeString(cipherName)
-	if err != nil {
-		return "", err
-	}
-	// Strict decoding still accepts CR/LF; gocryptfs 2.5+ does not.
-	if strings.ContainsAny(cipherName, "\r\n") {
-		return "", errors.New("line break in name")
-	}
-	if len(c) == 0 || len(c)%16 != 0 || len(c) > 2048 {
-		return "", errors.New("bad length")
-	}
-	p := t.eme.Decrypt(iv, c)
-	p, err = unpad16(p)
-	if err != nil {
-		return "", err
-	}
-	return string(p), nil
-}
-
-// HashLongName returns the stored form of a long encrypted name.
+// HashLongName returns the stored form of a long encrypted name:
+// "gocryptfs.longname." + base64(SHA-256(cipherName)).
 func (t *Transform) HashLongName(cipherName string) string {
-	h := sha256.Sum256([]byte(cipherName))
-	return LongNamePrefix + t.enc.EncodeToString(h[:])
+	var h [sha256.Size]byte
+	if len(cipherName) <= 344 {
+		var in [344]byte // keeps the common case free of allocations
+		h = sha256.Sum256(in[:copy(in[:], cipherName)])
+	} else {
+		h = sha256.Sum256([]byte(cipherName))
+	}
+	var out [len(LongNamePrefix) + 44]byte
+	n := copy(out[:], LongNamePrefix)
+	m := n + t.enc.EncodedLen(len(h))
+	t.enc.Encode(out[n:m], h[:])
+	return string(out[:m])
 }
 
 // Shorten returns the name to store for a full encrypted name: the name
@@ -235,30 +262,45 @@ func IsLongNameFile(stored string) bool {
 	return strings.HasPrefix(stored, LongNamePrefix) && strings.HasSuffix(stored, LongNameSuffix)
 }
 
-// EncryptXattrName encrypts an extended attribute name (including its
-// namespace) into the stored "user.gocryptfs.<base64>" form.
-func (t *Transform) EncryptXattrName(name string) (string, error) {
+// MaxXattrNameLen is the longest xattr name Linux accepts (XATTR_NAME_MAX).
+// The stored form must fit it too, which limits plaintext xattr names to
+// 175 bytes on real file systems; that limit is the backing store's to
+// enforce (ERANGE).
+const MaxXattrNameLen = 255
+
+func checkXattrName(name string) error {
 	if name == "" || strings.IndexByte(name, 0) >= 0 {
-		return "", fmt.Errorf("%w: xattr name %q", ErrBadPlainName, name)
+		return fmt.Errorf("%w: xattr name %q", ErrBadPlainName, name)
 	}
-	if len(name) > 2032 {
-		return "", ErrNameTooLong
+	if len(name) > MaxXattrNameLen {
+		return fmt.Errorf("%w: xattr name of %d bytes", ErrNameTooLong, len(name))
 	}
-	c := t.eme.Encrypt(xattrIV, pad16([]byte(name)))
-	return XattrPrefix + t.enc.EncodeToString(c), nil
+	return nil
 }
 
-// DecryptXattrName decrypts a stored xattr name.
+// EncryptXattrName encrypts an extended attribute name (including its
+// namespace, e.g. all of "user.comment") with the fixed IV
+// "xattr_name_iv_xx" into the stored "user.gocryptfs.<base64>" form (§8).
+func (t *Transform) EncryptXattrName(name string) (string, error) {
+	if err := checkXattrName(name); err != nil {
+		return "", err
+	}
+	return t.encrypt(XattrPrefix, name, xattrIV), nil
+}
+
+// DecryptXattrName decrypts a stored xattr name. Names without the
+// "user.gocryptfs." prefix and undecryptable ones give ErrInvalidName.
 func (t *Transform) DecryptXattrName(stored string) (string, error) {
-	if !strings.HasPrefix(stored, XattrPrefix) {
+	c, ok := strings.CutPrefix(stored, XattrPrefix)
+	if !ok {
 		return "", fmt.Errorf("%w: xattr %q lacks the %s prefix", ErrInvalidName, stored, XattrPrefix)
 	}
-	name, err := t.decrypt(stored[len(XattrPrefix):], xattrIV)
+	name, err := t.decrypt(c, xattrIV)
+	if err == nil {
+		err = checkXattrName(name)
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w: xattr %q: %v", ErrInvalidName, stored, err)
-	}
-	if name == "" || strings.IndexByte(name, 0) >= 0 {
-		return "", fmt.Errorf("%w: xattr %q", ErrInvalidName, stored)
 	}
 	return name, nil
 }

@@ -1,9 +1,11 @@
 package names
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"unicode/utf8"
@@ -142,37 +144,188 @@ func TestBadNames(t *testing.T) {
 	}
 }
 
-func TestXattrNames(t *testing.T) {
-	for _, raw := range []bool{true, false} {
-		tr := newT(t, &Options{Raw64: raw})
-		c, err := tr.EncryptXattrName("user.comment")
-		if err != nil || !strings.HasPrefix(c, XattrPrefix) {
-			t.Fatalf("EncryptXattrName: %q %v", c, err)
+// rawCipher EME-encrypts an arbitrary (already padded) block sequence and
+// encodes it, to build names that pass decoding but fail later checks.
+func rawCipher(tr *Transform, iv []byte, padded []byte) string {
+	return tr.enc.EncodeToString(tr.eme.Encrypt(iv, padded))
+}
+
+func TestDecryptRejects(t *testing.T) {
+	iv := mustHex(t, rootIVHex)
+	tr := newT(t, &Options{Raw64: true})
+	padded := newT(t, &Options{Raw64: false})
+	pad := func(s string, n int) []byte { return append([]byte(s), bytes.Repeat([]byte{byte(n)}, n)...) }
+	cases := map[string]string{
+		"pad byte 0":         rawCipher(tr, iv, append([]byte("fifteen-bytes.x"), 0)),
+		"pad byte 17":        rawCipher(tr, iv, append([]byte("0123456789abcdef"), bytes.Repeat([]byte{17}, 16)...)),
+		"uneven pad":         rawCipher(tr, iv, []byte("abcdefghijklm\x03\x02\x03")),
+		"pad is everything":  rawCipher(tr, iv, bytes.Repeat([]byte{16}, 16)),
+		"plain dot":          rawCipher(tr, iv, pad(".", 15)),
+		"plain dotdot":       rawCipher(tr, iv, pad("..", 14)),
+		"plain slash":        rawCipher(tr, iv, pad("a/b", 13)),
+		"plain NUL":          rawCipher(tr, iv, pad("a\x00b", 13)),
+		"plain 256 bytes":    rawCipher(tr, iv, pad(strings.Repeat("a", 256), 16)),
+		"2048 bytes":         rawCipher(tr, iv, pad(strings.Repeat("a", 2032), 16)),
+		"not multiple of 16": tr.enc.EncodeToString(make([]byte, 17)),
+		"padded flavour":     mustEncrypt(t, padded, "text.txt", iv),
+		"trailing bits":      "-iOJB_2WnuTUQDTsEpdPlx",
+		"CR":                 "-iOJB_2WnuTUQDTs\rEpdPlw",
+		"LF":                 "-iOJB_2WnuTUQDTs\nEpdPlw",
+		"standard alphabet":  "+iOJB/2WnuTUQDTsEpdPlw",
+		"not base64":         "not base64!",
+		"empty":              "",
+		"long name hash":     "gocryptfs.longname.e1rHAknrxnDtfIAqDK_jRmFriMqHqFR2V-m2283c6CU",
+		"config":             ConfigFile,
+		"truncated":          "-iOJB_2WnuTUQDTsEpdPl",
+		"one char more":      "-iOJB_2WnuTUQDTsEpdPlwA",
+	}
+	for name, c := range cases {
+		if p, err := tr.DecryptName(c, iv); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("%s: DecryptName(%q) = %q, %v", name, c, p, err)
 		}
-		if strings.HasSuffix(c, "=") == raw {
-			t.Errorf("raw64=%v: %q", raw, c)
+	}
+	// And the padded flavour rejects the unpadded form.
+	if _, err := padded.DecryptName("-iOJB_2WnuTUQDTsEpdPlw", iv); !errors.Is(err, ErrInvalidName) {
+		t.Errorf("padded transform accepted a Raw64 name: %v", err)
+	}
+	if p, err := padded.DecryptName("-iOJB_2WnuTUQDTsEpdPlw==", iv); err != nil || p != "text.txt" {
+		t.Errorf("padded transform: %q %v", p, err)
+	}
+	// The error names the culprit.
+	_, err := tr.DecryptName("not base64!", iv)
+	if err == nil || !strings.Contains(err.Error(), "not base64!") {
+		t.Errorf("error lacks context: %v", err)
+	}
+	// Wrong IV sizes are errors, not panics.
+	for _, bad := range [][]byte{nil, make([]byte, 15), make([]byte, 17)} {
+		if _, err := tr.DecryptName("-iOJB_2WnuTUQDTsEpdPlw", bad); err == nil {
+			t.Errorf("%d-byte IV accepted", len(bad))
 		}
-		if p, err := tr.DecryptXattrName(c); err != nil || p != "user.comment" {
-			t.Errorf("DecryptXattrName: %q %v", p, err)
-		}
-		if _, err := tr.DecryptXattrName("user.other"); !errors.Is(err, ErrInvalidName) {
-			t.Errorf("foreign xattr: %v", err)
+		if _, err := tr.EncryptName("x", bad); err == nil {
+			t.Errorf("%d-byte IV accepted", len(bad))
 		}
 	}
 }
 
+func mustEncrypt(t *testing.T, tr *Transform, p string, iv []byte) string {
+	c, err := tr.EncryptName(p, iv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestErrorIdentities(t *testing.T) {
+	if !errors.Is(ErrNameTooLong, syscall.ENAMETOOLONG) || errors.Is(ErrNameTooLong, syscall.EINVAL) {
+		t.Error("ErrNameTooLong errno")
+	}
+	if !errors.Is(ErrBadPlainName, syscall.EINVAL) || errors.Is(ErrBadPlainName, syscall.ENAMETOOLONG) {
+		t.Error("ErrBadPlainName errno")
+	}
+	if errors.Is(ErrInvalidName, ErrBadPlainName) || errors.Is(ErrBadPlainName, ErrNameTooLong) {
+		t.Error("sentinels not distinct")
+	}
+	for _, tc := range []struct {
+		name string
+		want error
+	}{
+		{"", ErrBadPlainName}, {".", ErrBadPlainName}, {"..", ErrBadPlainName}, {"/", ErrBadPlainName},
+		{"a\x00", ErrBadPlainName}, {strings.Repeat("x", 256), ErrNameTooLong},
+		{"...", nil}, {" ", nil}, {".hidden", nil}, {strings.Repeat("x", 255), nil}, {"\xff\xfe", nil},
+	} {
+		if err := CheckPlain(tc.name); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("CheckPlain(%q) = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestXattrNames(t *testing.T) {
+	for _, raw := range []bool{true, false} {
+		tr := newT(t, &Options{Raw64: raw})
+		for _, name := range []string{"user.comment", "a", "trusted.x/y", strings.Repeat("u", 175), strings.Repeat("u", 255)} {
+			c, err := tr.EncryptXattrName(name)
+			if err != nil || !strings.HasPrefix(c, XattrPrefix) {
+				t.Fatalf("EncryptXattrName: %q %v", c, err)
+			}
+			if strings.HasSuffix(c, "=") == raw {
+				t.Errorf("raw64=%v: %q", raw, c)
+			}
+			if p, err := tr.DecryptXattrName(c); err != nil || p != name {
+				t.Errorf("DecryptXattrName: %q %v", p, err)
+			}
+		}
+		// 175 bytes is the longest name whose stored form fits 255 bytes.
+		if c, _ := tr.EncryptXattrName(strings.Repeat("u", 175)); raw && len(c) != 250 {
+			t.Errorf("175-byte xattr name stored in %d bytes", len(c))
+		}
+		for _, bad := range []string{"", "a\x00b"} {
+			if _, err := tr.EncryptXattrName(bad); !errors.Is(err, ErrBadPlainName) {
+				t.Errorf("EncryptXattrName(%q): %v", bad, err)
+			}
+		}
+		if _, err := tr.EncryptXattrName(strings.Repeat("u", 256)); !errors.Is(err, ErrNameTooLong) {
+			t.Errorf("256-byte xattr name: %v", err)
+		}
+		for _, bad := range []string{"user.other", "user.gocryptfs.", "user.gocryptfs.-iOJB_2WnuTUQDTsEpdPlx", "security.capability"} {
+			if _, err := tr.DecryptXattrName(bad); !errors.Is(err, ErrInvalidName) {
+				t.Errorf("DecryptXattrName(%q): %v", bad, err)
+			}
+		}
+		// The xattr IV is fixed: not a directory IV.
+		c, _ := tr.EncryptXattrName("user.comment")
+		n, _ := tr.EncryptName("user.comment", []byte("xattr_name_iv_xx"))
+		if c != XattrPrefix+n {
+			t.Errorf("xattr name %q is not the name encrypted with the fixed IV (%q)", c, n)
+		}
+	}
+}
+
+// Transforms are used from many goroutines at once (run with -race).
+func TestConcurrent(t *testing.T) {
+	tr := newT(t, &Options{Raw64: true})
+	iv := mustHex(t, rootIVHex)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				p := strings.Repeat("n", 1+(g*31+i)%255)
+				c, err := tr.EncryptName(p, iv)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				tr.Shorten(c)
+				if back, err := tr.DecryptName(c, iv); err != nil || back != p {
+					t.Errorf("round trip: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func FuzzDecryptName(f *testing.F) {
-	tr := newT(f, &Options{Raw64: true})
+	trs := map[bool]*Transform{true: newT(f, &Options{Raw64: true}), false: newT(f, &Options{Raw64: false})}
 	iv := mustHex(f, rootIVHex)
-	f.Add("-iOJB_2WnuTUQDTsEpdPlw")
-	f.Add("AAAAAAAAAAAAAAAAAAAAAA")
-	f.Fuzz(func(t *testing.T, c string) {
+	f.Add("-iOJB_2WnuTUQDTsEpdPlw", true)
+	f.Add("-iOJB_2WnuTUQDTsEpdPlw==", false)
+	f.Add("vCGxbNT6d45-pEx4qIxKCQm5FNCat205xmV_2LV4HEE", true)
+	f.Add("AAAAAAAAAAAAAAAAAAAAAA", true)
+	f.Add("-iOJB_2WnuTUQDTs\nEpdPlw", true)
+	f.Fuzz(func(t *testing.T, c string, raw bool) {
+		tr := trs[raw]
 		p, err := tr.DecryptName(c, iv)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidName) {
 				t.Fatalf("error not ErrInvalidName: %v", err)
 			}
 			return
+		}
+		if CheckPlain(p) != nil {
+			t.Fatalf("%q decrypted to invalid name %q", c, p)
 		}
 		// Exactly one encoding per name: it must re-encrypt to the input.
 		if again, err := tr.EncryptName(p, iv); err != nil || again != c {
@@ -181,13 +334,32 @@ func FuzzDecryptName(f *testing.F) {
 	})
 }
 
+func FuzzDecryptXattrName(f *testing.F) {
+	tr := newT(f, &Options{Raw64: true})
+	good, _ := tr.EncryptXattrName("user.comment")
+	f.Add(good)
+	f.Add("user.gocryptfs.AAAAAAAAAAAAAAAAAAAAAA")
+	f.Fuzz(func(t *testing.T, c string) {
+		p, err := tr.DecryptXattrName(c)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidName) {
+				t.Fatalf("error not ErrInvalidName: %v", err)
+			}
+			return
+		}
+		if again, err := tr.EncryptXattrName(p); err != nil || again != c {
+			t.Fatalf("%q decrypts to %q which encrypts to %q (%v)", c, p, again, err)
+		}
+	})
+}
+
 func FuzzEncryptRoundTrip(f *testing.F) {
 	tr := newT(f, &Options{Raw64: true, LongNameMax: 62})
 	f.Add("file.txt", []byte("0123456789abcdef"))
-	f.Fuzz(func(t *testing.T, p string, iv []byte) {
-		if len(iv) != DirIVSize {
-			return
-		}
+	f.Add("..", []byte("0123456789abcdef"))
+	f.Fuzz(func(t *testing.T, p string, ivSeed []byte) {
+		iv := make([]byte, DirIVSize)
+		copy(iv, ivSeed)
 		c, err := tr.EncryptName(p, iv)
 		if CheckPlain(p) != nil {
 			if err == nil {
@@ -197,6 +369,10 @@ func FuzzEncryptRoundTrip(f *testing.F) {
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		stored, long := tr.Shorten(c)
+		if long != (len(c) > 62) || long && (len(stored) != 62 || !IsLongName(stored)) || !long && stored != c {
+			t.Fatalf("Shorten(%q) = %q, %v", c, stored, long)
 		}
 		if back, err := tr.DecryptName(c, iv); err != nil || back != p {
 			t.Fatalf("round trip of %q: %q %v", p, back, err)
@@ -210,4 +386,31 @@ func BenchmarkEncryptName(b *testing.B) {
 	for b.Loop() {
 		tr.EncryptName("some-file-name.txt", iv)
 	}
+}
+
+func BenchmarkDecryptName(b *testing.B) {
+	tr := newT(b, &Options{Raw64: true})
+	iv := mustHex(b, rootIVHex)
+	c, _ := tr.EncryptName("some-file-name.txt", iv)
+	for b.Loop() {
+		tr.DecryptName(c, iv)
+	}
+}
+
+func BenchmarkHashLongName(b *testing.B) {
+	tr := newT(b, &Options{Raw64: true})
+	c, _ := tr.EncryptName(strings.Repeat("n", 200), mustHex(b, rootIVHex))
+	for b.Loop() {
+		tr.Shorten(c)
+	}
+}
+
+func BenchmarkEncryptNameParallel(b *testing.B) {
+	tr := newT(b, &Options{Raw64: true})
+	iv := mustHex(b, rootIVHex)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tr.EncryptName("some-file-name.txt", iv)
+		}
+	})
 }
