@@ -18,7 +18,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
+	"syscall"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sealfs/sealfs/content"
 	"github.com/sealfs/sealfs/names"
@@ -71,22 +73,38 @@ func KeyFromBytes(b []byte) (*Key, error) {
 	return k, nil
 }
 
-// ParseKey parses 64 hex digits; dashes and white space are ignored (the
-// form gocryptfs prints at init).
+// ParseKey parses 64 hex digits (either case); dashes and white space
+// anywhere are ignored, so the grouped form gocryptfs prints at init
+// ("0e3b389c-b73ec2e7-...\n    a25e478e-...") is accepted. Errors wrap
+// ErrBadKey and never quote the input.
 func ParseKey(s string) (*Key, error) {
-	clean := strings.Map(func(r rune) rune {
-		switch r {
-		case '-', ' ', '\t', '\n', '\r':
-			return -1
+	var buf [64]byte
+	n := 0
+	for _, r := range s {
+		if r == '-' || unicode.IsSpace(r) {
+			continue
 		}
-		return r
-	}, s)
-	b, err := hex.DecodeString(clean)
-	if err != nil {
+		if n == len(buf) {
+			clear(buf[:])
+			return nil, fmt.Errorf("%w: more than 64 hex digits", ErrBadKey)
+		}
+		if r >= utf8.RuneSelf {
+			clear(buf[:])
+			return nil, fmt.Errorf("%w: not hexadecimal", ErrBadKey)
+		}
+		buf[n] = byte(r)
+		n++
+	}
+	defer clear(buf[:])
+	if n != len(buf) {
+		return nil, fmt.Errorf("%w: %d hex digits, want 64", ErrBadKey, n)
+	}
+	k := &Key{}
+	if _, err := hex.Decode(k.b[:], buf[:]); err != nil {
+		k.Destroy()
 		return nil, fmt.Errorf("%w: not hexadecimal", ErrBadKey)
 	}
-	defer clear(b)
-	return KeyFromBytes(b)
+	return k, nil
 }
 
 // Bytes returns a copy of the key.
@@ -95,17 +113,19 @@ func (k *Key) Bytes() []byte { return bytes.Clone(k.b[:]) }
 // Hex returns the key as 64 lowercase hex digits.
 func (k *Key) Hex() string { return hex.EncodeToString(k.b[:]) }
 
-// Destroy zeroes the key.
+// Destroy zeroes the key. A destroyed key is all zeros, not unusable:
+// callers must not use it afterwards.
 func (k *Key) Destroy() { clear(k.b[:]) }
 
-// String hides the key.
-func (k *Key) String() string { return "vault.Key(redacted)" }
+// String hides the key. (Value receivers, so that a Key inside a printed
+// struct is hidden as well as a *Key.)
+func (Key) String() string { return "vault.Key(redacted)" }
 
 // GoString hides the key.
-func (k *Key) GoString() string { return k.String() }
+func (k Key) GoString() string { return k.String() }
 
 // Format hides the key for every verb.
-func (k *Key) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
+func (k Key) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
 
 // Flag is a feature flag of the config.
 type Flag string
@@ -143,8 +163,9 @@ type Options struct {
 	ScryptLogN int
 	// Creator is written into the config; "" means "sealfs".
 	Creator string
-	// NoHKDF and NoRaw64 describe legacy formats; only FormatOnly uses
-	// them (master key without a config, §14.3).
+	// NoHKDF and NoRaw64 describe legacy formats (gocryptfs before 1.3);
+	// only FormatOnly uses them (master key without a config, §14.3).
+	// New ignores them, as gocryptfs 2.x -init does.
 	NoHKDF, NoRaw64 bool
 }
 
@@ -235,14 +256,22 @@ func formatConfig(o *Options) (*Config, error) {
 
 // New creates a config for a new vault with the master key wrapped by
 // password.
+//
+// Like gocryptfs 2.x -init, New always writes a current format: NoHKDF and
+// NoRaw64 are ignored. Key and password stay the caller's to clear.
 func New(key *Key, password []byte, opts *Options) (*Config, error) {
-	c, err := formatConfig(opts)
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.NoHKDF, o.NoRaw64 = false, false
+	c, err := formatConfig(&o)
 	if err != nil {
 		return nil, err
 	}
 	logN := DefaultScryptLogN
-	if opts != nil && opts.ScryptLogN != 0 {
-		logN = opts.ScryptLogN
+	if o.ScryptLogN != 0 {
+		logN = o.ScryptLogN
 	}
 	if err := c.SetPassword(key, password, logN); err != nil {
 		return nil, err
@@ -276,17 +305,23 @@ func Parse(data []byte) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if c.EncryptedKey == nil {
-		return nil, fmt.Errorf("%w: no EncryptedKey", ErrInvalidConfig)
-	}
-	want := 64
-	if !c.Has(FlagHKDF) {
-		want = 60
-	}
-	if len(c.EncryptedKey) != want {
-		return nil, fmt.Errorf("%w: EncryptedKey is %d bytes, want %d", ErrInvalidConfig, len(c.EncryptedKey), want)
+	if err := c.checkWrappedKey(); err != nil {
+		return nil, err
 	}
 	return &c, nil
+}
+
+// checkWrappedKey checks the length of EncryptedKey (§3.6): nonce, key and
+// tag, 64 bytes with HKDF (16-byte nonce), 60 without (12-byte nonce).
+func (c *Config) checkWrappedKey() error {
+	want := 16 + 32 + 16
+	if !c.Has(FlagHKDF) {
+		want = 12 + 32 + 16
+	}
+	if len(c.EncryptedKey) != want {
+		return fmt.Errorf("%w: EncryptedKey is %d bytes, want %d", ErrInvalidConfig, len(c.EncryptedKey), want)
+	}
+	return nil
 }
 
 // Load reads and parses a config file. A missing file gives an error
@@ -398,9 +433,15 @@ func (c *Config) Marshal() ([]byte, error) {
 }
 
 // WriteFile writes the config atomically: to path.tmp (created
-// exclusively, mode 0400), fsync, rename over path, fsync the directory.
+// exclusively, mode 0400), fsync (or a global sync if fsync fails), rename
+// over path, fsync the directory. A leftover path.tmp makes it fail
+// without touching path. Only a valid config with a wrapped key is
+// written.
 func (c *Config) WriteFile(path string) error {
 	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := c.checkWrappedKey(); err != nil {
 		return err
 	}
 	data, err := c.Marshal()
@@ -414,7 +455,10 @@ func (c *Config) WriteFile(path string) error {
 	}
 	_, err = f.Write(data)
 	if err == nil {
-		err = f.Sync()
+		if f.Sync() != nil {
+			// Some file systems cannot fsync; flush everything instead.
+			syscall.Sync()
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -489,6 +533,9 @@ func (c *Config) Unlock(password []byte) (*Key, error) {
 	if c.Has(FlagFIDO2) && c.FIDO2 == nil {
 		return nil, fmt.Errorf("%w: FIDO2 flag without parameters", ErrInvalidConfig)
 	}
+	if err := c.checkWrappedKey(); err != nil {
+		return nil, err
+	}
 	kek, err := c.kek(password)
 	if err != nil {
 		return nil, err
@@ -498,9 +545,6 @@ func (c *Config) Unlock(password []byte) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(c.EncryptedKey) < ns+a.Overhead() {
-		return nil, fmt.Errorf("%w: EncryptedKey too short", ErrInvalidConfig)
-	}
 	mk, err := a.Open(nil, c.EncryptedKey[:ns], c.EncryptedKey[ns:], wrapAD)
 	if err != nil {
 		return nil, ErrWrongPassword
@@ -509,13 +553,18 @@ func (c *Config) Unlock(password []byte) (*Key, error) {
 	return KeyFromBytes(mk)
 }
 
-// SetPassword wraps key with password under a new random salt. logN 0
-// keeps the current cost (or uses the default for a new config).
+// SetPassword wraps key with password under a new random salt (§14.4):
+// only ScryptObject.Salt, ScryptObject.N (when logN is not 0) and
+// EncryptedKey change. logN 0 keeps the current cost; a config without a
+// wrapped key yet (FormatOnly) gets DefaultScryptLogN.
 func (c *Config) SetPassword(key *Key, password []byte, logN int) error {
 	if len(password) == 0 {
 		return fmt.Errorf("%w: empty password", ErrInvalidConfig)
 	}
 	n := c.ScryptObject.N
+	if len(c.EncryptedKey) == 0 {
+		n = 0
+	}
 	if logN != 0 {
 		if logN < MinScryptLogN || logN > MaxScryptLogN {
 			return fmt.Errorf("%w: scrypt logN %d out of range %d..%d", ErrWeakParameters, logN, MinScryptLogN, MaxScryptLogN)

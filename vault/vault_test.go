@@ -2,7 +2,9 @@ package vault
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -145,50 +147,210 @@ func TestNewRoundTripAndFlagOrder(t *testing.T) {
 	}
 }
 
+var sentinels = []error{ErrWrongPassword, ErrUnknownFeature, ErrWeakParameters, ErrUnsupportedVersion, ErrInvalidConfig, ErrBadKey}
+
+// isOnly reports whether err matches want and no other sentinel.
+func isOnly(err, want error) bool {
+	for _, s := range sentinels {
+		if errors.Is(err, s) != (s == want) {
+			return false
+		}
+	}
+	return true
+}
+
+// Every option combination -init allows: flags in the order of §3.3,
+// Marshal -> Parse -> Unlock round trip, and a working key schedule.
+func TestAllCombinations(t *testing.T) {
+	for _, suite := range []content.Suite{content.AESGCM, content.AESSIV, content.XChaCha20Poly1305} {
+		for _, mode := range []string{"random", "deterministic", "plain"} {
+			for _, lnm := range []int{0, 62, 200, 255} {
+				o := Options{Suite: suite, DeterministicNames: mode == "deterministic", PlaintextNames: mode == "plain", LongNameMax: lnm, ScryptLogN: 10}
+				// Expected flags, spelled out from §3.3.
+				want := []string{"HKDF"}
+				if suite == content.XChaCha20Poly1305 {
+					want = append(want, "XChaCha20Poly1305")
+				} else {
+					want = append(want, "GCMIV128")
+				}
+				if mode == "plain" {
+					want = append(want, "PlaintextNames")
+				} else {
+					if mode == "random" {
+						want = append(want, "DirIV")
+					}
+					if lnm != 0 && lnm != 255 {
+						want = append(want, "LongNameMax")
+					}
+					want = append(want, "EMENames", "LongNames", "Raw64")
+				}
+				if suite == content.AESSIV {
+					want = append(want, "AESSIV")
+				}
+				k, _ := GenerateKey()
+				c, err := New(k, []byte("pw"), &o)
+				if err != nil {
+					t.Fatalf("%+v: %v", o, err)
+				}
+				if got := strings.Join(c.FeatureFlags, " "); got != strings.Join(want, " ") {
+					t.Errorf("%+v: flags %q, want %q", o, got, strings.Join(want, " "))
+				}
+				data, err := c.Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.HasPrefix(data, []byte("{\n\t\"Creator\": \"sealfs\",\n\t\"EncryptedKey\": \"")) || !bytes.HasSuffix(data, []byte("\n}\n")) {
+					t.Errorf("layout:\n%s", data)
+				}
+				c2, err := Parse(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if again, _ := c2.Marshal(); !bytes.Equal(again, data) {
+					t.Error("re-marshal differs")
+				}
+				k2, err := c2.Unlock([]byte("pw"))
+				if err != nil || k2.Hex() != k.Hex() {
+					t.Fatalf("%+v: unlock: %v", o, err)
+				}
+				wantMax := 255
+				if mode != "plain" && lnm != 0 {
+					wantMax = lnm
+				}
+				if c2.Suite() != suite || c2.PlaintextNames() != (mode == "plain") || c2.DirIV() != (mode == "random") ||
+					c2.Raw64() != (mode != "plain") || c2.LongNameMaxEffective() != wantMax {
+					t.Errorf("%+v: accessors disagree with %v", o, c2.FeatureFlags)
+				}
+				codec, nt, err := c2.Ciphers(k2, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if codec.Suite() != suite || nt.LongNameMax() != wantMax {
+					t.Errorf("%+v: ciphers %v %d", o, codec.Suite(), nt.LongNameMax())
+				}
+				if strings.HasSuffix(nt.Encoding().EncodeToString([]byte{1}), "=") != (mode == "plain") {
+					t.Errorf("%+v: base64 flavour", o)
+				}
+			}
+		}
+	}
+	for _, o := range []Options{{LongNameMax: 61}, {LongNameMax: 256}, {LongNameMax: -1}, {Suite: 3}, {Suite: -1}} {
+		k, _ := GenerateKey()
+		o.ScryptLogN = 10
+		if _, err := New(k, []byte("pw"), &o); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("New(%+v): %v", o, err)
+		}
+		if _, err := FormatOnly(&o); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("FormatOnly(%+v): %v", o, err)
+		}
+	}
+	if _, err := FormatOnly(&Options{Suite: content.XChaCha20Poly1305, NoHKDF: true}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("FormatOnly of XChaCha without HKDF: %v", err)
+	}
+}
+
 func TestValidation(t *testing.T) {
 	base, err := os.ReadFile(filepath.Join(testvault.Dir(t), "default", "cipher", DefaultFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	flags := `"HKDF",
+	const flags = `"HKDF",
 		"GCMIV128",
 		"DirIV",
 		"EMENames",
 		"LongNames",
 		"Raw64"`
-	sub := func(old, new string) []byte {
-		s := string(base)
+	sub := func(in []byte, old, new string) []byte {
+		s := string(in)
 		if !strings.Contains(s, old) {
 			t.Fatalf("fixture lacks %q", old)
 		}
 		return []byte(strings.Replace(s, old, new, 1))
 	}
-	setFlags := func(f string) []byte { return sub(flags, f) }
+	setFlags := func(f string) []byte { return sub(base, flags, f) }
+	var c0 Config
+	json.Unmarshal(base, &c0)
+	b64 := func(n int) string { return base64.StdEncoding.EncodeToString(make([]byte, n)) }
+	setKey := func(in []byte, n int) []byte {
+		return sub(in, base64.StdEncoding.EncodeToString(c0.EncryptedKey), b64(n))
+	}
 	for name, tc := range map[string]struct {
 		data []byte
 		want error
 	}{
-		"empty":                     {nil, ErrInvalidConfig},
-		"truncated":                 {base[:len(base)/2], ErrInvalidConfig},
-		"version 3":                 {sub(`"Version": 2`, `"Version": 3`), ErrUnsupportedVersion},
-		"N 512":                     {sub(`"N": 1024`, `"N": 512`), ErrWeakParameters},
-		"N 2^40":                    {sub(`"N": 1024`, `"N": 1099511627776`), ErrInvalidConfig},
-		"R 4":                       {sub(`"R": 8`, `"R": 4`), ErrWeakParameters},
-		"N*R too large":             {[]byte(strings.Replace(string(sub(`"N": 1024`, `"N": 268435456`)), `"R": 8`, `"R": 16`, 1)), ErrInvalidConfig},
-		"unknown flag":              {setFlags(`"HKDF", "GCMIV128", "Bogus"`), ErrUnknownFeature},
-		"xchacha+siv":               {setFlags(`"HKDF", "XChaCha20Poly1305", "AESSIV"`), ErrInvalidConfig},
-		"siv no gcm128":             {setFlags(`"HKDF", "AESSIV"`), ErrInvalidConfig},
-		"xchacha+gcm128":            {setFlags(`"HKDF", "XChaCha20Poly1305", "GCMIV128"`), ErrInvalidConfig},
-		"xchacha no hkdf":           {setFlags(`"XChaCha20Poly1305"`), ErrInvalidConfig},
-		"no gcm128":                 {setFlags(`"HKDF", "DirIV"`), ErrUnsupportedVersion},
-		"plain+diriv":               {setFlags(`"HKDF", "GCMIV128", "PlaintextNames", "DirIV"`), ErrInvalidConfig},
-		"longnamemax without field": {setFlags(`"HKDF", "GCMIV128", "LongNameMax"`), ErrInvalidConfig},
-		"short key":                 {sub(`"EncryptedKey": "`, `"EncryptedKey": "AAAA`), ErrInvalidConfig},
+		"empty":                      {nil, ErrInvalidConfig},
+		"white space":                {[]byte(" \n\t\n"), ErrInvalidConfig},
+		"truncated":                  {base[:len(base)/2], ErrInvalidConfig},
+		"not an object":              {[]byte(`[1, 2]`), ErrInvalidConfig},
+		"trailing garbage":           {append(bytes.Clone(base), "x"...), ErrInvalidConfig},
+		"bad base64":                 {sub(base, `"EncryptedKey": "`, `"EncryptedKey": "!`), ErrInvalidConfig},
+		"N is a string":              {sub(base, `"N": 1024`, `"N": "1024"`), ErrInvalidConfig},
+		"null":                       {[]byte(`null`), ErrUnsupportedVersion},
+		"version 3":                  {sub(base, `"Version": 2`, `"Version": 3`), ErrUnsupportedVersion},
+		"version 1":                  {sub(base, `"Version": 2`, `"Version": 1`), ErrUnsupportedVersion},
+		"no version":                 {sub(base, `"Version": 2,`, ``), ErrUnsupportedVersion},
+		"N 512":                      {sub(base, `"N": 1024`, `"N": 512`), ErrWeakParameters},
+		"N 0":                        {sub(base, `"N": 1024`, `"N": 0`), ErrWeakParameters},
+		"R 4":                        {sub(base, `"R": 8`, `"R": 4`), ErrWeakParameters},
+		"P 0":                        {sub(base, `"P": 1`, `"P": 0`), ErrWeakParameters},
+		"KeyLen 16":                  {sub(base, `"KeyLen": 32`, `"KeyLen": 16`), ErrWeakParameters},
+		"short salt":                 {sub(base, base64.StdEncoding.EncodeToString(c0.ScryptObject.Salt), b64(31)), ErrWeakParameters},
+		"no salt":                    {sub(base, `"Salt": "`+base64.StdEncoding.EncodeToString(c0.ScryptObject.Salt)+`",`, ``), ErrWeakParameters},
+		"N 2^29":                     {sub(base, `"N": 1024`, `"N": 536870912`), ErrInvalidConfig},
+		"N 2^40":                     {sub(base, `"N": 1024`, `"N": 1099511627776`), ErrInvalidConfig},
+		"N 1000000":                  {sub(base, `"N": 1024`, `"N": 1000000`), ErrInvalidConfig},
+		"KeyLen 64":                  {sub(base, `"KeyLen": 32`, `"KeyLen": 64`), ErrInvalidConfig},
+		"N*R too large":              {sub(sub(base, `"N": 1024`, `"N": 268435456`), `"R": 8`, `"R": 16`), ErrInvalidConfig},
+		"unknown flag":               {setFlags(`"HKDF", "GCMIV128", "Bogus"`), ErrUnknownFeature},
+		"flag in lower case":         {setFlags(`"hkdf", "GCMIV128"`), ErrUnknownFeature},
+		"xchacha+siv":                {setFlags(`"HKDF", "XChaCha20Poly1305", "AESSIV"`), ErrInvalidConfig},
+		"siv no gcm128":              {setFlags(`"HKDF", "AESSIV"`), ErrInvalidConfig},
+		"xchacha+gcm128":             {setFlags(`"HKDF", "XChaCha20Poly1305", "GCMIV128"`), ErrInvalidConfig},
+		"xchacha no hkdf":            {setFlags(`"XChaCha20Poly1305"`), ErrInvalidConfig},
+		"no gcm128 (gocryptfs 0.6)":  {setFlags(`"HKDF", "DirIV", "EMENames"`), ErrUnsupportedVersion},
+		"plain+diriv":                {setFlags(`"HKDF", "GCMIV128", "PlaintextNames", "DirIV"`), ErrInvalidConfig},
+		"plain+emenames":             {setFlags(`"HKDF", "GCMIV128", "PlaintextNames", "EMENames"`), ErrInvalidConfig},
+		"plain+longnames":            {setFlags(`"HKDF", "GCMIV128", "PlaintextNames", "LongNames"`), ErrInvalidConfig},
+		"plain+raw64":                {setFlags(`"HKDF", "GCMIV128", "PlaintextNames", "Raw64"`), ErrInvalidConfig},
+		"longnamemax flag, field 0":  {setFlags(`"HKDF", "GCMIV128", "LongNameMax"`), ErrInvalidConfig},
+		"longnamemax field, no flag": {sub(base, `"Version": 2,`, `"Version": 2, "LongNameMax": 62,`), ErrInvalidConfig},
+		"longnamemax 61":             {sub(setFlags(`"HKDF", "GCMIV128", "LongNameMax"`), `"Version": 2,`, `"Version": 2, "LongNameMax": 61,`), ErrInvalidConfig},
+		"longnamemax 256":            {sub(setFlags(`"HKDF", "GCMIV128", "LongNameMax"`), `"Version": 2,`, `"Version": 2, "LongNameMax": 256,`), ErrInvalidConfig},
+		"short key":                  {sub(base, `"EncryptedKey": "`, `"EncryptedKey": "AAAA`), ErrInvalidConfig},
+		"no key":                     {sub(base, `"EncryptedKey": "`+base64.StdEncoding.EncodeToString(c0.EncryptedKey)+`",`, ``), ErrInvalidConfig},
+		"60-byte key with HKDF":      {setKey(base, 60), ErrInvalidConfig},
+		"64-byte key without HKDF":   {setKey(setFlags(`"GCMIV128", "DirIV", "EMENames"`), 64), ErrInvalidConfig},
 	} {
 		_, err := Parse(tc.data)
-		if !errors.Is(err, tc.want) {
+		if !isOnly(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
+	}
+	// Accepted variations: legacy flag sets with the right key length,
+	// any order, LongNameMax 62..255 with its flag, FIDO2 parameters.
+	for name, data := range map[string][]byte{
+		"legacy":           setKey(setFlags(`"GCMIV128", "DirIV", "EMENames"`), 60),
+		"no names flags":   setFlags(`"HKDF", "GCMIV128", "EMENames"`),
+		"reordered":        setFlags(`"Raw64", "LongNames", "EMENames", "DirIV", "GCMIV128", "HKDF"`),
+		"longnamemax 255":  sub(setFlags(`"HKDF", "GCMIV128", "LongNameMax", "EMENames"`), `"Version": 2,`, `"Version": 2, "LongNameMax": 255,`),
+		"fido2 parameters": sub(setFlags(`"HKDF", "GCMIV128", "FIDO2"`), `"Version": 2,`, `"Version": 2, "FIDO2": {"CredentialID": "AAAA", "HMACSalt": "AAAA"},`),
+	} {
+		if _, err := Parse(data); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// Load wraps the path into parse errors and keeps fs.ErrNotExist.
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+	p := filepath.Join(dir, "empty.conf")
+	os.WriteFile(p, nil, 0o600)
+	if _, err := Load(p); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), p) {
+		t.Fatalf("empty file: %v", err)
 	}
 }
 
@@ -219,8 +381,38 @@ func TestWriteFile(t *testing.T) {
 	if after, _ := os.ReadFile(p); !bytes.Equal(before, after) {
 		t.Fatal("config changed by a failed write")
 	}
+	// Without the leftover, the new config replaces the old one.
+	os.Remove(p + ".tmp")
+	if err := c.WriteFile(p); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(p); bytes.Equal(before, after) {
+		t.Fatal("config not replaced")
+	}
+	if c3, err := Load(p); err != nil {
+		t.Fatal(err)
+	} else if k3, err := c3.Unlock([]byte("other")); err != nil || k3.Hex() != k.Hex() {
+		t.Fatalf("unlock of the rewritten config: %v", err)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o400 {
+		t.Fatalf("rewritten config has mode %v", fi.Mode())
+	}
+	// An invalid config is not written.
+	bad := *c
+	bad.Version = 3
+	if err := bad.WriteFile(p); !errors.Is(err, ErrUnsupportedVersion) {
+		t.Fatalf("invalid config written: %v", err)
+	}
+	// A missing directory fails cleanly.
+	if err := c.WriteFile(filepath.Join(p+".nodir", "x")); err == nil {
+		t.Fatal("write into a missing directory succeeded")
+	}
+	before, _ = os.ReadFile(p)
 	if err := BackupFile(p); err != nil {
 		t.Fatal(err)
+	}
+	if bak, _ := os.ReadFile(p + ".bak"); !bytes.Equal(bak, before) {
+		t.Fatal("backup differs")
 	}
 	if err := BackupFile(p); err == nil {
 		t.Fatal("second backup overwrote the first")
@@ -234,20 +426,59 @@ func TestWriteFile(t *testing.T) {
 }
 
 func TestKey(t *testing.T) {
-	const display = "0e3b389c-b73ec2e7-802459ab-3725b7c1-\n    a25e478e-2445f07b-74b4eb3a-f34ca24a"
-	k, err := ParseKey(display)
-	if err != nil || k.Hex() != "0e3b389cb73ec2e7802459ab3725b7c1a25e478e2445f07b74b4eb3af34ca24a" {
-		t.Fatalf("ParseKey: %v", err)
+	const want = "0e3b389cb73ec2e7802459ab3725b7c1a25e478e2445f07b74b4eb3af34ca24a"
+	// The display form of the golden init output, and variations.
+	out, err := os.ReadFile(filepath.Join(testvault.Dir(t), "default", "init-output.txt"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, s := range []string{fmt.Sprint(k), fmt.Sprintf("%v %s %x %#v", k, k, k, k)} {
-		if strings.Contains(s, "0e3b") {
+	i := strings.Index(string(out), "0e3b389c")
+	if i < 0 {
+		t.Fatal("init-output.txt lacks the key")
+	}
+	display := string(out[i : i+len("0e3b389c-b73ec2e7-802459ab-3725b7c1-\n    a25e478e-2445f07b-74b4eb3a-f34ca24a")])
+	for _, s := range []string{
+		display, want, strings.ToUpper(want), " " + display + "\r\n",
+		"0e3b389c-b73ec2e7-802459ab-3725b7c1-a25e478e-2445f07b-74b4eb3a-f34ca24a",
+		"0e3b389c\tb73ec2e7\u00a0802459ab-3725b7c1-a25e478e-2445f07b-74b4eb3a-f34ca24a",
+	} {
+		k, err := ParseKey(s)
+		if err != nil || k.Hex() != want {
+			t.Fatalf("ParseKey(%q): %v", s, err)
+		}
+	}
+	k, _ := ParseKey(want)
+	type holder struct {
+		K  Key
+		KP *Key
+	}
+	h := holder{*k, k}
+	for _, s := range []string{fmt.Sprint(k), fmt.Sprintf("%v %s %x %X %q %d %#v %+v", k, k, k, k, k, k, k, *k), fmt.Sprintf("%v %+v %#v", h, h, h)} {
+		if strings.Contains(strings.ToLower(s), "0e3b") || strings.Contains(s, "14 59") || strings.Contains(s, "[14") {
 			t.Fatalf("key leaked in %q", s)
 		}
 	}
-	for _, bad := range []string{"", "zz", strings.Repeat("a", 62), strings.Repeat("a", 66)} {
-		if _, err := ParseKey(bad); !errors.Is(err, ErrBadKey) {
+	for _, bad := range []string{"", "zz", want[:62], want + "00", want[:63] + "g", want[:63] + "é", strings.Repeat("a", 1000)} {
+		_, err := ParseKey(bad)
+		if !isOnly(err, ErrBadKey) {
 			t.Errorf("ParseKey(%q): %v", bad, err)
 		}
+		if len(bad) > 8 && strings.Contains(err.Error(), bad[:8]) {
+			t.Errorf("error quotes the key: %v", err)
+		}
+	}
+	if _, err := KeyFromBytes(make([]byte, 31)); !errors.Is(err, ErrBadKey) {
+		t.Errorf("31-byte key: %v", err)
+	}
+	b := k.Bytes()
+	b[0] ^= 1
+	if k.Hex() != want {
+		t.Fatal("Bytes is not a copy")
+	}
+	g1, _ := GenerateKey()
+	g2, _ := GenerateKey()
+	if g1.Hex() == g2.Hex() || g1.Hex() == strings.Repeat("0", 64) {
+		t.Fatal("GenerateKey is not random")
 	}
 	k.Destroy()
 	if k.Hex() != strings.Repeat("0", 64) {
@@ -255,7 +486,77 @@ func TestKey(t *testing.T) {
 	}
 }
 
+func TestSetPassword(t *testing.T) {
+	k, _ := GenerateKey()
+	c, err := New(k, []byte("old"), &Options{ScryptLogN: 10, LongNameMax: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := *c
+	if err := c.SetPassword(k, []byte("new"), 0); err != nil {
+		t.Fatal(err)
+	}
+	// Only Salt and EncryptedKey change.
+	if bytes.Equal(before.ScryptObject.Salt, c.ScryptObject.Salt) || bytes.Equal(before.EncryptedKey, c.EncryptedKey) {
+		t.Fatal("salt or wrapped key unchanged")
+	}
+	after := *c
+	after.ScryptObject.Salt, after.EncryptedKey = before.ScryptObject.Salt, before.EncryptedKey
+	b1, _ := before.Marshal()
+	b2, _ := after.Marshal()
+	if !bytes.Equal(b1, b2) {
+		t.Fatalf("SetPassword changed more than salt and key:\n%s\n%s", b1, b2)
+	}
+	if _, err := c.Unlock([]byte("old")); !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("old password: %v", err)
+	}
+	if k2, err := c.Unlock([]byte("new")); err != nil || k2.Hex() != k.Hex() {
+		t.Fatalf("new password: %v", err)
+	}
+	if err := c.SetPassword(k, []byte("newer"), 11); err != nil || c.ScryptObject.N != 2048 {
+		t.Fatalf("logN 11: N=%d %v", c.ScryptObject.N, err)
+	}
+	// Refusals leave the config as it was.
+	snap, _ := c.Marshal()
+	for _, tc := range []struct {
+		pw   string
+		logN int
+	}{{"x", 9}, {"x", -1}, {"x", 29}, {"", 0}} {
+		if err := c.SetPassword(k, []byte(tc.pw), tc.logN); err == nil {
+			t.Errorf("SetPassword(%q, %d) accepted", tc.pw, tc.logN)
+		}
+	}
+	if now, _ := c.Marshal(); !bytes.Equal(now, snap) {
+		t.Fatal("failed SetPassword changed the config")
+	}
+	if _, err := New(k, []byte("pw"), &Options{ScryptLogN: 9}); !errors.Is(err, ErrWeakParameters) {
+		t.Fatalf("New with logN 9: %v", err)
+	}
+	// A FormatOnly config gets the default cost, not the placeholder.
+	f, _ := FormatOnly(nil)
+	if err := f.SetPassword(k, []byte("pw"), 10); err != nil || f.ScryptObject.N != 1024 {
+		t.Fatal(err)
+	}
+}
+
 func TestFormatOnly(t *testing.T) {
+	// Without a config file (-masterkey), defaults equal a 2.x default vault.
+	d, err := FormatOnly(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.FeatureFlags, " "); got != "HKDF GCMIV128 DirIV EMENames LongNames Raw64" {
+		t.Fatalf("FormatOnly(nil) flags %q", got)
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteFile(filepath.Join(t.TempDir(), DefaultFile)); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("a config without a wrapped key was written: %v", err)
+	}
+	if _, err := d.Unlock([]byte("pw")); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("Unlock of a FormatOnly config: %v", err)
+	}
 	c, err := FormatOnly(&Options{Suite: content.AESSIV, NoRaw64: true})
 	if err != nil {
 		t.Fatal(err)
@@ -269,22 +570,44 @@ func TestFormatOnly(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, v := range []string{"default", "plaintextnames", "longnamemax62"} {
-		if b, err := os.ReadFile(filepath.Join("..", "..", "shared", "testdata", "gocryptfs-2.3", v, "cipher", DefaultFile)); err == nil {
+	dir := testvault.Dir(f)
+	for _, v := range testvault.Forward {
+		if b, err := os.ReadFile(filepath.Join(dir, v, "cipher", DefaultFile)); err == nil {
 			f.Add(b)
 		}
 	}
 	f.Add([]byte(`{"Version":2}`))
+	f.Add([]byte(`{"Version":2,"FeatureFlags":["PlaintextNames","LongNameMax"],"LongNameMax":62}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
 		if err != nil {
+			known := false
+			for _, s := range sentinels {
+				known = known || errors.Is(err, s)
+			}
+			if !known {
+				t.Fatalf("error without a sentinel: %v", err)
+			}
 			return
 		}
 		if err := c.Validate(); err != nil {
 			t.Fatalf("Parse accepted an invalid config: %v", err)
 		}
-		if _, err := c.Marshal(); err != nil {
+		out, err := c.Marshal()
+		if err != nil {
 			t.Fatal(err)
+		}
+		c2, err := Parse(out)
+		if err != nil {
+			t.Fatalf("re-parse: %v", err)
+		}
+		if out2, _ := c2.Marshal(); !bytes.Equal(out, out2) {
+			t.Fatal("Marshal is not stable")
+		}
+		// Everything the key schedule needs is usable (no panics).
+		k, _ := KeyFromBytes(make([]byte, 32))
+		if _, _, err := c.Ciphers(k, nil); err != nil {
+			t.Fatalf("Ciphers of a valid config: %v", err)
 		}
 	})
 }
