@@ -59,6 +59,9 @@ var (
 	// ErrBadPlainName reports an empty name, ".", "..", or one with '/'
 	// or NUL. errors.Is(err, syscall.EINVAL) holds.
 	ErrBadPlainName error = &errnoErr{"names: invalid plaintext name", syscall.EINVAL}
+	// ErrXattrNameTooLong reports an xattr name over MaxXattrNameLen bytes.
+	// errors.Is(err, syscall.ERANGE) holds, the errno Linux gives for it.
+	ErrXattrNameTooLong error = &errnoErr{"names: xattr name too long", syscall.ERANGE}
 )
 
 var xattrIV = []byte("xattr_name_iv_xx")
@@ -273,7 +276,7 @@ func checkXattrName(name string) error {
 		return fmt.Errorf("%w: xattr name %q", ErrBadPlainName, name)
 	}
 	if len(name) > MaxXattrNameLen {
-		return fmt.Errorf("%w: xattr name of %d bytes", ErrNameTooLong, len(name))
+		return fmt.Errorf("%w: %d bytes", ErrXattrNameTooLong, len(name))
 	}
 	return nil
 }

@@ -263,7 +263,7 @@ func TestXattrNames(t *testing.T) {
 				t.Errorf("EncryptXattrName(%q): %v", bad, err)
 			}
 		}
-		if _, err := tr.EncryptXattrName(strings.Repeat("u", 256)); !errors.Is(err, ErrNameTooLong) {
+		if _, err := tr.EncryptXattrName(strings.Repeat("u", 256)); !errors.Is(err, ErrXattrNameTooLong) || !errors.Is(err, syscall.ERANGE) || errors.Is(err, ErrNameTooLong) {
 			t.Errorf("256-byte xattr name: %v", err)
 		}
 		for _, bad := range []string{"user.other", "user.gocryptfs.", "user.gocryptfs.-iOJB_2WnuTUQDTsEpdPlx", "security.capability"} {
