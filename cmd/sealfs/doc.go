@@ -134,7 +134,8 @@
 //	    and encrypt
 //	12  wrong password
 //	14  -masterkey cannot be parsed
-//	15  interrupted (SIGINT, SIGTERM)
+//	15  interrupted (SIGINT, SIGTERM; also a mount ended by one)
+//	19  the FUSE mount itself failed
 //	23  the config file is missing or unreadable
 //	24  the config could not be written; -xchacha with -aessiv or -reverse;
 //	    -scryptn out of range

@@ -23,6 +23,7 @@ const (
 	exitPasswordIncorrect = 12 // wrong password
 	exitMasterKey         = 14 // -masterkey unparsable
 	exitSigInt            = 15 // interrupted by SIGINT/SIGTERM
+	exitMount             = 19 // the FUSE mount itself failed
 	exitOpenConf          = 23 // config file missing or unreadable
 	exitWriteConf         = 24 // config could not be written; invalid init flag combination
 	exitConfigInvalid     = 27 // config fails validation
@@ -41,7 +42,16 @@ var (
 	errMasterKey = errors.New("invalid master key")
 	errOpenConf  = errors.New("cannot open config file")
 	errWriteConf = errors.New("cannot write config file")
+	errMount     = errors.New("mount failed")
+	// errInterrupted: a mount ended by SIGINT/SIGTERM (exit code 15).
+	errInterrupted = errors.New("unmounted by a signal")
 )
+
+// exitCodeError passes on the exit code of a background mount process,
+// which has already printed its own error message.
+type exitCodeError int
+
+func (e exitCodeError) Error() string { return fmt.Sprintf("exit code %d", int(e)) }
 
 // exitCode maps an error returned by a command to the process exit code.
 // The order of the cases matters: an explicit kind set by the command
@@ -50,6 +60,14 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, new(exitCodeError)):
+		var ec exitCodeError
+		errors.As(err, &ec)
+		return int(ec)
+	case errors.Is(err, errMount):
+		return exitMount
+	case errors.Is(err, errInterrupted):
+		return exitSigInt
 	case errors.Is(err, errUsage):
 		return exitUsage
 	case errors.Is(err, errLoadConf):

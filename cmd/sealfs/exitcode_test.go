@@ -86,7 +86,7 @@ func TestExitCodesDocumented(t *testing.T) {
 	}
 	for _, code := range []int{exitOK, exitUsage, exitCipherDir, exitInit, exitLoadConf, exitReadPassword,
 		exitTargetDir, exitOther, exitPasswordIncorrect, exitMasterKey, exitSigInt, exitOpenConf,
-		exitWriteConf, exitConfigInvalid} {
+		exitWriteConf, exitConfigInvalid, exitMount} {
 		re := regexp.MustCompile(`(?m)^//\t *` + strconv.Itoa(code) + `  \S`)
 		if !re.Match(doc) {
 			t.Errorf("exit code %d is not documented in doc.go", code)

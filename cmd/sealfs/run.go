@@ -36,6 +36,8 @@ var commands = []*command{
 	cmdDecrypt,
 	cmdEncrypt,
 	cmdExport,
+	cmdMount,
+	cmdUnmount,
 	cmdVersion,
 }
 
@@ -62,6 +64,8 @@ type env struct {
 	infow io.Writer
 	// quiet suppresses informational messages (-q).
 	quiet bool
+	// argv is the command line after the program name.
+	argv []string
 }
 
 // newEnv describes the given streams, detecting terminals.
@@ -152,9 +156,13 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "Run 'sealfs help %s' for usage.\n", c.name)
 		return exitUsage
 	}
+	e.argv = args
 	err = c.run(ctx, e, opts, pos)
 	if err == nil {
 		return exitOK
+	}
+	if ec := exitCodeError(0); errors.As(err, &ec) {
+		return int(ec) // the background process has said why
 	}
 	if ctx.Err() != nil {
 		// Interrupted: whatever failed, failed because of that.

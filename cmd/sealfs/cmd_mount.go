@@ -1,0 +1,307 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"log/syslog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sealfs/sealfs/fusefs"
+	"github.com/sealfs/sealfs/vault"
+)
+
+type mountOptions struct {
+	open        openFlags
+	fg          bool
+	ro          bool
+	allowOther  bool
+	forceOwner  string
+	ko          string
+	fsname      string
+	idle        time.Duration
+	shared      bool
+	noprealloc  bool
+	nosyslog    bool
+	debug       bool
+	kernelCache bool
+	nonempty    bool
+	notifypid   int
+	passfd      int
+}
+
+var cmdMount = &command{
+	name:    "mount",
+	args:    "CIPHERDIR MOUNTPOINT",
+	summary: "mount a vault as a directory (FUSE)",
+	help: `
+Mounts the vault in CIPHERDIR on MOUNTPOINT, which must be an empty
+directory, and returns once the file system is ready; it keeps being
+served in the background (logging to syslog) until "sealfs unmount
+MOUNTPOINT" or "fusermount -u MOUNTPOINT". With -fg it stays in the
+foreground and logs to stderr; SIGINT and SIGTERM unmount it.
+
+The password is asked for before going to the background and is handed
+to the background process through a pipe, never on its command line.`,
+	flags: func(fs *flag.FlagSet) any {
+		o := &mountOptions{}
+		o.open.register(fs)
+		fs.BoolVar(&o.fg, "fg", false, "stay in the foreground")
+		fs.BoolVar(&o.fg, "f", false, "same as -fg")
+		fs.BoolVar(&o.ro, "ro", false, "mount read-only")
+		fs.BoolVar(&o.allowOther, "allow_other", false, "let other users access the mount (adds default_permissions)")
+		fs.StringVar(&o.forceOwner, "force_owner", "", "show every object as owned by `UID:GID` (implies -allow_other)")
+		fs.StringVar(&o.ko, "ko", "", "extra kernel mount `OPTIONS`, comma-separated")
+		fs.StringVar(&o.fsname, "fsname", "", "file system `NAME` shown by df (default: CIPHERDIR)")
+		fs.DurationVar(&o.idle, "idle", 0, "unmount after `DURATION` without activity")
+		fs.DurationVar(&o.idle, "i", 0, "same as -idle")
+		fs.BoolVar(&o.shared, "sharedstorage", false, "other instances change the vault concurrently: no caching")
+		fs.BoolVar(&o.noprealloc, "noprealloc", false, "do not reserve space before writes")
+		fs.BoolVar(&o.nosyslog, "nosyslog", false, "keep logging to stderr in the background")
+		fs.BoolVar(&o.debug, "d", false, "debug output")
+		fs.BoolVar(&o.debug, "debug", false, "same as -d")
+		fs.BoolVar(&o.kernelCache, "kernel_cache", false, "keep the kernel page cache across opens")
+		fs.BoolVar(&o.nonempty, "nonempty", false, "allow a non-empty mount point")
+		fs.IntVar(&o.notifypid, "notifypid", 0, "send SIGUSR1 to `PID` when mounted (internal)")
+		fs.IntVar(&o.passfd, "passfd", 0, "read the password from file descriptor `N` (internal)")
+		return o
+	},
+	run: runMount,
+}
+
+var cmdUnmount = &command{
+	name:    "unmount",
+	args:    "MOUNTPOINT",
+	summary: "unmount a mounted vault",
+	help: `
+Unmounts MOUNTPOINT with fusermount3 -u (fusermount -u where there is no
+fusermount3), which ends the sealfs process serving it.`,
+	run: func(ctx context.Context, e *env, _ any, args []string) error {
+		if err := exactArgs(args, "MOUNTPOINT"); err != nil {
+			return err
+		}
+		return unmountDir(args[0])
+	},
+}
+
+func unmountDir(dir string) error {
+	var last error
+	for _, bin := range []string{"fusermount3", "fusermount"} {
+		out, err := exec.Command(bin, "-u", dir).CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		last = fmt.Errorf("%s -u %s: %v: %s", bin, dir, err, strings.TrimSpace(string(out)))
+	}
+	return mark(errTargetDir, last)
+}
+
+// checkMountpoint: an existing empty directory that does not overlap
+// CIPHERDIR (exit code 10 otherwise).
+func checkMountpoint(cipherDir, mnt string, nonempty bool) error {
+	fi, err := os.Stat(mnt)
+	if err != nil {
+		return mark(errTargetDir, fmt.Errorf("invalid mountpoint: %w", err))
+	}
+	if !fi.IsDir() {
+		return mark(errTargetDir, fmt.Errorf("invalid mountpoint %s: %w", mnt, syscall.ENOTDIR))
+	}
+	if !nonempty {
+		d, err := os.Open(mnt)
+		if err != nil {
+			return mark(errTargetDir, err)
+		}
+		names, _ := d.Readdirnames(1)
+		d.Close()
+		if len(names) > 0 {
+			return mark(errTargetDir, fmt.Errorf("mountpoint %s is not empty", mnt))
+		}
+	}
+	if ov, err := overlap(cipherDir, mnt); err != nil || ov {
+		if err == nil {
+			err = fmt.Errorf("mountpoint %s and CIPHERDIR %s overlap", mnt, cipherDir)
+		}
+		return mark(errTargetDir, err)
+	}
+	return nil
+}
+
+func runMount(ctx context.Context, e *env, opts any, args []string) error {
+	o := opts.(*mountOptions)
+	e.quiet = o.open.quiet
+	if err := exactArgs(args, "CIPHERDIR", "MOUNTPOINT"); err != nil {
+		return err
+	}
+	cipherDir, mnt := args[0], args[1]
+	if err := checkCipherDir(cipherDir); err != nil {
+		return err
+	}
+	if err := checkMountpoint(cipherDir, mnt, o.nonempty); err != nil {
+		return err
+	}
+	if !o.fg {
+		return e.daemonize(ctx, o, cipherDir)
+	}
+	if o.passfd > 0 {
+		o.open.secret.passfile = stringList{"/proc/self/fd/" + strconv.Itoa(o.passfd)}
+		o.open.secret.extpass = nil
+	}
+	f, err := e.openVault(ctx, cipherDir, &o.open, o.ro, nil)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel(o.debug)}))
+	mo := &fusefs.Options{
+		ReadOnly:      o.ro,
+		AllowOther:    o.allowOther || o.forceOwner != "",
+		KernelCache:   o.kernelCache,
+		SharedStorage: o.shared,
+		FSName:        o.fsname,
+		Logger:        logger,
+		Debug:         o.debug,
+		IdleTimeout:   o.idle,
+	}
+	if mo.FSName == "" {
+		if abs, err := filepath.Abs(cipherDir); err == nil {
+			mo.FSName = strings.ReplaceAll(abs, ",", "_")
+		}
+	}
+	if o.ko != "" {
+		mo.MountOptions = strings.Split(o.ko, ",")
+	}
+	if o.forceOwner != "" {
+		var u, g uint32
+		if _, err := fmt.Sscanf(o.forceOwner, "%d:%d", &u, &g); err != nil {
+			return usageErrorf("-force_owner %q: want UID:GID", o.forceOwner)
+		}
+		mo.ForceOwner = &fusefs.Owner{Uid: u, Gid: g}
+	}
+	if os.Geteuid() == 0 && mo.AllowOther {
+		mo.PreserveOwner = true
+	}
+	srv, err := fusefs.Mount(mnt, f, mo)
+	if err != nil {
+		return mark(errMount, err)
+	}
+	e.infof("Filesystem mounted and ready.\n")
+	if o.notifypid > 0 {
+		// Background child: tell the parent, then leave the terminal.
+		syscall.Kill(o.notifypid, syscall.SIGUSR1)
+		os.Chdir("/") // relative paths were resolved; keep no directory busy
+		if !o.nosyslog {
+			if w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_USER, "sealfs"); err == nil {
+				*logger = *slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: logLevel(o.debug)}))
+			}
+			// Let go of the caller's terminal or pipes, as a daemon does.
+			if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+				for _, fd := range []int{0, 1, 2} {
+					unix.Dup2(int(null.Fd()), fd)
+				}
+				null.Close()
+			}
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	interrupted := make(chan struct{})
+	go func() {
+		if _, ok := <-sig; ok {
+			close(interrupted)
+			if err := srv.Unmount(); err != nil {
+				exec.Command("fusermount3", "-u", "-z", mnt).Run()
+			}
+		}
+	}()
+	srv.Wait()
+	signal.Stop(sig)
+	select {
+	case <-interrupted:
+		return errInterrupted
+	default:
+		return nil
+	}
+}
+
+func logLevel(debug bool) slog.Level {
+	if debug {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+// daemonize reads the password here (where the terminal is), starts
+// "sealfs mount -fg" in a new session with the password on a pipe, and
+// returns when it reports the mount ready, or with its exit code.
+func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) error {
+	var pw []byte
+	if o.open.secret.masterkey == "" {
+		if _, err := loadConfig(configPath(cipherDir, o.open.config, vault.DefaultFile)); err != nil {
+			return err
+		}
+		var err error
+		if pw, err = e.readPassword(ctx, &o.open.secret, false); err != nil {
+			return err
+		}
+		defer clear(pw)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ready := make(chan os.Signal, 1)
+	signal.Notify(ready, syscall.SIGUSR1)
+	defer signal.Stop(ready)
+	args := append([]string{}, e.argv...)
+	args = append(args, "-fg", "-notifypid", strconv.Itoa(os.Getpid()))
+	cmd := exec.Command(self, args...)
+	cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var w *os.File
+	if pw != nil {
+		r, wr, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		w = wr
+		cmd.ExtraFiles = []*os.File{r}
+		cmd.Args = append(cmd.Args, "-passfd", "3")
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	if w != nil {
+		w.Write(append(pw, '\n'))
+		w.Close()
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-ready:
+		cmd.Process.Release()
+		return nil
+	case err := <-exited:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return exitCodeError(ee.ExitCode())
+		}
+		if err == nil {
+			return errors.New("the background process ended before mounting")
+		}
+		return err
+	}
+}
