@@ -103,6 +103,12 @@ func (r *root) toErrno(op, path string, err error) syscall.Errno {
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
 	}
+	// Sentinels of the library that stand for an errno (errors.Is).
+	for _, e := range []syscall.Errno{syscall.ERANGE, syscall.EBADMSG, syscall.EXDEV, syscall.ENOTEMPTY, syscall.EPERM} {
+		if errors.Is(err, e) {
+			return e
+		}
+	}
 	r.log.Error("operation failed", "op", op, "path", path, "err", err)
 	return syscall.EIO
 }

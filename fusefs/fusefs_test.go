@@ -16,6 +16,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/posixtest"
 	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/names"
 	"github.com/sealfs/sealfs/vault"
 	"golang.org/x/sys/unix"
 )
@@ -250,7 +251,8 @@ func TestToErrno(t *testing.T) {
 		os.ErrInvalid: syscall.EINVAL, os.ErrClosed: syscall.EBADF, errors.ErrUnsupported: syscall.EOPNOTSUPP,
 		sealfs.ErrNameTooLong: syscall.ENAMETOOLONG, sealfs.ErrReadOnly: syscall.EROFS,
 		sealfs.ErrCorrupt: syscall.EIO, &os.PathError{Err: syscall.ENOTEMPTY}: syscall.ENOTEMPTY,
-		errors.New("other"): syscall.EIO,
+		errors.New("other"): syscall.EIO, names.ErrXattrNameTooLong: syscall.ERANGE,
+		sealfs.ErrEscapes: syscall.EXDEV, sealfs.ErrNotEmpty: syscall.ENOTEMPTY,
 	} {
 		if got := r.toErrno("op", "p", err); got != want {
 			t.Errorf("toErrno(%v) = %v, want %v", err, got, want)
