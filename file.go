@@ -49,7 +49,7 @@ func (f *FS) acquire(sf StoreFile, writable bool) (*node, error) {
 	}
 	st, ok := fi.Sys().(*Stat)
 	if !ok || !f.nodes.enabled {
-		return &node{cf: f.codec.NewFile(sf), backing: sf, writable: writable, refs: 1}, nil
+		return &node{cf: f.contentFile(sf, false), backing: sf, writable: writable, refs: 1}, nil
 	}
 	key := nodeKey{st.Dev, st.Ino}
 	t := &f.nodes
@@ -57,7 +57,7 @@ func (f *FS) acquire(sf StoreFile, writable bool) (*node, error) {
 	defer t.mu.Unlock()
 	n := t.m[key]
 	if n == nil {
-		n = &node{key: key, cf: f.codec.NewFile(sf), backing: sf, writable: writable, refs: 1}
+		n = &node{key: key, cf: f.contentFile(sf, true), backing: sf, writable: writable, refs: 1}
 		t.m[key] = n
 		return n, nil
 	}
@@ -67,13 +67,22 @@ func (f *FS) acquire(sf StoreFile, writable bool) (*node, error) {
 		n.mu.Lock()
 		n.extra = append(n.extra, n.backing)
 		n.backing = sf
-		n.cf = f.codec.NewFile(sf)
+		n.cf = f.contentFile(sf, true)
 		n.writable = true
 		n.mu.Unlock()
 		return n, nil
 	}
 	sf.Close()
 	return n, nil
+}
+
+// contentFile makes the content engine of an open backing. Only a File
+// that every handle of the inode shares may track the size itself.
+func (f *FS) contentFile(sf StoreFile, shared bool) *content.File {
+	cf := f.codec.NewFile(sf)
+	cf.NoPrealloc = f.opts.NoPrealloc
+	cf.NoSizeCache = !shared || f.opts.SharedStorage
+	return cf
 }
 
 // release drops one reference to n and closes its backing with the last.

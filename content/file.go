@@ -45,6 +45,11 @@ type File struct {
 	hdr        atomic.Pointer[Header]
 	serial     bool // no goroutines (benchmarks of the single-core path)
 	NoPrealloc bool // do not reserve space before writes
+	// NoSizeCache makes every call ask the backing for its size, for
+	// backings that others change too (shared storage). Otherwise the
+	// size is learnt once and then tracked through this File's writes.
+	NoSizeCache bool
+	csize       atomic.Int64 // cached ciphertext size + 1; 0 = unknown
 }
 
 // NewFile returns the plaintext view of backing b.
@@ -54,12 +59,48 @@ func (c *Codec) NewFile(b Backing) *File {
 
 // ResetCache forgets the cached header (another writer may have replaced
 // the file).
-func (f *File) ResetCache() { f.hdr.Store(nil) }
+func (f *File) ResetCache() {
+	f.hdr.Store(nil)
+	f.csize.Store(0)
+}
+
+// bwrite writes ciphertext, keeping the cached size right.
+func (f *File) bwrite(buf []byte, off int64) error {
+	_, err := f.b.WriteAt(buf, off)
+	if err != nil {
+		f.csize.Store(0)
+		return err
+	}
+	if c := f.csize.Load(); c > 0 && off+int64(len(buf)) > c-1 {
+		f.csize.Store(off + int64(len(buf)) + 1)
+	}
+	return nil
+}
+
+// btrunc truncates the ciphertext, keeping the cached size right.
+func (f *File) btrunc(size int64) error {
+	if err := f.b.Truncate(size); err != nil {
+		f.csize.Store(0)
+		return err
+	}
+	if f.csize.Load() > 0 {
+		f.csize.Store(size + 1)
+	}
+	return nil
+}
 
 func (f *File) cipherSize() (int64, error) {
+	if !f.NoSizeCache {
+		if c := f.csize.Load(); c > 0 {
+			return c - 1, nil
+		}
+	}
 	fi, err := f.b.Stat()
 	if err != nil {
 		return 0, err
+	}
+	if !f.NoSizeCache {
+		f.csize.Store(fi.Size() + 1)
 	}
 	return fi.Size(), nil
 }
@@ -286,8 +327,7 @@ func (f *File) writeCipher(buf []byte, coff int64) error {
 			return err
 		}
 	}
-	_, err := f.b.WriteAt(buf, coff)
-	return err
+	return f.bwrite(buf, coff)
 }
 
 func isUnsupported(err error) bool {
@@ -389,7 +429,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		if first == 0 {
 			prefix, coff = h.Bytes(), 0
 		} else if err := f.writeCipher(h.Bytes(), 0); err != nil {
-			f.b.Truncate(0)
+			f.btrunc(0)
 			return 0, err
 		}
 	}
@@ -402,7 +442,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if err != nil {
 		if fresh {
 			// Nothing was there before: do not leave a torn file.
-			f.b.Truncate(0)
+			f.btrunc(0)
 		}
 		return 0, err
 	}
@@ -425,7 +465,7 @@ func (f *File) Truncate(size int64) error {
 	}
 	if size == 0 {
 		f.hdr.Store(nil)
-		return f.b.Truncate(0)
+		return f.btrunc(0)
 	}
 	if cs > 0 && cs < HeaderSize {
 		return &CorruptError{Block: -1, Reason: fmt.Sprintf("file of %d bytes", cs)}
@@ -441,7 +481,7 @@ func (f *File) Truncate(size int64) error {
 		}
 		blk := size / PlainBlockSize
 		if size%PlainBlockSize == 0 {
-			return f.b.Truncate(HeaderSize + blk*int64(f.c.cbs))
+			return f.btrunc(HeaderSize + blk*int64(f.c.cbs))
 		}
 		old, err := f.readBlock(blk, cs, h)
 		if err != nil {
@@ -452,11 +492,10 @@ func (f *File) Truncate(size int64) error {
 			return err
 		}
 		coff := HeaderSize + blk*int64(f.c.cbs)
-		if err := f.b.Truncate(coff); err != nil {
+		if err := f.btrunc(coff); err != nil {
 			return err
 		}
-		_, err = f.b.WriteAt(buf, coff)
-		return err
+		return f.bwrite(buf, coff)
 	default:
 		if size%PlainBlockSize != 0 {
 			// One zero byte at the new end makes a real final block.
@@ -468,8 +507,8 @@ func (f *File) Truncate(size int64) error {
 			return err
 		}
 		if fresh {
-			if _, err := f.b.WriteAt(h.Bytes(), 0); err != nil {
-				f.b.Truncate(0)
+			if err := f.bwrite(h.Bytes(), 0); err != nil {
+				f.btrunc(0)
 				return err
 			}
 			f.hdr.Store(h)
@@ -492,7 +531,7 @@ func (f *File) Truncate(size int64) error {
 				return err
 			}
 		}
-		return f.b.Truncate(f.c.CipherSize(size))
+		return f.btrunc(f.c.CipherSize(size))
 	}
 }
 

@@ -510,3 +510,30 @@ func BenchmarkRaw(b *testing.B) {
 		})
 	}
 }
+
+// The size is learnt once and tracked through the File's own writes; a
+// change by someone else is seen with NoSizeCache or after ResetCache.
+func TestSizeCache(t *testing.T) {
+	c := newCodec(t, AESGCM)
+	m := &memBacking{}
+	f := c.NewFile(m)
+	f.WriteAt(make([]byte, 5000), 0)
+	f.Truncate(7000)
+	if s, _ := f.Size(); s != 7000 {
+		t.Fatalf("tracked size %d", s)
+	}
+	other := c.NewFile(m) // a second writer behind f's back
+	other.WriteAt([]byte("x"), 9000)
+	if s, _ := f.Size(); s != 7000 {
+		t.Fatalf("cached size %d, want the tracked 7000", s)
+	}
+	f.ResetCache()
+	if s, _ := f.Size(); s != 9001 {
+		t.Fatalf("size after ResetCache %d", s)
+	}
+	f.NoSizeCache = true
+	other.Truncate(100)
+	if s, _ := f.Size(); s != 100 {
+		t.Fatalf("size with NoSizeCache %d", s)
+	}
+}
