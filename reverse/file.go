@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/sealfs/sealfs/content"
@@ -109,6 +110,15 @@ type file struct {
 	fileID []byte // in header
 	b0     [16]byte
 	off    offset
+	// last is the most recently sealed partial read block, so that
+	// small sequential reads do not seal one block per call.
+	last atomic.Pointer[sealedBlock]
+}
+
+// sealedBlock is one ciphertext block (nonce included) of a file.
+type sealedBlock struct {
+	blk  int64
+	data []byte
 }
 
 func (f *FS) newFile(name string, o *obj, pf fs.File) (*file, error) {
@@ -183,6 +193,10 @@ func (fl *file) ReadAt(p []byte, off int64) (int, error) {
 	const H = content.HeaderSize
 	for pos := off + int64(n); pos < end; pos = off + int64(n) {
 		first := (pos - H) / fl.cbs
+		if sb := fl.last.Load(); sb != nil && sb.blk == first {
+			n += copy(p[pos-off:end-off], sb.data[pos-H-first*fl.cbs:])
+			continue
+		}
 		last := min((end-1-H)/fl.cbs, first+chunkBlocks-1)
 		c, err := fl.encryptChunk(p[:end-off], off, first, last)
 		n += c
@@ -213,7 +227,6 @@ func (fl *file) encryptChunk(out []byte, off, first, last int64) (int, error) {
 	}
 	nb := int(last - first + 1)
 	work := func(from, to int) {
-		var scratch []byte
 		for i := from; i < to; i++ {
 			blk := first + int64(i)
 			pb := plain[int64(i)*content.PlainBlockSize : min(int64(i+1)*content.PlainBlockSize, plen)]
@@ -227,8 +240,9 @@ func (fl *file) encryptChunk(out []byte, off, first, last int64) (int, error) {
 				fl.f.codec.Seal(out[lo:lo:hi], pb, nonce[:], uint64(blk), fl.fileID)
 				continue
 			}
-			scratch = fl.f.codec.Seal(scratch[:0], pb, nonce[:], uint64(blk), fl.fileID)
-			copy(out[lo:hi], scratch[lo+off-cstart:])
+			sealed := fl.f.codec.Seal(make([]byte, 0, clen), pb, nonce[:], uint64(blk), fl.fileID)
+			copy(out[lo:hi], sealed[lo+off-cstart:])
+			fl.last.Store(&sealedBlock{blk: blk, data: sealed})
 		}
 	}
 	if w := min(fl.f.workers, nb/(parallelBlocks/2)); nb >= parallelBlocks && w > 1 {
