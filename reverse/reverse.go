@@ -337,3 +337,17 @@ func (l *links) ivPath(cpath string, fi fs.FileInfo) string {
 	l.m[key] = cpath
 	return cpath
 }
+
+var (
+	_ fs.ReadDirFS  = (*FS)(nil)
+	_ fs.StatFS     = (*FS)(nil)
+	_ fs.ReadLinkFS = (*FS)(nil)
+
+	_ io.ReaderAt    = (*file)(nil)
+	_ io.Seeker      = (*file)(nil)
+	_ io.ReaderAt    = (*memFile)(nil)
+	_ io.Seeker      = (*memFile)(nil)
+	_ io.ReaderAt    = (*passFile)(nil)
+	_ io.Seeker      = (*passFile)(nil)
+	_ fs.ReadDirFile = (*dir)(nil)
+)
