@@ -36,11 +36,16 @@ func (f *FS) Lstat(name string) (fs.FileInfo, error) {
 
 // Stat describes a view path, following symlinks inside the view.
 func (f *FS) Stat(name string) (fs.FileInfo, error) {
-	o, err := f.follow("stat", name)
+	o, src, err := f.follow("stat", name)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.info(o)
+	var fi fs.FileInfo
+	if src != nil {
+		fi, err = f.realInfo(o, src)
+	} else {
+		fi, err = f.info(o)
+	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
 	}
@@ -48,37 +53,38 @@ func (f *FS) Stat(name string) (fs.FileInfo, error) {
 }
 
 // follow resolves name, following symlinks of the view within the view.
-func (f *FS) follow(op, name string) (*obj, error) {
+// For a real object it also returns its plaintext Lstat.
+func (f *FS) follow(op, name string) (*obj, fs.FileInfo, error) {
 	cur := name
 	for range 40 {
 		o, err := f.resolve(op, cur)
 		if err != nil {
-			return nil, &fs.PathError{Op: op, Path: name, Err: unwrap(err)}
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: unwrap(err)}
 		}
 		if o.kind != kReal {
-			return o, nil
+			return o, nil, nil
 		}
 		src, err := fs.Lstat(f.plain, o.plain)
 		if err != nil {
-			return nil, &fs.PathError{Op: op, Path: name, Err: unwrap(err)}
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: unwrap(err)}
 		}
 		if src.Mode()&fs.ModeSymlink == 0 {
-			return o, nil
+			return o, src, nil
 		}
 		t, err := fs.ReadLink(f.plain, o.plain)
 		if err != nil {
-			return nil, &fs.PathError{Op: op, Path: name, Err: unwrap(err)}
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: unwrap(err)}
 		}
 		t = f.symlinkTarget(o, t)
 		if path.IsAbs(t) {
-			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
 		cur = path.Join(path.Dir(cur), t)
 		if !fs.ValidPath(cur) {
-			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
 	}
-	return nil, &fs.PathError{Op: op, Path: name, Err: syscall.ELOOP}
+	return nil, nil, &fs.PathError{Op: op, Path: name, Err: syscall.ELOOP}
 }
 
 // ReadLink returns the (encrypted) target of a symlink of the view.
@@ -100,7 +106,7 @@ func (f *FS) ReadLink(name string) (string, error) {
 // ReadDir lists a view directory (following symlinks inside the view),
 // sorted by name.
 func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
-	o, err := f.follow("readdir", name)
+	o, _, err := f.follow("readdir", name)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +176,7 @@ func (f *FS) readDir(o *obj) ([]fs.DirEntry, error) {
 // io.Seeker; directories implement fs.ReadDirFile. Other objects
 // (devices, FIFOs, sockets) cannot be opened (syscall.EINVAL).
 func (f *FS) Open(name string) (fs.File, error) {
-	o, err := f.follow("open", name)
+	o, src, err := f.follow("open", name)
 	if err != nil {
 		return nil, err
 	}
@@ -195,10 +201,6 @@ func (f *FS) Open(name string) (fs.File, error) {
 			}
 		}
 		pf.Close()
-		return nil, perr(err)
-	}
-	src, err := fs.Lstat(f.plain, o.plain)
-	if err != nil {
 		return nil, perr(err)
 	}
 	switch {
