@@ -242,7 +242,10 @@ func (fl *file) encryptChunk(out []byte, off, first, last int64) (int, error) {
 			}
 			sealed := fl.f.codec.Seal(make([]byte, 0, clen), pb, nonce[:], uint64(blk), fl.fileID)
 			copy(out[lo:hi], sealed[lo+off-cstart:])
-			fl.last.Store(&sealedBlock{blk: blk, data: sealed})
+			if blk == last {
+				// Where a sequential reader continues.
+				fl.last.Store(&sealedBlock{blk: blk, data: sealed})
+			}
 		}
 	}
 	if w := min(fl.f.workers, nb/(parallelBlocks/2)); nb >= parallelBlocks && w > 1 {
