@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -119,7 +120,7 @@ type File struct {
 
 	mu      sync.Mutex // offset and directory state
 	off     int64
-	closed  bool
+	closed  atomic.Bool // read without mu by Stat and the other checkOpen callers
 	entries []fs.DirEntry
 	listed  bool
 	dirUsed bool
@@ -325,7 +326,7 @@ func (f *FS) createFile(l *entryLoc, shown string, flag int, perm fs.FileMode) (
 func (file *File) Name() string { return file.name }
 
 func (file *File) checkOpen(op string) error {
-	if file.closed {
+	if file.closed.Load() {
 		return &fs.PathError{Op: op, Path: file.name, Err: fs.ErrClosed}
 	}
 	return nil
@@ -609,10 +610,9 @@ func (file *File) Chtimes(atime, mtime time.Time) error {
 func (file *File) Close() error {
 	file.mu.Lock()
 	defer file.mu.Unlock()
-	if file.closed {
+	if file.closed.Swap(true) {
 		return &fs.PathError{Op: "close", Path: file.name, Err: fs.ErrClosed}
 	}
-	file.closed = true
 	var err error
 	switch {
 	case file.node != nil:

@@ -4,6 +4,7 @@ package fusefs
 
 import (
 	"context"
+	"errors"
 	"io"
 	iofs "io/fs"
 	"os"
@@ -108,11 +109,14 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	}
 	if h != nil {
 		fi, err := h.f.Stat()
-		if err != nil {
+		if err == nil {
+			n.r.fillAttr(fi, &out.Attr)
+			return 0
+		}
+		if ok || !errors.Is(err, iofs.ErrClosed) {
 			return n.errno("fstat", h.f.Name(), err)
 		}
-		n.r.fillAttr(fi, &out.Attr)
-		return 0
+		// The borrowed handle was released meanwhile: look the path up.
 	}
 	fi, errno := n.lstat("getattr")
 	if errno != 0 {
