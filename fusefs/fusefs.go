@@ -133,6 +133,10 @@ func mountOptions(dir string, opts *Options) *fs.Options {
 		MaxWrite:     1 << 20,
 		MaxReadAhead: 1 << 20,
 		Options:      append([]string{}, opts.MountOptions...),
+		// The kernel would otherwise ask for security.capability before
+		// every write; we clear set-user-ID/set-group-ID bits ourselves
+		// (node.killPriv). Read-only mounts have nothing to clear.
+		ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV_V2,
 	}
 	if mo.Name == "" {
 		mo.Name = "sealfs"
