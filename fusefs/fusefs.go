@@ -137,6 +137,10 @@ func mountOptions(dir string, opts *Options) *fs.Options {
 		// every write; we clear set-user-ID/set-group-ID bits ourselves
 		// (node.killPriv). Read-only mounts have nothing to clear.
 		ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV_V2,
+		// Replies carry decrypted bytes, never a descriptor to splice
+		// from; go-fuse's splice attempt would only cost three system
+		// calls per READ.
+		DisableSplice: true,
 	}
 	if mo.Name == "" {
 		mo.Name = "sealfs"

@@ -272,8 +272,8 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, n.errno("open", p, err)
 	}
 	// The path may name another object than this node by now (see lstat).
-	fi, err := f.Stat()
-	if err != nil || !n.IsRoot() && stable(fi) != n.StableAttr() {
+	fi := f.OpenInfo()
+	if !n.IsRoot() && stable(fi) != n.StableAttr() {
 		f.Close()
 		return nil, 0, syscall.ENOENT
 	}
