@@ -327,3 +327,28 @@ func TestKillPriv(t *testing.T) {
 		})
 	}
 }
+
+// TestReadAhead: mounts get a 1 MiB kernel read-ahead, so that a
+// streaming reader's FUSE reads carry 256 blocks each.
+func TestReadAhead(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting the read-ahead needs root")
+	}
+	for _, c := range []struct {
+		ra   int
+		want string
+	}{{0, "1024"}, {256 << 10, "256"}} {
+		mnt, _, _ := mountVault(t, vault.Options{}, &Options{ReadAhead: c.ra})
+		var st unix.Stat_t
+		if err := unix.Stat(mnt, &st); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("/sys/class/bdi", strconv.Itoa(int(unix.Major(st.Dev)))+":"+strconv.Itoa(int(unix.Minor(st.Dev))), "read_ahead_kb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := strings.TrimSpace(string(got)); s != c.want {
+			t.Errorf("ReadAhead %d: read_ahead_kb = %s, want %s", c.ra, s, c.want)
+		}
+	}
+}
