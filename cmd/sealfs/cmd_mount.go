@@ -180,7 +180,7 @@ func checkMountpoint(cipherDir, mnt string, nonempty bool) error {
 		names, _ := d.Readdirnames(1)
 		d.Close()
 		if len(names) > 0 {
-			return mark(errTargetDir, fmt.Errorf("mountpoint %s is not empty", mnt))
+			return mark(errTargetDir, fmt.Errorf("invalid mountpoint: directory %s not empty", mnt))
 		}
 	}
 	if ov, err := overlap(cipherDir, mnt); err != nil || ov {

@@ -193,8 +193,12 @@ func runCommand(ctx context.Context, e *env, c *command, args []string) int {
 	}
 	e.warnf("%s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 	code := exitCode(err)
-	if code == exitUsage {
+	switch code {
+	case exitUsage:
 		fmt.Fprintf(e.stderr, "Run 'sealfs help %s' for usage.\n", c.name)
+	case exitPasswordIncorrect:
+		// The line gocryptfs prints, which front ends look for.
+		fmt.Fprintf(e.stderr, "Password incorrect.\n")
 	}
 	return code
 }
