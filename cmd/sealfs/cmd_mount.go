@@ -104,7 +104,12 @@ MOUNTPOINT" or "fusermount -u MOUNTPOINT". With -fg it stays in the
 foreground and logs to stderr; SIGINT and SIGTERM unmount it.
 
 The password is asked for before going to the background and is handed
-to the background process through a pipe, never on its command line.`,
+to the background process through a pipe, never on its command line.
+
+"-o a,b=c" is the same as "-a -b=c" (as in gocryptfs, for /etc/fstab and
+mount.fuse3); mount(8) and systemd options in it (nofail, _netdev, auto,
+noauto, user, users, defaults, x-*) are ignored. "sealfs [options]
+CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 	flags: func(fs *flag.FlagSet) any {
 		o := &mountOptions{}
 		o.open.register(fs)
