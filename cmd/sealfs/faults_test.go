@@ -81,13 +81,7 @@ func TestENOSPC(t *testing.T) {
 	sh(t, "", "sealfs", "-q", "-passfile", pw, cipher, mnt)
 
 	rng := rand.New(rand.NewPCG(3, 4))
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
+	random := func(n int) []byte { return randomBytes(rng, n) }
 	before := random(300_000)
 	if err := os.WriteFile(filepath.Join(mnt, "before"), before, 0o644); err != nil {
 		t.Fatal(err)
@@ -196,13 +190,7 @@ func TestKill9(t *testing.T) {
 	}
 
 	rng := rand.New(rand.NewPCG(5, 6))
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
+	random := func(n int) []byte { return randomBytes(rng, n) }
 	want := map[string][]byte{}
 	writeSync := func(name string, data []byte, off int64) {
 		t.Helper()

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -50,14 +51,11 @@ var mountHelperOptions = map[string]bool{
 // as gocryptfs does, so that mount.fuse3 ("PROG CIPHERDIR MNT -o opts")
 // and fstab lines work. Options of mount(8) and systemd (nofail, _netdev,
 // x-*, comment=...) are dropped. Arguments after "--" are left alone.
-func expandO(args []string) ([]string, error) {
+func expandO(all []string) ([]string, error) {
+	args, tail := splitOptionEnd(all)
 	var out []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if a == "--" {
-			out = append(out, args[i:]...)
-			break
-		}
 		var list string
 		switch {
 		case a == "-o" || a == "--o":
@@ -84,7 +82,7 @@ func expandO(args []string) ([]string, error) {
 			}
 		}
 	}
-	return out, nil
+	return append(out, tail...), nil
 }
 
 // optionName returns the name of an option argument ("-a=b" and "--a"
@@ -168,13 +166,10 @@ func dropNoops(c *command, args []string) []string {
 	if c.flags != nil {
 		c.flags(fs)
 	}
+	args, tail := splitOptionEnd(args)
 	var out []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if a == "--" {
-			out = append(out, args[i:]...)
-			break
-		}
 		name := optionName(a)
 		takesValue, noop := gocryptfsNoops[name]
 		if name == "" || !noop || fs.Lookup(name) != nil {
@@ -185,7 +180,16 @@ func dropNoops(c *command, args []string) []string {
 			i++ // and its value
 		}
 	}
-	return out
+	return append(out, tail...)
+}
+
+// splitOptionEnd splits args before the first "--", which stays with the
+// tail.
+func splitOptionEnd(args []string) (head, tail []string) {
+	if i := slices.Index(args, "--"); i >= 0 {
+		return args[:i], args[i:]
+	}
+	return args, nil
 }
 
 // printGocryptfsUsage is "sealfs -h": the gocryptfs-style synopsis, then

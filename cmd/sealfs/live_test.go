@@ -338,32 +338,26 @@ func TestMountInterop(t *testing.T) {
 	pw := writePassfile(t)
 	for _, f := range interopFormats {
 		t.Run(f.name, func(t *testing.T) {
-			t.Run("sealfs-to-gocryptfs", func(t *testing.T) {
-				d := newDirs(t, "cipher", "mnt")
-				cipher, mnt := d[0], d[1]
-				lazyUnmountAtEnd(t, mnt)
-				sh(t, "", "sealfs", slices.Concat([]string{"-init", "-q", "-scryptn", "10", "-passfile", pw}, f.flags, []string{cipher})...)
-				sh(t, "", "sealfs", "-q", "-passfile", pw, cipher, mnt)
-				fx.fill(t, mnt)
-				sh(t, "", "sealfs", "unmount", mnt)
-				sh(t, "", "gocryptfs", "-q", "-passfile", pw, cipher, mnt)
-				fx.check(t, mnt)
-				sh(t, "", "fusermount3", "-u", mnt)
-			})
-			t.Run("gocryptfs-to-sealfs", func(t *testing.T) {
-				d := newDirs(t, "cipher", "mnt")
-				cipher, mnt := d[0], d[1]
-				lazyUnmountAtEnd(t, mnt)
-				sh(t, "", "gocryptfs", slices.Concat([]string{"-init", "-q", "-scryptn", "10", "-passfile", pw}, f.flags, []string{cipher})...)
-				sh(t, "", "gocryptfs", "-q", "-passfile", pw, cipher, mnt)
-				fx.fill(t, mnt)
-				sh(t, "", "fusermount3", "-u", mnt)
-				sh(t, "", "sealfs", "-q", "-passfile", pw, cipher, mnt)
-				fx.check(t, mnt)
-				sh(t, "", "sealfs", "unmount", mnt)
-			})
+			t.Run("sealfs-to-gocryptfs", func(t *testing.T) { fx.roundTrip(t, pw, f.flags, "sealfs", "gocryptfs") })
+			t.Run("gocryptfs-to-sealfs", func(t *testing.T) { fx.roundTrip(t, pw, f.flags, "gocryptfs", "sealfs") })
 		})
 	}
+}
+
+// roundTrip makes a vault with writer (sealfs or gocryptfs, with the same
+// command line), fills it through writer's mount, and checks it through
+// reader's mount.
+func (fx *interopFixture) roundTrip(t *testing.T, pw string, flags []string, writer, reader string) {
+	d := newDirs(t, "cipher", "mnt")
+	cipher, mnt := d[0], d[1]
+	lazyUnmountAtEnd(t, mnt)
+	sh(t, "", writer, slices.Concat([]string{"-init", "-q", "-scryptn", "10", "-passfile", pw}, flags, []string{cipher})...)
+	sh(t, "", writer, "-q", "-passfile", pw, cipher, mnt)
+	fx.fill(t, mnt)
+	sh(t, "", "fusermount3", "-u", mnt)
+	sh(t, "", reader, "-q", "-passfile", pw, cipher, mnt)
+	fx.check(t, mnt)
+	sh(t, "", "fusermount3", "-u", mnt)
 }
 
 func TestKernelFlags(t *testing.T) {

@@ -288,13 +288,7 @@ func cmdMktree(ts *testscript.TestScript, neg bool, args []string) {
 // makeTree writes mktree's tree to root, calling must with every error.
 func makeTree(root string, must func(error)) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
+	random := func(n int) []byte { return randomBytes(rng, n) }
 	j := func(p string) string { return filepath.Join(root, p) }
 	must(os.MkdirAll(j("a/b/c"), 0o755))
 	must(os.Mkdir(j("ro"), 0o755))
@@ -495,4 +489,13 @@ func diffTrees(a, b map[string]*treeObject, nameA, nameB string) []string {
 		}
 	}
 	return problems
+}
+
+// randomBytes returns n bytes from rng.
+func randomBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
 }
