@@ -170,12 +170,20 @@ func TestNotifyPid(t *testing.T) {
 	// The receiver is a shell that waits for SIGUSR1 and then checks the
 	// mount is there.
 	for _, fg := range []bool{true, false} {
-		marker := filepath.Join(t.TempDir(), "got-usr1")
-		waiter := exec.Command("sh", "-c", `trap 'grep -q " $1 fuse.sealfs " /proc/self/mounts && touch "$2"; exit 0' USR1; i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; exit 1`, "sh", mnt, marker)
+		tmp := t.TempDir()
+		marker, ready := filepath.Join(tmp, "got-usr1"), filepath.Join(tmp, "trap-set")
+		waiter := exec.Command("sh", "-c", `trap 'grep -q " $1 fuse.sealfs " /proc/self/mounts && touch "$2"; exit 0' USR1; touch "$3"; i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; exit 1`, "sh", mnt, marker, ready)
 		if err := waiter.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(100 * time.Millisecond) // let the shell set its trap
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(ready); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the waiting shell did not start")
+			}
+		}
 		args := []string{"-q", "-passfile", pw, "-notifypid", strconv.Itoa(waiter.Process.Pid), cipher, mnt}
 		var server *exec.Cmd
 		if fg {
