@@ -155,6 +155,19 @@ func TestFstabMount(t *testing.T) {
 	if got := sh(t, "", "sealfs", "cat", "-q", "-passfile", pw, cipher, "via-fstab"); got != "fstab works\n" {
 		t.Errorf("after umount the vault has %q", got)
 	}
+
+	// pam_mount's way: mount.fuse3 PROG#CIPHERDIR MNT -o ..., with the
+	// password on stdin.
+	if out := sh(t, "test\n", "mount.fuse3", bin+"#"+cipher, mnt, "-o", "nodev,nosuid,quiet"); out != "" {
+		t.Errorf("quiet mount printed %q", out)
+	}
+	if line := mountLine(mnt); !strings.Contains(line, "nosuid,nodev") {
+		t.Errorf("mount line %q: want nosuid,nodev", line)
+	}
+	if got, err := os.ReadFile(filepath.Join(mnt, "via-fstab")); err != nil || string(got) != "fstab works\n" {
+		t.Errorf("through the pam_mount-style mount: %q, %v", got, err)
+	}
+	sh(t, "", "fusermount3", "-u", mnt)
 }
 
 // TestNotifyPid: -notifypid PID sends SIGUSR1 to PID once the file system
