@@ -218,7 +218,12 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		o.open.secret.extpass = nil
 	}
 	o.open.noPrealloc, o.open.sharedStorage = o.noprealloc, o.shared
+	quiet := e.quiet
+	if o.passfd > 0 {
+		e.quiet = true // the parent has said where the password comes from
+	}
 	f, err := e.openVault(ctx, cipherDir, &o.open, o.ro, nil)
+	e.quiet = quiet || o.open.quiet
 	if err != nil {
 		return err
 	}

@@ -101,9 +101,7 @@ func (e *env) readPassword(ctx context.Context, s *secretFlags, confirm bool) ([
 func (e *env) readPassfiles(files []string) ([]byte, error) {
 	var pw []byte
 	for _, name := range files {
-		if !strings.HasPrefix(name, "/proc/self/fd/") { // not mount's own hand-over
-			e.infof("passfile: reading from file %q\n", name)
-		}
+		e.infof("passfile: reading from file %q\n", name)
 		line, extra, err := readPassfile(name)
 		if err != nil {
 			clear(pw)
