@@ -130,12 +130,9 @@ func translateGocryptfs(args []string) (string, []string, error) {
 		return "", nil, err
 	}
 	action, actionFlag := "", ""
+	args, tail := splitOptionEnd(args)
 	var rest []string
-	for i, a := range args {
-		if a == "--" {
-			rest = append(rest, args[i:]...)
-			break
-		}
+	for _, a := range args {
 		name := optionName(a)
 		if cmd, ok := gocryptfsActions[name]; ok && !strings.Contains(a, "=") {
 			if action != "" && cmd != action {
@@ -146,6 +143,7 @@ func translateGocryptfs(args []string) (string, []string, error) {
 		}
 		rest = append(rest, a)
 	}
+	rest = append(rest, tail...)
 	if action == "" {
 		action = "mount"
 	}
