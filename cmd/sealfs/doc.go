@@ -91,6 +91,31 @@
 // Prints "sealfs VERSION; go-fuse VERSION; [DATE] GOVERSION OS/ARCH", like
 // gocryptfs -version. "sealfs -version" is the same.
 //
+// # The gocryptfs command line
+//
+// The command lines of gocryptfs work as they are:
+//
+//	sealfs -init [init options] CIPHERDIR       same as "sealfs init"
+//	sealfs -passwd|-info|-fsck [options] CIPHERDIR
+//	sealfs -speed | -version | -h
+//	sealfs [mount options] CIPHERDIR MOUNTPOINT [-o a,b,c]   same as "sealfs mount"
+//
+// An argument list that starts with an option, or that names no command
+// but two directories, is read this way. Only one action flag may be given
+// (exit code 1); -reverse and every other option pass through to the
+// command. "-o a,b=c" (anywhere, also after "sealfs mount") is "-a -b=c";
+// options of mount(8) and systemd in it (nofail, _netdev, auto, noauto,
+// user, users, nouser, defaults, x-*, comment=) are dropped, so that an
+// /etc/fstab line of type fuse./path/to/sealfs works through mount.fuse3.
+// gocryptfs options without effect in sealfs (-openssl, -wpanic,
+// -cpuprofile, -memprofile, -trace, -nosyslog, ...) are accepted and
+// ignored by commands that do not define them. mount also understands
+// gocryptfs' -rw, -dev, -nodev, -suid, -nosuid, -exec, -noexec, -nofail,
+// -fusedebug, the kernel options noatime, relatime, strictatime, atime,
+// nodiratime, diratime, sync, async and dirsync, and -notifypid PID (send
+// SIGUSR1 to PID once mounted). A wrong password also prints gocryptfs'
+// line "Password incorrect.".
+//
 // # Unlock options
 //
 // ls, cat, decrypt and encrypt take:
