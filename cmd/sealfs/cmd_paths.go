@@ -35,7 +35,7 @@ automatically, or -reverse) the paths are those of its encrypted view.
 Paths are relative to the vault root (a leading "/" is ignored). Long
 names appear in their hashed gocryptfs.longname.* form. An argument that
 cannot be mapped is reported on stderr and the others are still printed;
-the exit code is then 11.`,
+the exit code is then 11. Put "--" before paths that start with "-".`,
 		flags: func(fs *flag.FlagSet) any {
 			o := &pathsOptions{}
 			o.open.register(fs)
