@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sealfs/sealfs/internal/testvault"
 )
@@ -398,5 +401,40 @@ func TestInfoStats(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "info", "-stats", "-reverse", "-passfile", pf, dir); code != exitUsage {
 		t.Errorf("-reverse -stats: exit %d", code)
+	}
+}
+
+// TestFsckProgress: a progress line on stderr when it is a terminal, and
+// never on stdout or a non-terminal stderr.
+func TestFsckProgress(t *testing.T) {
+	ctrl, tty := openPty(t)
+	dir := testvault.Copy(t, "default")
+	var stdout bytes.Buffer
+	e := newEnv(strings.NewReader(""), &stdout, tty)
+	if !e.stderrTerm {
+		t.Fatal("pty not detected as a terminal")
+	}
+	if code := runEnv(context.Background(), e, []string{"fsck", "-passfile", passfile(t), dir}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	tty.Close()
+	var got bytes.Buffer
+	buf := make([]byte, 4096)
+	ctrl.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		n, err := ctrl.Read(buf)
+		got.Write(buf[:n])
+		if err != nil || bytes.Contains(got.Bytes(), []byte("objects")) && bytes.HasSuffix(got.Bytes(), []byte("\n")) {
+			break
+		}
+	}
+	if !regexp.MustCompile(`\r\x1b\[K\d+ objects, [0-9.]+ [KMG]?i?B`).Match(got.Bytes()) {
+		t.Errorf("no progress line on the terminal: %q", got.String())
+	}
+	if stdout.String() != "fsck summary: no problems found\n" {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	if _, _, errs := runCLI(t, "fsck", "-passfile", passfile(t), dir); strings.Contains(errs, "objects") {
+		t.Errorf("progress on a non-terminal: %q", errs)
 	}
 }
