@@ -159,7 +159,11 @@ func (c *checker) checkBlocks(f *os.File, size int64, fileID, buf, plain []byte)
 		c.mu.Unlock()
 		for p := int64(0); p < int64(m); p += cbs {
 			b := buf[p:min(p+cbs, int64(m))]
-			if _, oerr := c.codec.Open(plain[:0], b, uint64(blk), fileID); oerr != nil {
+			_, oerr := c.codec.Open(plain[:0], b, uint64(blk), fileID)
+			if oerr == nil && !c.authOK.Load() && !allZero(b[:c.codec.NonceSize()]) {
+				c.authOK.Store(true) // a real block, not a hole
+			}
+			if oerr != nil {
 				if bad == 0 {
 					first, firstErr = blk, oerr
 					if int64(len(b)) <= int64(c.codec.Overhead()) {

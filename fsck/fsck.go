@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -81,6 +82,12 @@ func (k Kind) String() string {
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
+
+// ErrWrongKey is returned by Check with Repair when the vault has
+// problems and nothing in it decrypts with the key: then the key, not the
+// vault, is the likely problem, and repairing would move everything to
+// lost+found.
+var ErrWrongKey = errors.New("fsck: nothing in the vault decrypts with this key; not repairing")
 
 // ErrCorrupt is wrapped by every Finding error that says data is damaged
 // (as opposed to KindIO errors from the operating system).
@@ -217,6 +224,9 @@ type checker struct {
 
 	jobs chan fileJob
 	wg   sync.WaitGroup
+	// authOK: something (a name, block, target or xattr) decrypted with
+	// the key. Repair refuses to act on a vault where nothing does.
+	authOK atomic.Bool
 }
 
 type fileJob struct {
@@ -280,6 +290,9 @@ func Check(ctx context.Context, dir string, cfg *vault.Config, key *vault.Key, o
 		return rep, walkErr
 	}
 	if opts.Repair {
+		if rep.Errors() > 0 && !c.authOK.Load() {
+			return rep, ErrWrongKey
+		}
 		if err := c.repair(ctx, rep); err != nil {
 			return rep, err
 		}
@@ -536,6 +549,7 @@ func (c *checker) decryptEntry(cpath, stored string, iv []byte, nameFiles map[st
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
+	c.authOK.Store(true)
 	return name, nil
 }
 
@@ -553,7 +567,9 @@ func (c *checker) checkSymlink(cpath, plain string, quarantined bool) {
 	}
 	if _, err := decryptTarget(c.codec, c.nt, target); err != nil {
 		c.report(Finding{Kind: KindSymlink, CipherPath: cpath, PlainPath: plain, Err: err, Warning: quarantined})
+		return
 	}
+	c.authOK.Store(true)
 }
 
 // decryptTarget decrypts an encrypted symlink target (§7).
@@ -612,7 +628,9 @@ func (c *checker) checkXattrs(cpath, plain string, f *os.File, quarantined bool)
 		if _, err := c.codec.DecryptBlob(v); err != nil {
 			c.report(Finding{Kind: KindXattrValue, CipherPath: cpath, PlainPath: plain, Warning: quarantined,
 				Err: fmt.Errorf("%w: xattr %q: %w", ErrCorrupt, pn, err)})
+			continue
 		}
+		c.authOK.Store(true)
 	}
 }
 

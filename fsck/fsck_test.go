@@ -463,3 +463,61 @@ func snapshotCipher(t *testing.T, dir string) string {
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
+
+func TestRepairRefusesWrongKey(t *testing.T) {
+	for _, name := range []string{"default", "plaintextnames"} {
+		dir, cfg, _ := open(t, name)
+		wrong, _ := vault.GenerateKey()
+		snap := snapshotCipher(t, dir)
+		rep, err := fsck.Check(context.Background(), dir, cfg, wrong, &fsck.Options{Repair: true})
+		if !errors.Is(err, fsck.ErrWrongKey) || rep.Errors() == 0 || len(rep.Actions) != 0 {
+			t.Fatalf("%s: err %v, %d errors, %d actions", name, err, rep.Errors(), len(rep.Actions))
+		}
+		if snapshotCipher(t, dir) != snap {
+			t.Fatalf("%s: vault changed", name)
+		}
+	}
+}
+
+// TestRepairQuarantine: in every naming mode, a file whose header cannot
+// be recovered goes to lost+found; afterwards only a warning remains.
+func TestRepairQuarantine(t *testing.T) {
+	for _, name := range []string{"default", "plaintextnames", "deterministic-names", "xchacha"} {
+		t.Run(name, func(t *testing.T) {
+			dir, cfg, key := open(t, name)
+			var cpath string
+			for _, e := range testvault.CipherMap(t, name) {
+				if e.Plain == "dir1/file-in-dir1.txt" {
+					cpath = e.Cipher
+				}
+			}
+			p := filepath.Join(dir, cpath)
+			b, _ := os.ReadFile(p)
+			b[0] ^= 0xff // a bad version and two damaged bytes of the file
+			b[3] ^= 0xff // ID: not recoverable (with the version alone, all
+			b[9] ^= 0xff // blocks failing would be reported as block damage)
+			writeForce(t, p, b)
+			rep := check(t, dir, cfg, key, &fsck.Options{Repair: true})
+			if rep.Errors() != 1 || rep.Unrepaired() != 0 {
+				t.Fatalf("errors %d unrepaired %d:\n%s", rep.Errors(), rep.Unrepaired(), describe(rep))
+			}
+			var moved bool
+			for _, a := range rep.Actions {
+				if a.Kind == fsck.ActMove && a.CipherPath == cpath && a.NewPlainPath == "lost+found/dir1_file-in-dir1.txt" {
+					moved = true
+				}
+			}
+			if !moved {
+				t.Fatalf("actions %v", rep.Actions)
+			}
+			after := check(t, dir, cfg, key, nil)
+			if after.Errors() != 0 || len(after.Findings) != 1 || after.Findings[0].PlainPath != "lost+found/dir1_file-in-dir1.txt" {
+				t.Fatalf("after:\n%s", describe(after))
+			}
+			// A second repair does nothing more.
+			if rep := check(t, dir, cfg, key, &fsck.Options{Repair: true}); len(rep.Actions) != 0 {
+				t.Fatalf("second repair: %v", rep.Actions)
+			}
+		})
+	}
+}

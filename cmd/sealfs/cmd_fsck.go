@@ -50,7 +50,9 @@ name or header cannot be recovered are moved to the directory lost+found
 in the vault root (created if needed; inside it, problems count as
 warnings). Corrupt blocks, symlink targets and xattrs are reported only.
 After -repair, the exit code is 0 if every problem was repaired, else 26.
--dry-run shows the plan and changes nothing.
+-dry-run shows the plan and changes nothing. When nothing in a damaged
+vault decrypts with the key (a wrong -masterkey), -repair refuses to act
+(exit code 11).
 
 A progress line is shown on stderr when it is a terminal.`,
 	flags: func(fs *flag.FlagSet) any {
