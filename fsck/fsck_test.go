@@ -3,7 +3,6 @@ package fsck_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -62,18 +61,7 @@ func TestGoldenVaultsAreClean(t *testing.T) {
 			if len(rep.Findings) > 0 {
 				t.Fatalf("findings on a clean vault:\n%s", describe(rep))
 			}
-			var files, dirs, links, plain int64
-			for _, e := range testvault.Manifest(t, name) {
-				switch e.Type {
-				case "file":
-					files++
-					plain += e.Size
-				case "dir":
-					dirs++
-				case "symlink":
-					links++
-				}
-			}
+			files, dirs, links, plain := testvault.ManifestCounts(t, name)
 			st := rep.Stats
 			if st.Files != files || st.Dirs != dirs+1 || st.Symlinks != links || st.PlainBytes != plain {
 				t.Errorf("stats %+v, manifest: %d files, %d dirs (+root), %d symlinks, %d bytes", st, files, dirs, links, plain)
@@ -440,84 +428,5 @@ func keys(m map[string][32]byte) []string {
 	return out
 }
 
-// snapshotCipher hashes every path, mode, size, mtime and content below dir.
-func snapshotCipher(t *testing.T, dir string) string {
-	t.Helper()
-	h := sha256.New()
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s %v %d %d\n", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			h.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
-}
-
-func TestRepairRefusesWrongKey(t *testing.T) {
-	for _, name := range []string{"default", "plaintextnames"} {
-		dir, cfg, _ := open(t, name)
-		wrong, _ := vault.GenerateKey()
-		snap := snapshotCipher(t, dir)
-		rep, err := fsck.Check(context.Background(), dir, cfg, wrong, &fsck.Options{Repair: true})
-		if !errors.Is(err, fsck.ErrWrongKey) || rep.Errors() == 0 || len(rep.Actions) != 0 {
-			t.Fatalf("%s: err %v, %d errors, %d actions", name, err, rep.Errors(), len(rep.Actions))
-		}
-		if snapshotCipher(t, dir) != snap {
-			t.Fatalf("%s: vault changed", name)
-		}
-	}
-}
-
-// TestRepairQuarantine: in every naming mode, a file whose header cannot
-// be recovered goes to lost+found; afterwards only a warning remains.
-func TestRepairQuarantine(t *testing.T) {
-	for _, name := range []string{"default", "plaintextnames", "deterministic-names", "xchacha"} {
-		t.Run(name, func(t *testing.T) {
-			dir, cfg, key := open(t, name)
-			var cpath string
-			for _, e := range testvault.CipherMap(t, name) {
-				if e.Plain == "dir1/file-in-dir1.txt" {
-					cpath = e.Cipher
-				}
-			}
-			p := filepath.Join(dir, cpath)
-			b, _ := os.ReadFile(p)
-			b[0] ^= 0xff // a bad version and two damaged bytes of the file
-			b[3] ^= 0xff // ID: not recoverable (with the version alone, all
-			b[9] ^= 0xff // blocks failing would be reported as block damage)
-			writeForce(t, p, b)
-			rep := check(t, dir, cfg, key, &fsck.Options{Repair: true})
-			if rep.Errors() != 1 || rep.Unrepaired() != 0 {
-				t.Fatalf("errors %d unrepaired %d:\n%s", rep.Errors(), rep.Unrepaired(), describe(rep))
-			}
-			var moved bool
-			for _, a := range rep.Actions {
-				if a.Kind == fsck.ActMove && a.CipherPath == cpath && a.NewPlainPath == "lost+found/dir1_file-in-dir1.txt" {
-					moved = true
-				}
-			}
-			if !moved {
-				t.Fatalf("actions %v", rep.Actions)
-			}
-			after := check(t, dir, cfg, key, nil)
-			if after.Errors() != 0 || len(after.Findings) != 1 || after.Findings[0].PlainPath != "lost+found/dir1_file-in-dir1.txt" {
-				t.Fatalf("after:\n%s", describe(after))
-			}
-			// A second repair does nothing more.
-			if rep := check(t, dir, cfg, key, &fsck.Options{Repair: true}); len(rep.Actions) != 0 {
-				t.Fatalf("second repair: %v", rep.Actions)
-			}
-		})
-	}
-}
+// snapshotCipher hashes the ciphertext tree (see testvault.TreeHash).
+func snapshotCipher(t *testing.T, dir string) string { return testvault.TreeHash(t, dir) }

@@ -16,23 +16,6 @@ import (
 	"github.com/sealfs/sealfs/internal/testvault"
 )
 
-// requireGocryptfs returns the gocryptfs binary; missing where it must be
-// (CI, or SEALFS_REQUIRE_GOCRYPTFS set) fails, elsewhere the test skips.
-func requireGocryptfs(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("gocryptfs")
-	if err == nil {
-		if _, err = os.Stat("/dev/fuse"); err == nil {
-			return bin
-		}
-	}
-	if os.Getenv("CI") != "" || os.Getenv("SEALFS_REQUIRE_GOCRYPTFS") != "" {
-		t.Fatalf("needs the gocryptfs binary and /dev/fuse: %v", err)
-	}
-	t.Skipf("gocryptfs or /dev/fuse not available: %v", err)
-	return ""
-}
-
 var gocryptfsLine = regexp.MustCompile(`^fsck: (corrupt entry in dir|error reading dir|error reading file|error reading symlink|corrupt xattr name on file|error reading xattr "[^"]*" from) "(.*?)"`)
 
 // gocryptfsVerdict runs gocryptfs -fsck and returns its exit code and
@@ -114,7 +97,7 @@ func ourVerdict(rep *fsck.Report) (int, []string) {
 }
 
 func TestVerdictsMatchGocryptfs(t *testing.T) {
-	bin := requireGocryptfs(t)
+	bin := testvault.RequireBinary(t, "gocryptfs", true)
 	byName := map[string]damage{}
 	for _, d := range damages {
 		byName[d.name] = d

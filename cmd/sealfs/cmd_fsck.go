@@ -103,17 +103,21 @@ func (e *env) unlockKey(ctx context.Context, dir string, o *openFlags) (*vault.C
 	if err != nil {
 		return nil, nil, err
 	}
-	pw, err := e.readPassword(ctx, &o.secret, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer clear(pw)
-	e.infof("Decrypting master key\n")
-	key, err = cfg.Unlock(pw)
-	if err != nil {
+	if key, err = e.unlockConfig(ctx, cfg, &o.secret); err != nil {
 		return nil, nil, err
 	}
 	return cfg, key, nil
+}
+
+// unlockConfig reads the password and unwraps the master key of cfg.
+func (e *env) unlockConfig(ctx context.Context, cfg *vault.Config, s *secretFlags) (*vault.Key, error) {
+	pw, err := e.readPassword(ctx, s, false)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pw)
+	e.infof("Decrypting master key\n")
+	return cfg.Unlock(pw)
 }
 
 func runFsck(ctx context.Context, e *env, opts any, args []string) error {

@@ -187,12 +187,7 @@ func xrayDumpKey(ctx context.Context, e *env, o *xrayOptions, p string) error {
 	if err != nil {
 		return mark(errLoadConf, fmt.Errorf("loading config file failed: %w", err))
 	}
-	pw, err := e.readPassword(ctx, &o.open.secret, false)
-	if err != nil {
-		return err
-	}
-	defer clear(pw)
-	key, err := cfg.Unlock(pw)
+	key, err := e.unlockConfig(ctx, cfg, &o.open.secret)
 	if err != nil {
 		return err
 	}
@@ -211,13 +206,7 @@ func xrayDecrypt(ctx context.Context, e *env, o *xrayOptions, f *os.File, cfg *v
 		if cfg == nil {
 			return mark(errOpenConf, errors.New("no config file found for the file: give -config or -masterkey"))
 		}
-		pw, err := e.readPassword(ctx, &o.open.secret, false)
-		if err != nil {
-			return err
-		}
-		key, err = cfg.Unlock(pw)
-		clear(pw)
-		if err != nil {
+		if key, err = e.unlockConfig(ctx, cfg, &o.open.secret); err != nil {
 			return err
 		}
 	}

@@ -18,29 +18,7 @@ import (
 	"github.com/sealfs/sealfs/internal/testvault"
 )
 
-// treeHash hashes every path, mode, size, mtime and file content below dir.
-func treeHash(t *testing.T, dir string) string {
-	t.Helper()
-	h := sha256.New()
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s %v %d %d\n", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			h.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
-}
+func treeHash(t *testing.T, dir string) string { return testvault.TreeHash(t, dir) }
 
 func TestPathsMatchCipherMap(t *testing.T) {
 	pf := passfile(t)
@@ -233,13 +211,7 @@ func TestXrayMatchesGolden(t *testing.T) {
 }
 
 func TestXrayLive(t *testing.T) {
-	bin, err := exec.LookPath("gocryptfs-xray")
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("SEALFS_REQUIRE_GOCRYPTFS") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	bin := testvault.RequireBinary(t, "gocryptfs-xray", false)
 	dir := testvault.Copy(t, "xchacha")
 	for _, e := range testvault.Listing(t, "xchacha") {
 		if e.Type != "file" || strings.Contains(e.Path, "gocryptfs.") {
@@ -368,18 +340,7 @@ func TestInfoStats(t *testing.T) {
 		if code != 0 || !strings.HasPrefix(out, string(info)) {
 			t.Fatalf("%s: exit %d %s\n%s", name, code, errs, out)
 		}
-		var files, dirs, links, plain int64
-		for _, e := range testvault.Manifest(t, name) {
-			switch e.Type {
-			case "file":
-				files++
-				plain += e.Size
-			case "dir":
-				dirs++
-			case "symlink":
-				links++
-			}
-		}
+		files, dirs, links, plain := testvault.ManifestCounts(t, name)
 		var cipher int64
 		for _, e := range testvault.Listing(t, name) {
 			b := filepath.Base(e.Path)
