@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -382,9 +383,35 @@ type dirEntry struct {
 	typ    fs.FileMode
 }
 
+// maxLongName is the longest content of a .name file (§6.4).
+const maxLongName = 344
+
+// readSmall reads a regular file of at most max bytes (one more is read
+// to detect longer files). It never blocks on FIFOs or follows symlinks.
+func readSmall(p string, max int) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, corruptf("%s is not a regular file", filepath.Base(p))
+	}
+	b := make([]byte, max+1)
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return b[:n], nil
+}
+
 // readDirIV reads and checks the IV file of directory cpath.
 func (c *checker) readDirIV(cpath string) ([]byte, error) {
-	b, err := os.ReadFile(c.abs(cjoin(cpath, names.DirIVFile)))
+	b, err := readSmall(c.abs(cjoin(cpath, names.DirIVFile)), names.DirIVSize)
 	if err != nil {
 		return nil, err
 	}
@@ -533,11 +560,11 @@ func (c *checker) decryptEntry(cpath, stored string, iv []byte, nameFiles map[st
 			return "", corruptf("missing %s", nf)
 		}
 		nameFiles[nf] = true
-		b, err := os.ReadFile(c.abs(cjoin(cpath, nf)))
+		b, err := readSmall(c.abs(cjoin(cpath, nf)), maxLongName)
 		if err != nil {
 			return "", err
 		}
-		if len(b) == 0 || len(b) > 344 {
+		if len(b) == 0 || len(b) > maxLongName {
 			return "", corruptf("%s: %d bytes", nf, len(b))
 		}
 		full = string(b)

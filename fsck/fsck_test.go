@@ -430,3 +430,42 @@ func keys(m map[string][32]byte) []string {
 
 // snapshotCipher hashes the ciphertext tree (see testvault.TreeHash).
 func snapshotCipher(t *testing.T, dir string) string { return testvault.TreeHash(t, dir) }
+
+// TestHostileTree: FIFOs and symlinks where files are expected, a huge
+// .name file: reported, no hang, no panic.
+func TestHostileTree(t *testing.T) {
+	dir, cfg, key := open(t, "default")
+	d := filepath.Join(dir, cDir1)
+	os.Remove(filepath.Join(d, "gocryptfs.diriv"))
+	if err := unix.Mkfifo(filepath.Join(d, "gocryptfs.diriv"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nf := filepath.Join(dir, cN176+".name")
+	os.Remove(nf)
+	if err := unix.Mkfifo(nf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "gocryptfs.longname.e1rHAknrxnDtfIAqDK_jRmFriMqHqFR2V-m2283c6CD")
+	os.WriteFile(big, nil, 0o644)
+	os.WriteFile(big+".name", bytes.Repeat([]byte("A"), 1<<20), 0o644)
+	os.Symlink("/etc/passwd", filepath.Join(dir, "gocryptfs.longname.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+	os.Symlink("/etc/passwd", filepath.Join(dir, "gocryptfs.longname.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.name"))
+	rep := check(t, dir, cfg, key, &fsck.Options{Repair: true, DryRun: true})
+	got := map[string]fsck.Kind{}
+	for _, f := range rep.Findings {
+		if got[f.CipherPath] == 0 || f.Kind == fsck.KindLongName {
+			got[f.CipherPath] = f.Kind
+		}
+	}
+	want := map[string]fsck.Kind{
+		cDir1 + "/gocryptfs.diriv": fsck.KindDirIV,
+		cN176:                      fsck.KindLongName,
+		filepath.Base(big):         fsck.KindLongName,
+		"gocryptfs.longname.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA": fsck.KindLongName,
+	}
+	for p, k := range want {
+		if got[p] != k {
+			t.Errorf("%s: kind %v, want %v\n%s", p, got[p], k, describe(rep))
+		}
+	}
+}

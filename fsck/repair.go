@@ -111,7 +111,7 @@ func (c *checker) planDirIV(cpath string, entries []dirEntry) *fix {
 	ok := true
 	for _, e := range entries {
 		if names.IsLongName(e.stored) {
-			b, err := os.ReadFile(c.abs(cjoin(cpath, e.stored+names.LongNameSuffix)))
+			b, err := readSmall(c.abs(cjoin(cpath, e.stored+names.LongNameSuffix)), maxLongName)
 			if err != nil || c.nt.HashLongName(string(b)) != e.stored {
 				ok = false
 				break
