@@ -149,7 +149,7 @@ var damages = []damage{
 	{name: "block", apply: at(cOneByte, flip(30)), cpath: cOneByte, kind: fsck.KindBlock},
 	{name: "late-block", apply: at(cBig, flip(100*4128+500)), cpath: cBig, kind: fsck.KindBlock},
 	{name: "header-version", apply: at(c4097, flip(0)), cpath: c4097, kind: fsck.KindHeader},
-	{name: "header-id", apply: at(c4096, flip(7)), cpath: c4096, kind: fsck.KindHeader},
+	{name: "header-id", apply: at(c4096, flip(7)), cpath: c4096, kind: fsck.KindBlock},
 	{name: "truncated-block", apply: at(cSparse, truncTo(-110)), cpath: cSparse, kind: fsck.KindBlock},
 	{name: "short-file", apply: at(cText, truncTo(10)), cpath: cText, kind: fsck.KindShortFile, warning: true},
 	{name: "name", apply: func(t *testing.T, dir string) {
@@ -467,5 +467,22 @@ func TestHostileTree(t *testing.T) {
 		if got[p] != k {
 			t.Errorf("%s: kind %v, want %v\n%s", p, got[p], k, describe(rep))
 		}
+	}
+}
+
+// TestRepairHeaderKeepsBlockDamage: a recovered header does not hide a
+// corrupt block behind it.
+func TestRepairHeaderKeepsBlockDamage(t *testing.T) {
+	dir, cfg, key := open(t, "default")
+	p := filepath.Join(dir, cBig)
+	flip(0)(t, p)           // version
+	flip(18+3*4128+9)(t, p) // block 3
+	rep := check(t, dir, cfg, key, &fsck.Options{Repair: true})
+	if len(rep.Actions) != 1 || rep.Actions[0].Kind != fsck.ActHeader || !strings.Contains(rep.Actions[0].Detail, "1 blocks are still corrupt") || rep.Unrepaired() != 1 {
+		t.Fatalf("actions %v, unrepaired %d", rep.Actions, rep.Unrepaired())
+	}
+	after := check(t, dir, cfg, key, nil)
+	if len(after.Findings) != 1 || after.Findings[0].Kind != fsck.KindBlock || after.Findings[0].Block != 3 {
+		t.Fatalf("after:\n%s", describe(after))
 	}
 }

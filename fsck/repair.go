@@ -81,6 +81,9 @@ type fix struct {
 	remove   bool
 	truncate bool
 	header   []byte // the header to write
+	// search: look for the right header (findHeader); if there is none,
+	// move the file to lost+found unless searchOnly.
+	search, searchOnly bool
 	// diriv: write this IV (nil: a fresh random one) after moving the
 	// entries in moveChildren to lost+found.
 	diriv        bool
@@ -141,7 +144,7 @@ func lostName(p string) string {
 type step struct {
 	a     Action
 	depth int // for moves: deeper first
-	run   func() error
+	run   func(*Action) error
 	order int
 }
 
@@ -213,7 +216,7 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 		}
 		iv := lfIV
 		steps = append(steps, &step{order: 2, a: Action{Kind: ActMkdir, CipherPath: lfCpath, NewPlainPath: c.lf, Detail: "create the quarantine directory"},
-			run: func() error {
+			run: func(*Action) error {
 				if err := os.Mkdir(c.abs(lfCpath), 0o700); err != nil {
 					return err
 				}
@@ -238,7 +241,7 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 		a := Action{Kind: ActMove, CipherPath: cpath, findings: idx}
 		if err := ensureLF(); err != nil {
 			a.Err = err
-			steps = append(steps, &step{order: 3, a: a, run: func() error { return err }})
+			steps = append(steps, &step{order: 3, a: a, run: func(*Action) error { return err }})
 			return
 		}
 		name := fx.lfName
@@ -266,7 +269,7 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 			a.Detail = "directory"
 		}
 		nameFile := fx.nameFile
-		steps = append(steps, &step{order: 3, depth: strings.Count(cpath, "/"), a: a, run: func() error {
+		steps = append(steps, &step{order: 3, depth: strings.Count(cpath, "/"), a: a, run: func(*Action) error {
 			if long {
 				if err := writeNew(c.abs(dst+names.LongNameSuffix), []byte(full), 0o444); err != nil {
 					return err
@@ -308,20 +311,43 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 			continue
 		}
 		cp := f.CipherPath
+		if fx.search {
+			hdr, err := c.findHeader(c.abs(cp))
+			switch {
+			case err != nil:
+				continue
+			case hdr != nil:
+				fx = &fix{header: hdr}
+			case fx.searchOnly:
+				continue
+			default:
+				fx = &fix{move: true, lfName: fx.lfName}
+			}
+		}
 		switch {
 		case fx.header != nil:
 			hdr := fx.header
 			steps = append(steps, &step{order: 0, a: Action{Kind: ActHeader, CipherPath: cp, findings: []int{i},
 				Detail: "the recovered header authenticates the file's blocks"},
-				run: func() error { return rewriteHeader(c.abs(cp), hdr) }})
+				run: func(a *Action) error {
+					if err := rewriteHeader(c.abs(cp), hdr); err != nil {
+						return err
+					}
+					// The header is right now; the blocks were never checked.
+					if n := c.recheck(cp); n > 0 {
+						a.Detail += fmt.Sprintf("; %d blocks are still corrupt", n)
+						a.findings = nil
+					}
+					return nil
+				}})
 		case fx.truncate:
 			steps = append(steps, &step{order: 0, a: Action{Kind: ActTruncate, CipherPath: cp, findings: []int{i},
 				Detail: "shorter than a header; was and stays an empty file"},
-				run: func() error { return truncateShort(c.abs(cp)) }})
+				run: func(*Action) error { return truncateShort(c.abs(cp)) }})
 		case fx.remove:
 			steps = append(steps, &step{order: 0, a: Action{Kind: ActRemove, CipherPath: cp, findings: []int{i},
 				Detail: "orphaned long-name file"},
-				run: func() error { return os.Remove(c.abs(cp)) }})
+				run: func(*Action) error { return os.Remove(c.abs(cp)) }})
 		case fx.diriv:
 			dir := path.Dir(cp)
 			iv := fx.iv
@@ -340,7 +366,7 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 				addMove([]int{i}, cjoin(dir, e.stored), chfx, e.typ.IsDir())
 			}
 			steps = append(steps, &step{order: 1, a: Action{Kind: ActDirIV, CipherPath: cp, findings: []int{i}, Detail: detail},
-				run: func() error { return writeDirIV(c.abs(cp), iv) }})
+				run: func(*Action) error { return writeDirIV(c.abs(cp), iv) }})
 		case fx.move:
 			addMove([]int{i}, cp, fx, fx.isDir)
 		}
@@ -359,7 +385,7 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 			return err
 		}
 		if s.a.Err == nil && !c.opts.DryRun {
-			if err := s.run(); err != nil {
+			if err := s.run(&s.a); err != nil {
 				s.a.Err = err
 			} else {
 				s.a.Done = true
