@@ -486,3 +486,25 @@ func TestRepairHeaderKeepsBlockDamage(t *testing.T) {
 		t.Fatalf("after:\n%s", describe(after))
 	}
 }
+
+func TestIgnoredInitFlagsVaultsAreClean(t *testing.T) {
+	for _, name := range []string{"raw64-false", "longnames-false", "hkdf-false"} {
+		name = "ignored-init-flags/" + name
+		dir := filepath.Join(t.TempDir(), "v")
+		if err := testvault.CopyTree(filepath.Join(testvault.Dir(t), name, "cipher"), dir); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := vault.Load(filepath.Join(dir, vault.DefaultFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := vault.ParseKey(testvault.MasterKey(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := check(t, dir, cfg, key, nil)
+		if len(rep.Findings) != 0 || rep.Stats.Dirs != 1 || rep.Stats.Files != 0 {
+			t.Errorf("%s: %+v\n%s", name, rep.Stats, describe(rep))
+		}
+	}
+}

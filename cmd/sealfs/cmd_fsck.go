@@ -28,7 +28,7 @@ type fsckOptions struct {
 var cmdFsck = &command{
 	name:    "fsck",
 	args:    "CIPHERDIR",
-	summary: "check a vault for corruption without mounting it (-repair fixes what is safe)",
+	summary: "check a vault without mounting it; -repair fixes what is safe",
 	help: `
 Checks every directory IV, name and long-name file, every file header and
 content block (holes are skipped), every symlink target and every

@@ -19,7 +19,7 @@ type infoOptions struct {
 var cmdInfo = &command{
 	name:    "info",
 	args:    "CIPHERDIR",
-	summary: "show the config of a vault (no password needed), and with -stats its contents",
+	summary: "show the config of a vault (no password needed; -stats: its contents)",
 	help: `
 Parses and validates the config file and prints its fields in the format
 of gocryptfs -info; no password is asked for. A config that cannot be

@@ -127,8 +127,12 @@ func runXray(ctx context.Context, e *env, opts any, args []string) error {
 			return err
 		}
 		cfg = c
-		if c != nil && !explicit {
+		switch {
+		case c == nil:
+		case !explicit:
 			suite = c.Suite()
+		case c.Suite() != suite:
+			e.warnf("the option overrides the content cipher of %s (%s): assuming %s\n", cfgPath, c.Suite(), suite)
 		}
 	}
 	if o.decrypt {
