@@ -130,6 +130,9 @@ func runFsck(ctx context.Context, e *env, opts any, args []string) error {
 		return usageErrorf("-dry-run needs -repair")
 	}
 	dir := args[0]
+	if isReverseDir(dir, o.open.config) {
+		return usageErrorf("%s is a reverse-mode plaintext directory; fsck checks ciphertext (e.g. the output of sealfs export)", dir)
+	}
 	cfg, key, err := e.unlockKey(ctx, dir, &o.open)
 	if err != nil {
 		return err
