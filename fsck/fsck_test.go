@@ -235,20 +235,7 @@ func TestOtherSuitesAndModes(t *testing.T) {
 	for _, name := range []string{"xchacha", "aessiv", "plaintextnames", "deterministic-names", "longnamemax62"} {
 		t.Run(name, func(t *testing.T) {
 			dir, cfg, key := open(t, name)
-			var want []string
-			for _, e := range testvault.Listing(t, name) {
-				if e.Type != "file" || e.Size <= 18 || strings.HasSuffix(e.Path, ".name") ||
-					strings.HasSuffix(e.Path, "gocryptfs.diriv") || e.Path == "gocryptfs.conf" {
-					continue
-				}
-				p := filepath.Join(dir, e.Path)
-				b, _ := os.ReadFile(p)
-				if bytes.Count(b[len(b)-20:], []byte{0}) == 20 {
-					continue // ends in a hole
-				}
-				flip(-5)(t, p)
-				want = append(want, e.Path)
-			}
+			want := flipLastBlocks(t, dir, name)
 			rep := check(t, dir, cfg, key, nil)
 			var got []string
 			for _, f := range rep.Findings {
@@ -263,6 +250,28 @@ func TestOtherSuitesAndModes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flipLastBlocks damages the last block of every ciphertext file of
+// golden vault name (copied to dir) that does not end in a hole, and
+// returns their ciphertext paths, sorted.
+func flipLastBlocks(t *testing.T, dir, name string) []string {
+	var want []string
+	for _, e := range testvault.Listing(t, name) {
+		if e.Type != "file" || e.Size <= 18 || strings.HasSuffix(e.Path, ".name") ||
+			strings.HasSuffix(e.Path, "gocryptfs.diriv") || e.Path == "gocryptfs.conf" {
+			continue
+		}
+		p := filepath.Join(dir, e.Path)
+		b, _ := os.ReadFile(p)
+		if bytes.Count(b[len(b)-20:], []byte{0}) == 20 {
+			continue // ends in a hole
+		}
+		flip(-5)(t, p)
+		want = append(want, e.Path)
+	}
+	sort.Strings(want)
+	return want
 }
 
 // readable returns the plaintext path and SHA-256 of every file that

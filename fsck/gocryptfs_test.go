@@ -125,3 +125,21 @@ func TestVerdictsMatchGocryptfs(t *testing.T) {
 		})
 	}
 }
+
+func TestVerdictsMatchGocryptfsModes(t *testing.T) {
+	bin := testvault.RequireBinary(t, "gocryptfs", true)
+	for _, name := range []string{"plaintextnames", "xchacha", "longnamemax62"} {
+		t.Run(name, func(t *testing.T) {
+			dir, cfg, key := open(t, name)
+			if len(flipLastBlocks(t, dir, name)) == 0 {
+				t.Fatal("nothing damaged")
+			}
+			rep := check(t, dir, cfg, key, nil)
+			code, got := ourVerdict(rep)
+			wcode, want := gocryptfsVerdict(t, bin, dir)
+			if code != wcode || !slices.Equal(got, want) {
+				t.Fatalf("sealfs: exit %d %q\ngocryptfs: exit %d %q", code, got, wcode, want)
+			}
+		})
+	}
+}
