@@ -495,30 +495,44 @@ func (c *checker) walkDir(ctx context.Context, cpath, plain string, quarantined 
 		}
 	}
 
-	for _, e := range entries {
-		cp := cjoin(cpath, e.stored)
-		childPlain := ""
+	// Decrypt all names first: if none of several decrypts, the IV is
+	// the likely culprit, and moving the entries away would not help.
+	plains := make([]string, len(entries))
+	errs := make([]error, len(entries))
+	decrypted := 0
+	for i, e := range entries {
 		switch {
 		case c.nt == nil:
-			childPlain = pjoin(plain, e.stored)
+			plains[i] = pjoin(plain, e.stored)
 		case ivOK:
 			name, err := c.decryptEntry(cpath, e.stored, iv, nameFiles)
-			if err != nil {
-				kind := KindName
-				if names.IsLongName(e.stored) {
-					kind = KindLongName
-				}
-				f := Finding{Kind: kind, CipherPath: cp, PlainDir: plain, Err: err, Warning: quarantined}
-				if !quarantined && !(cpath == "." && strings.HasPrefix(e.stored, names.ConfigFile)) {
-					f.fix = &fix{move: true, isDir: e.typ.IsDir(), lfName: e.stored}
-					if kind == KindLongName {
-						f.fix.nameFile = cp + names.LongNameSuffix
-					}
-				}
-				c.report(f)
-			} else {
-				childPlain = pjoin(plain, name)
+			if err == nil {
+				plains[i] = pjoin(plain, name)
+				decrypted++
 			}
+			errs[i] = err
+		}
+	}
+	suspectIV := decrypted == 0 && len(entries) > 1
+	for i, e := range entries {
+		cp := cjoin(cpath, e.stored)
+		childPlain := plains[i]
+		if err := errs[i]; err != nil {
+			kind := KindName
+			if names.IsLongName(e.stored) {
+				kind = KindLongName
+			}
+			if suspectIV {
+				err = fmt.Errorf("%w (no name in this directory decrypts: its %s is probably damaged)", err, names.DirIVFile)
+			}
+			f := Finding{Kind: kind, CipherPath: cp, PlainDir: plain, Err: err, Warning: quarantined}
+			if !quarantined && !suspectIV && !(cpath == "." && strings.HasPrefix(e.stored, names.ConfigFile)) {
+				f.fix = &fix{move: true, isDir: e.typ.IsDir(), lfName: e.stored}
+				if kind == KindLongName {
+					f.fix.nameFile = cp + names.LongNameSuffix
+				}
+			}
+			c.report(f)
 		}
 		childQ := quarantined || (cpath == "." && childPlain == c.lf && e.typ.IsDir())
 		switch {

@@ -517,3 +517,23 @@ func TestIgnoredInitFlagsVaultsAreClean(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairSuspectIV: when no name of a directory decrypts, its diriv is
+// the likely damage: the entries are reported but not moved.
+func TestRepairSuspectIV(t *testing.T) {
+	dir, cfg, key := open(t, "default")
+	at(cDir1+"/gocryptfs.diriv", flip(3))(t, dir) // dir1 has 4 entries
+	snap := snapshotCipher(t, dir)
+	rep := check(t, dir, cfg, key, &fsck.Options{Repair: true})
+	if rep.Errors() < 2 || len(rep.Actions) != 0 {
+		t.Fatalf("%d errors, actions %v", rep.Errors(), rep.Actions)
+	}
+	for _, f := range rep.Findings {
+		if f.Kind == fsck.KindName && !strings.Contains(f.Err.Error(), "probably damaged") {
+			t.Errorf("%v", &f)
+		}
+	}
+	if snapshotCipher(t, dir) != snap {
+		t.Fatal("vault changed")
+	}
+}

@@ -165,7 +165,9 @@ type step struct {
 //     if the right IV turns up), the plaintext path with "/" replaced by
 //     "_" for damaged files; "~N" is appended on collisions. Content keeps
 //     its file ID, so a file whose only problem was its name is readable
-//     there. Config backups in the root (gocryptfs.conf.*) are left alone.
+//     there. Config backups in the root (gocryptfs.conf.*) are left alone,
+//     and so are the entries of a directory where none of several names
+//     decrypts (its IV, not every name, is the likely damage).
 //
 // Corrupt blocks, symlink targets and xattrs are only reported: no repair
 // can restore them, and removing them would lose the readable rest.

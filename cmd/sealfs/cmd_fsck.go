@@ -48,7 +48,8 @@ the recovered IV of a copied reverse view, else a fresh one, moving the
 directory's entries whose names are lost to lost+found); objects whose
 name or header cannot be recovered are moved to the directory lost+found
 in the vault root (created if needed; inside it, problems count as
-warnings). Corrupt blocks, symlink targets and xattrs are reported only.
+warnings), except where no name of a directory decrypts (then its IV is
+the likely damage). Corrupt blocks, symlink targets and xattrs are reported only.
 After -repair, the exit code is 0 if every problem was repaired, else 26.
 -dry-run shows the plan and changes nothing. When nothing in a damaged
 vault decrypts with the key (a wrong -masterkey), -repair refuses to act
