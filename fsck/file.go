@@ -177,13 +177,12 @@ func (c *checker) checkBlocks(f *os.File, size int64, fileID, buf, plain []byte)
 // recheck counts the corrupt blocks of the file at cpath (-1 if it
 // cannot be read).
 func (c *checker) recheck(cpath string) int64 {
-	f, err := os.OpenFile(c.abs(cpath), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	f, fi, err := openRegular(c.abs(cpath))
 	if err != nil {
 		return -1
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() < content.HeaderSize {
+	if fi.Size() < content.HeaderSize {
 		return -1
 	}
 	hb := make([]byte, content.HeaderSize)
@@ -207,18 +206,11 @@ func (c *checker) recheck(cpath string) int64 {
 // one with a single damaged byte of the file ID restored. It returns nil
 // if there is none.
 func (c *checker) findHeader(p string) ([]byte, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	f, fi, err := openRegular(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
 	size := fi.Size()
 	hb := make([]byte, content.HeaderSize)
 	if _, err := f.ReadAt(hb, 0); err != nil {

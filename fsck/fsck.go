@@ -386,21 +386,32 @@ type dirEntry struct {
 // maxLongName is the longest content of a .name file (§6.4).
 const maxLongName = 344
 
+// openRegular opens a regular file for reading without following a
+// symlink or blocking on a FIFO; other types are ErrCorrupt.
+func openRegular(p string) (*os.File, fs.FileInfo, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = corruptf("%s is not a regular file", filepath.Base(p))
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
 // readSmall reads a regular file of at most max bytes (one more is read
 // to detect longer files). It never blocks on FIFOs or follows symlinks.
 func readSmall(p string, max int) ([]byte, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	f, _, err := openRegular(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, corruptf("%s is not a regular file", filepath.Base(p))
-	}
 	b := make([]byte, max+1)
 	n, err := io.ReadFull(f, b)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
