@@ -358,7 +358,10 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 			case fx.recovered:
 				detail = "recovered IV (every name decrypts with it)"
 			case len(fx.moveChildren) > 0:
-				detail = fmt.Sprintf("fresh IV; the %d entries whose names are lost go to %s", len(fx.moveChildren), c.lf)
+				detail = fmt.Sprintf("fresh IV; %d entries whose names are lost go to %s", len(fx.moveChildren), c.lf)
+				if len(fx.moveChildren) == 1 {
+					detail = "fresh IV; the entry whose name is lost goes to " + c.lf
+				}
 			}
 			for _, e := range fx.moveChildren {
 				chfx := &fix{move: true, isDir: e.typ.IsDir(), lfName: e.stored}

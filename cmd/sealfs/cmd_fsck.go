@@ -177,14 +177,23 @@ func runFsck(ctx context.Context, e *env, opts any, args []string) error {
 		fmt.Fprintln(e.stdout, "fsck summary: no problems found")
 	case o.repair && !o.dryRun:
 		left = rep.Unrepaired()
-		fmt.Fprintf(e.stdout, "fsck summary: %d problems, %d warnings; %d actions; %d problems remain\n", errs, warns, countDone(rep), left)
+		fmt.Fprintf(e.stdout, "fsck summary: %s, %s; %s done; %s left\n", plural(errs, "problem"), plural(warns, "warning"),
+			plural(countDone(rep), "repair"), plural(left, "problem"))
 	default:
-		fmt.Fprintf(e.stdout, "fsck summary: %d problems, %d warnings\n", errs, warns)
+		fmt.Fprintf(e.stdout, "fsck summary: %s, %s\n", plural(errs, "problem"), plural(warns, "warning"))
 	}
 	if left > 0 {
 		return exitCodeError(exitFsckErrors)
 	}
 	return nil
+}
+
+// plural returns "1 thing" or "N things".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func countDone(rep *fsck.Report) int {

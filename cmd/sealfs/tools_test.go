@@ -151,7 +151,7 @@ func TestFsckCLI(t *testing.T) {
 	// Repair moves the bad name; the corrupt block stays: exit 26.
 	code, out, _ = runCLI(t, "fsck", "-repair", "-q", "-passfile", pf, dir)
 	if code != exitFsckErrors || !strings.Contains(out, `fsck: repaired: move QlCTeDPzH_hGg-ONkSkwHA -> `) ||
-		!strings.Contains(out, `(now "lost+found/QlCTeDPzH_hGg-ONkSkwHA")`) || !strings.Contains(out, "1 problems remain") {
+		!strings.Contains(out, `(now "lost+found/QlCTeDPzH_hGg-ONkSkwHA")`) || !strings.Contains(out, "1 problem left") {
 		t.Fatalf("repair: exit %d:\n%s", code, out)
 	}
 	// Without the corrupt block, the vault is clean: exit 0.
