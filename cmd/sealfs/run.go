@@ -31,6 +31,11 @@ var commands = []*command{
 	cmdInit,
 	cmdPasswd,
 	cmdInfo,
+	cmdFsck,
+	cmdXray,
+	cmdSpeed,
+	cmdEncryptPath,
+	cmdDecryptPath,
 	cmdLs,
 	cmdCat,
 	cmdDecrypt,
@@ -252,9 +257,9 @@ func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: sealfs COMMAND [options] ARGS...\n\n")
 	fmt.Fprintf(w, "sealfs works with gocryptfs-compatible encrypted directories.\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "  %-9s %s\n", "help", "show help for a command")
+	fmt.Fprintf(w, "  %-12s %s\n", "help", "show help for a command")
 	fmt.Fprintf(w, "\nRun 'sealfs help COMMAND' or 'sealfs COMMAND -h' for the options of a command.\n")
 }
 
