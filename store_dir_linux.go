@@ -7,12 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -400,13 +402,79 @@ func (s *dirStore) procPath(dirfd int, base string) string {
 	return "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + base
 }
 
+// xattrArgs is struct xattr_args of getxattrat(2).
+type xattrArgs struct {
+	value uint64
+	size  uint32
+	flags uint32
+}
+
+// noXattrat is set once the kernel has said it lacks getxattrat and
+// listxattrat (Linux < 6.13); /proc paths are used then.
+var noXattrat atomic.Bool
+
+// lgetxattrAt is lgetxattr of base in directory dirfd: getxattrat(2),
+// which needs no /proc path lookup, where the kernel has it.
+func (s *dirStore) lgetxattrAt(dirfd int, base, attr string, buf []byte) (int, error) {
+	if !noXattrat.Load() {
+		p, err := unix.BytePtrFromString(base)
+		if err != nil {
+			return 0, err
+		}
+		a, err := unix.BytePtrFromString(attr)
+		if err != nil {
+			return 0, err
+		}
+		args := xattrArgs{size: uint32(len(buf))}
+		if len(buf) > 0 {
+			args.value = uint64(uintptr(unsafe.Pointer(&buf[0])))
+		}
+		r, _, e := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), unix.AT_SYMLINK_NOFOLLOW,
+			uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
+		runtime.KeepAlive(buf)
+		if e != unix.ENOSYS {
+			if e != 0 {
+				return 0, e
+			}
+			return int(r), nil
+		}
+		noXattrat.Store(true)
+	}
+	return unix.Lgetxattr(s.procPath(dirfd, base), attr, buf)
+}
+
+// llistxattrAt is llistxattr of base in directory dirfd (listxattrat(2)
+// where the kernel has it).
+func (s *dirStore) llistxattrAt(dirfd int, base string, buf []byte) (int, error) {
+	if !noXattrat.Load() {
+		p, err := unix.BytePtrFromString(base)
+		if err != nil {
+			return 0, err
+		}
+		var bp unsafe.Pointer
+		if len(buf) > 0 {
+			bp = unsafe.Pointer(&buf[0])
+		}
+		r, _, e := unix.Syscall6(unix.SYS_LISTXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), unix.AT_SYMLINK_NOFOLLOW,
+			uintptr(bp), uintptr(len(buf)), 0)
+		runtime.KeepAlive(buf)
+		if e != unix.ENOSYS {
+			if e != 0 {
+				return 0, e
+			}
+			return int(r), nil
+		}
+		noXattrat.Store(true)
+	}
+	return unix.Llistxattr(s.procPath(dirfd, base), buf)
+}
+
 func (s *dirStore) Getxattr(name, attr string) ([]byte, error) {
 	var val []byte
 	err := s.at("getxattr", name, func(dirfd int, base string) error {
-		p := s.procPath(dirfd, base)
 		for size := 256; ; size *= 4 {
 			buf := make([]byte, size)
-			n, err := unix.Lgetxattr(p, attr, buf)
+			n, err := s.lgetxattrAt(dirfd, base, attr, buf)
 			if err == unix.ERANGE && size < 1<<20 {
 				continue
 			}
@@ -429,10 +497,9 @@ func (s *dirStore) Setxattr(name, attr string, value []byte, flags int) error {
 func (s *dirStore) Listxattr(name string) ([]string, error) {
 	var list []string
 	err := s.at("listxattr", name, func(dirfd int, base string) error {
-		p := s.procPath(dirfd, base)
 		for size := 1024; ; size *= 4 {
 			buf := make([]byte, size)
-			n, err := unix.Llistxattr(p, buf)
+			n, err := s.llistxattrAt(dirfd, base, buf)
 			if err == unix.ERANGE && size < 1<<20 {
 				continue
 			}

@@ -152,3 +152,49 @@ func TestDirStoreCacheInvalidation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDirStoreXattrBothPaths: extended attributes work through
+// getxattrat/listxattrat and through the /proc fallback of older kernels,
+// never following a final symlink, with the same answers.
+func TestDirStoreXattrBothPaths(t *testing.T) {
+	saved := noXattrat.Load()
+	t.Cleanup(func() { noXattrat.Store(saved) })
+	for _, fallback := range []bool{false, true} {
+		noXattrat.Store(fallback)
+		s, _ := newDirStore(t)
+		mustT(t, s.Mkdir("d", 0o755))
+		f, err := s.OpenFile("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		mustT(t, err)
+		f.Close()
+		mustT(t, s.Symlink("f", "d/ln"))
+		big := make([]byte, 3000) // larger than the first buffer
+		for i := range big {
+			big[i] = byte(i)
+		}
+		mustT(t, s.Setxattr("d/f", "user.a", []byte("1"), 0))
+		mustT(t, s.Setxattr("d/f", "user.big", big, 0))
+		if v, err := s.Getxattr("d/f", "user.big"); err != nil || !slices.Equal(v, big) {
+			t.Fatalf("fallback=%v: getxattr big: %d bytes, %v", fallback, len(v), err)
+		}
+		if v, err := s.Getxattr("d/f", "user.a"); err != nil || string(v) != "1" {
+			t.Fatalf("fallback=%v: getxattr: %q %v", fallback, v, err)
+		}
+		if _, err := s.Getxattr("d/f", "user.none"); !errors.Is(err, syscall.ENODATA) {
+			t.Fatalf("fallback=%v: missing attribute: %v", fallback, err)
+		}
+		list, err := s.Listxattr("d/f")
+		mustT(t, err)
+		slices.Sort(list)
+		if !slices.Equal(list, []string{"user.a", "user.big"}) {
+			t.Fatalf("fallback=%v: listxattr: %q", fallback, list)
+		}
+		// The symlink itself has no user.* attributes (and cannot have
+		// them on Linux): its target's must not show through.
+		if _, err := s.Getxattr("d/ln", "user.a"); err == nil {
+			t.Fatalf("fallback=%v: getxattr followed the symlink", fallback)
+		}
+		if list, err := s.Listxattr("d/ln"); err == nil && slices.Contains(list, "user.a") {
+			t.Fatalf("fallback=%v: listxattr followed the symlink: %q", fallback, list)
+		}
+	}
+}
