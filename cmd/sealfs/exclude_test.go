@@ -1,0 +1,253 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestGlobElem(t *testing.T) {
+	tests := []struct {
+		pat, name string
+		want      bool
+	}{
+		{"a", "a", true},
+		{"a", "b", false},
+		{"*", "", true},
+		{"*", "anything", true},
+		{"*.mp3", "song.mp3", true},
+		{"*.mp3", "song.mp3.bak", false},
+		{"*.mp3", ".mp3", true},
+		{"a*b*c", "aXXbYYc", true},
+		{"a*b*c", "aXXbYY", false},
+		{"**", "x", true},
+		{"a**b", "aXb", true},
+		{"?", "x", true},
+		{"?", "", false},
+		{"?", "xy", false},
+		{"?", "é", true}, // one character, two bytes
+		{"??", "é", false},
+		{"*é", "café", true},
+		{"[abc]", "b", true},
+		{"[abc]", "d", false},
+		{"[a-c]x", "bx", true},
+		{"[a-c]x", "dx", false},
+		{"[!a-c]", "d", true},
+		{"[!a-c]", "a", false},
+		{"[^a-c]", "a", false},
+		{"[^a-c]", "z", true},
+		{"[]]", "]", true},
+		{"[]a]", "a", true},
+		{"[!]]", "]", false},
+		{"[a-]", "-", true},
+		{"[[:digit:]]x", "7x", true},
+		{"[[:digit:]]x", "ax", false},
+		{"[[:alpha:][:digit:]]", "Q", true},
+		{"[[:upper:]]", "q", false},
+		{"[[:space:]]", " ", true},
+		{"[[:xdigit:]]", "F", true},
+		{"[\\]]", "]", true},
+		{"[é]", "é", true},
+		{"[", "[", true},  // unclosed: literal
+		{"[a", "[a", true},
+		{"[a", "a", false},
+		{"\\*", "*", true},
+		{"\\*", "x", false},
+		{"\\?", "?", true},
+		{"\\[a]", "[a]", true},
+		{"\\[a]", "a", false},
+		{"a\\ ", "a ", true},
+		{"\\#x", "#x", true},
+		{"\\!x", "!x", true},
+	}
+	for _, tt := range tests {
+		if got := globElem(tt.pat, tt.name); got != tt.want {
+			t.Errorf("globElem(%q, %q) = %v, want %v", tt.pat, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestTrimTrailingSpaces(t *testing.T) {
+	for in, want := range map[string]string{
+		"a":       "a",
+		"a  ":     "a",
+		`a\ `:     `a\ `,
+		`a\  `:    `a\ `,
+		`a\\ `:    `a\\`,
+		"   ":     "",
+		"a b":     "a b",
+		"a\t":     "a\t", // only spaces are trimmed
+		`a\\\ `:   `a\\\ `,
+		`a\\\  x`: `a\\\  x`,
+	} {
+		if got := trimTrailingSpaces(in); got != want {
+			t.Errorf("trimTrailingSpaces(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// dirs is the set of directories of the test tree the matcher is asked
+// about (directory-only patterns need to know).
+var excludeDirs = map[string]bool{
+	"dir": true, "dir/sub": true, "dir/sub/deep": true, "a": true, "a/b": true, "a/x": true,
+	"a/x/b": true, "a/x/y": true, "a/x/y/b": true, "important": true, "important/sub": true,
+	"build": true, "src": true, "src/build": true, "logs": true, "foo": true, "x": true, "x/foo": true,
+}
+
+func newTestExcluder(t *testing.T, lines ...string) *excluder {
+	t.Helper()
+	m := &excluder{isDir: func(p string) bool { return excludeDirs[p] }}
+	for _, l := range lines {
+		m.add(l)
+	}
+	return m
+}
+
+func TestExcluder(t *testing.T) {
+	tests := []struct {
+		name     string
+		patterns []string
+		hidden   []string
+		shown    []string
+	}{
+		{"basename anywhere", []string{"*.mp3"},
+			[]string{"a.mp3", "dir/b.mp3", "dir/sub/deep/c.mp3"},
+			[]string{"a.mp3x", "dir", "mp3", "dir/sub"}},
+		{"plain name anywhere", []string{"file.txt"},
+			[]string{"file.txt", "dir/file.txt", "file.txt/inside"},
+			[]string{"file.txt2", "dir/xfile.txt"}},
+		{"anchored", []string{"/file.txt"},
+			[]string{"file.txt"},
+			[]string{"dir/file.txt"}},
+		{"middle slash anchors", []string{"dir/sub"},
+			[]string{"dir/sub", "dir/sub/deep", "dir/sub/deep/f"},
+			[]string{"x/dir/sub", "dir", "dir/subx"}},
+		{"dir only", []string{"build/"},
+			[]string{"build", "build/out.o", "src/build", "src/build/x"},
+			[]string{"a/build.txt", "logs"}},
+		{"dir only does not match files", []string{"foo/"},
+			[]string{"foo", "x/foo"},
+			[]string{"dir/foo"}}, // dir/foo is not in excludeDirs: a file
+		{"anchored dir only", []string{"/build/"},
+			[]string{"build", "build/x"},
+			[]string{"src/build", "src/build/x"}},
+		{"negation", []string{"*.log", "!important.log"},
+			[]string{"a.log", "dir/b.log"},
+			[]string{"important.log", "dir/important.log", "a.txt"}},
+		{"negation order matters", []string{"!important.log", "*.log"},
+			[]string{"important.log", "a.log"},
+			nil},
+		{"no re-include below an excluded dir", []string{"/dir", "!/dir/keep"},
+			[]string{"dir", "dir/keep", "dir/other"},
+			[]string{"keep"}},
+		{"everything but important (gocryptfs example)", []string{"*", "!/important"},
+			[]string{"top", "dir", "dir/x", "a.mp3"},
+			[]string{"important", "important/file", "important/sub", "important/sub/f2"}},
+		{"leading **", []string{"**/foo"},
+			[]string{"foo", "x/foo", "dir/sub/foo", "x/foo/inside"},
+			[]string{"foox", "xfoo"}},
+		{"leading ** with more", []string{"**/sub/deep"},
+			[]string{"dir/sub/deep", "sub/deep", "dir/sub/deep/f"},
+			[]string{"dir/sub", "deep"}},
+		{"trailing **", []string{"dir/**"},
+			[]string{"dir/x", "dir/sub", "dir/sub/deep/f"},
+			[]string{"dir", "x/dir/y"}},
+		{"middle **", []string{"a/**/b"},
+			[]string{"a/b", "a/x/b", "a/x/y/b", "a/x/y/b/f"},
+			[]string{"a/x", "a/x/y", "b", "x/a/b"}},
+		{"** inside an element is *", []string{"/a**"},
+			[]string{"a", "abc"},
+			[]string{"dir/a"}},
+		{"star does not cross slash", []string{"/dir/*.c"},
+			[]string{"dir/x.c"},
+			[]string{"dir/sub/x.c", "x.c"}},
+		{"question mark", []string{"f?.txt"},
+			[]string{"f1.txt", "dir/fé.txt"},
+			[]string{"f.txt", "f12.txt"}},
+		{"class", []string{"[Tt]emp[0-9]"},
+			[]string{"temp1", "Temp9", "dir/temp0"},
+			[]string{"temp", "xemp1", "tempa"}},
+		{"negated class", []string{"/[!a-y]*"},
+			[]string{"zeta", "Zeta", "1"},
+			[]string{"alpha", "dir"}},
+		{"comments and blank lines", []string{"# *", "", "   ", "#file.txt", "real"},
+			[]string{"real"},
+			[]string{"file.txt", "# *", "x"}},
+		{"escaped hash and bang", []string{`\#hash`, `\!bang`},
+			[]string{"#hash", "!bang"},
+			[]string{"hash", "bang"}},
+		{"trailing spaces", []string{"spaced   ", `kept\ `},
+			[]string{"spaced", "kept "},
+			[]string{"spaced   ", "kept"}},
+		{"escaped wildcards", []string{`star\*`, `q\?`},
+			[]string{"star*", "q?"},
+			[]string{"starx", "qx"}},
+		{"negating a dir-only pattern", []string{"logs/*", "!logs/keep/"},
+			[]string{"logs/a", "logs/keep"}, // logs/keep is a file here: not re-included
+			[]string{"logs"}},
+		{"unicode", []string{"日本*"},
+			[]string{"日本語", "dir/日本"},
+			[]string{"本日"}},
+		{"bare negation and slash are no patterns", []string{"!", "/", "!/"},
+			nil,
+			[]string{"x", "dir"}},
+		{"literal -exclude path", nil, nil, []string{"x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newTestExcluder(t, tt.patterns...)
+			for _, p := range tt.hidden {
+				if !m.excluded(p) {
+					t.Errorf("%q shown, want hidden", p)
+				}
+			}
+			for _, p := range tt.shown {
+				if m.excluded(p) {
+					t.Errorf("%q hidden, want shown", p)
+				}
+			}
+		})
+	}
+}
+
+func TestExcludeFlags(t *testing.T) {
+	dir := t.TempDir()
+	from := filepath.Join(dir, "exclusions")
+	os.WriteFile(from, []byte("# backups\r\n*.bak\r\n\n!keep.bak\n/secret/\n"), 0o600)
+	x := excludeFlags{
+		paths:     stringList{"/Music/", "dir/./file.txt", "a*"},
+		wildcards: stringList{"*.mp3"},
+		from:      stringList{from},
+	}
+	m, err := x.matcher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.isDir = func(p string) bool { return p == "secret" || p == "Music" }
+	for _, p := range []string{"Music", "Music/song", "dir/file.txt", "a*", "x.mp3", "d/y.bak", "secret", "secret/f"} {
+		if !m.excluded(p) {
+			t.Errorf("%q shown, want hidden", p)
+		}
+	}
+	// -exclude is literal and anchored: no wildcards, no other depth.
+	for _, p := range []string{"sub/Music", "abc", "file.txt", "sub/dir/file.txt", "keep.bak", "d/keep.bak", "sub/secret"} {
+		if m.excluded(p) {
+			t.Errorf("%q hidden, want shown", p)
+		}
+	}
+	var none excludeFlags
+	if m, err := none.matcher(); m != nil || err != nil {
+		t.Errorf("no exclusions: %v %v", m, err)
+	}
+	for _, bad := range []string{"..", "../x", "/", "."} {
+		x := excludeFlags{paths: stringList{bad}}
+		if _, err := x.matcher(); exitCode(err) != exitExclude {
+			t.Errorf("-exclude %q: %v (exit %d)", bad, err, exitCode(err))
+		}
+	}
+	x = excludeFlags{from: stringList{filepath.Join(dir, "missing")}}
+	if _, err := x.matcher(); exitCode(err) != exitExclude || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing -exclude-from: %v", err)
+	}
+}
