@@ -20,10 +20,12 @@ import (
 )
 
 type exportOptions struct {
-	secret secretFlags
-	config string
-	tar    bool
-	quiet  bool
+	secret  secretFlags
+	config  string
+	tar     bool
+	quiet   bool
+	exclude excludeFlags
+	oneFS   bool
 }
 
 var cmdExport = &command{
@@ -52,6 +54,8 @@ code is then 11. A progress line is shown when stderr is a terminal.`,
 		o := &exportOptions{}
 		o.secret.register(fs, masterKeyUnlockUsage)
 		fs.StringVar(&o.config, "config", "", "use the reverse config `FILE` instead of PLAINDIR/.gocryptfs.reverse.conf")
+		o.exclude.register(fs)
+		fs.BoolVar(&o.oneFS, "one-file-system", false, "leave out the contents of directories on other file systems (mount points)")
 		fs.BoolVar(&o.tar, "tar", false, "write a tar archive (to stdout with OUTDIR \"-\")")
 		fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages or progress line")
 		fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
@@ -61,11 +65,17 @@ code is then 11. A progress line is shown when stderr is a terminal.`,
 }
 
 // openReverse unlocks the reverse config of plainDir and returns the view.
-func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, config string) (*reverse.FS, func(), error) {
+// x are the exclusions; opts the other view options (Exclude and
+// ConfigName are set here).
+func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, config string, x *excludeFlags, opts reverse.Options) (*reverse.FS, func(), error) {
 	if err := s.validate(); err != nil {
 		return nil, nil, err
 	}
 	if err := checkCipherDir(plainDir); err != nil {
+		return nil, nil, err
+	}
+	excl, err := x.matcher()
+	if err != nil {
 		return nil, nil, err
 	}
 	cfgPath := configPath(plainDir, config, vault.ReverseFile)
@@ -93,11 +103,18 @@ func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, 
 	if err != nil {
 		return nil, nil, mark(errCipherDir, err)
 	}
-	opts := &reverse.Options{}
+	plain := root.FS()
 	if config != "" {
 		opts.ConfigName = "-"
 	}
-	v, err := reverse.New(root.FS(), cfg, key, opts)
+	if excl != nil {
+		excl.isDir = func(p string) bool {
+			fi, err := fs.Lstat(plain, p)
+			return err == nil && fi.IsDir()
+		}
+		opts.Exclude = excl.hide
+	}
+	v, err := reverse.New(plain, cfg, key, &opts)
 	if err != nil {
 		root.Close()
 		if errors.Is(err, reverse.ErrNotSIV) {
@@ -124,7 +141,7 @@ func runExport(ctx context.Context, e *env, opts any, args []string) error {
 			return mark(errTargetDir, err)
 		}
 	}
-	v, done, err := e.openReverse(ctx, plainDir, &o.secret, o.config)
+	v, done, err := e.openReverse(ctx, plainDir, &o.secret, o.config, &o.exclude, reverse.Options{OneFileSystem: o.oneFS})
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sealfs/sealfs/fusefs"
-	"github.com/sealfs/sealfs/vault"
 )
 
 type mountOptions struct {
@@ -41,6 +40,7 @@ type mountOptions struct {
 	nonempty    bool
 	notifypid   int
 	passfd      int
+	extra       mountExtraFlags // cmd_mount_reverse.go
 }
 
 var cmdMount = &command{
@@ -59,6 +59,7 @@ to the background process through a pipe, never on its command line.`,
 	flags: func(fs *flag.FlagSet) any {
 		o := &mountOptions{}
 		o.open.register(fs)
+		o.extra.register(fs)
 		fs.BoolVar(&o.fg, "fg", false, "stay in the foreground")
 		fs.BoolVar(&o.fg, "f", false, "same as -fg")
 		fs.BoolVar(&o.ro, "ro", false, "mount read-only")
@@ -159,12 +160,12 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		o.open.secret.passfile = stringList{"/proc/self/fd/" + strconv.Itoa(o.passfd)}
 		o.open.secret.extpass = nil
 	}
-	f, err := e.openVault(ctx, cipherDir, &o.open, o.ro, nil)
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel(o.debug)}))
+	mountFS, closeFS, err := e.openMountFS(ctx, o, cipherDir, logger)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel(o.debug)}))
+	defer closeFS()
 	mo := &fusefs.Options{
 		ReadOnly:      o.ro,
 		AllowOther:    o.allowOther || o.forceOwner != "",
@@ -193,7 +194,7 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	if os.Geteuid() == 0 && mo.AllowOther {
 		mo.PreserveOwner = true
 	}
-	srv, err := fusefs.Mount(mnt, f, mo)
+	srv, err := mountFS(mnt, mo)
 	if err != nil {
 		return mark(errMount, err)
 	}
@@ -249,7 +250,7 @@ func logLevel(debug bool) slog.Level {
 func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) error {
 	var pw []byte
 	if o.open.secret.masterkey == "" {
-		if _, err := loadConfig(configPath(cipherDir, o.open.config, vault.DefaultFile)); err != nil {
+		if _, err := loadConfig(configPath(cipherDir, o.open.config, o.configName())); err != nil {
 			return err
 		}
 		var err error

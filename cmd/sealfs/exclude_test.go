@@ -49,7 +49,7 @@ func TestGlobElem(t *testing.T) {
 		{"[[:xdigit:]]", "F", true},
 		{"[\\]]", "]", true},
 		{"[é]", "é", true},
-		{"[", "[", true},  // unclosed: literal
+		{"[", "[", true}, // unclosed: literal
 		{"[a", "[a", true},
 		{"[a", "a", false},
 		{"\\*", "*", true},
