@@ -1,0 +1,234 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sealfs/sealfs/ctlsock"
+	"github.com/sealfs/sealfs/internal/testvault"
+)
+
+// needFUSE skips the test where /dev/fuse cannot be opened (CI has it,
+// as the [fuse] condition of the scripts).
+func needFUSE(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		t.Skip("needs /dev/fuse (CI has it and runs this)")
+	}
+	f.Close()
+}
+
+// mountFG runs "sealfs mount -fg ARGS... DIR MNT" in this process and
+// returns MNT once the file system answers; the cleanup unmounts it and
+// checks that the mount command ended without error.
+func mountFG(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	mnt := t.TempDir()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	argv := append([]string{"mount", "-fg", "-q"}, args...)
+	argv = append(argv, dir, mnt)
+	go func() {
+		done <- run(context.Background(), argv, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case code := <-done:
+			t.Fatalf("mount %q ended with exit %d: %s", argv, code, stderr.String())
+		default:
+		}
+		if isMountpoint(mnt) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mount %q: not mounted after 20 s", argv)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		if err := unmountDir(mnt); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("mount ended with exit %d: %s", code, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("mount did not end after the unmount")
+		}
+	})
+	return mnt
+}
+
+// isMountpoint reports whether dir is a mount point (another device
+// than its parent).
+func isMountpoint(dir string) bool {
+	a, err1 := os.Stat(dir)
+	b, err2 := os.Stat(filepath.Dir(dir))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return !os.SameFile(a, b) && devOf(a) != devOf(b)
+}
+
+// ask sends one request over c and returns the decoded response.
+func ask(t *testing.T, c net.Conn, r *bufio.Reader, req string) ctlsock.Response {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatalf("write %s: %v", req, err)
+	}
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		t.Fatalf("answer to %s: %v", req, err)
+	}
+	var resp ctlsock.Response
+	if err := json.Unmarshal(line, &resp); err != nil {
+		t.Fatalf("answer to %s: %q: %v", req, line, err)
+	}
+	return resp
+}
+
+func jsonReq(field, p string) string {
+	b, _ := json.Marshal(map[string]string{field: p})
+	return string(b)
+}
+
+// TestMountCtlsock serves the control socket from live mounts of every
+// golden vault (forward, and reverse from the plaintext): every path of
+// cipher-map.json maps both ways, the golden transcript is answered
+// byte for byte, gocryptfs-xray -encrypt-paths/-decrypt-paths work
+// against it, garbage gets an error answer without stopping the
+// server, and the socket is removed at unmount.
+func TestMountCtlsock(t *testing.T) {
+	needFUSE(t)
+	xray, xerr := exec.LookPath("gocryptfs-xray")
+	pw := passfile(t)
+	for _, name := range append(append([]string{}, testvault.Forward...), testvault.Reverse...) {
+		t.Run(name, func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "ctl.sock")
+			var dir string
+			args := []string{"-passfile", pw, "-ctlsock", sock}
+			if strings.HasPrefix(name, "reverse") {
+				dir = testvault.CopyPlain(t, name)
+				args = append(args, "-reverse")
+			} else {
+				dir = testvault.Copy(t, name)
+			}
+			t.Cleanup(func() {
+				// Runs after the unmount (cleanups are LIFO).
+				if _, err := os.Lstat(sock); err == nil {
+					t.Error("control socket left after unmount")
+				}
+			})
+			mountFG(t, dir, args...)
+			if fi, err := os.Lstat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("socket: %v %v", fi, err)
+			}
+			c, err := net.Dial("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			cmap := testvault.CipherMap(t, name)
+			var plains, ciphers, decrypted []string
+			for _, e := range cmap {
+				if got := ask(t, c, r, jsonReq("EncryptPath", e.Plain)); got.Result != e.Cipher || got.ErrNo != 0 {
+					t.Errorf("EncryptPath %q = %+v, want %q", e.Plain, got, e.Cipher)
+				}
+				if got := ask(t, c, r, jsonReq("DecryptPath", e.Cipher)); got.Result != e.Decrypted || got.ErrNo != 0 {
+					t.Errorf("DecryptPath %q = %+v, want %q", e.Cipher, got, e.Decrypted)
+				}
+				plains, ciphers, decrypted = append(plains, e.Plain), append(ciphers, e.Cipher), append(decrypted, e.Decrypted)
+			}
+			// Garbage: an error answer, and the connection keeps serving.
+			for _, junk := range []string{"\x00\xff garbage", "{", `{"EncryptPath":5}`, "[]"} {
+				if got := ask(t, c, r, junk); got.ErrNo != -1 || !strings.Contains(got.ErrText, "JSON") {
+					t.Errorf("garbage %q: %+v", junk, got)
+				}
+			}
+			for _, x := range transcript(t, name) {
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				c.Write([]byte(x.Request))
+				line, err := r.ReadString('\n')
+				if err != nil || line != x.Response {
+					t.Errorf("request %s: got %q (%v), gocryptfs answered %q", x.Request, line, err, x.Response)
+				}
+			}
+			// A request too big for one read ends that connection only.
+			c2, err := net.Dial("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c2.Write(bytes.Repeat([]byte("x"), 6000))
+			c2.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if n, _ := c2.Read(make([]byte, 10)); n != 0 {
+				t.Error("oversized request answered")
+			}
+			c2.Close()
+			if got := ask(t, c, r, jsonReq("EncryptPath", cmap[0].Plain)); got.Result != cmap[0].Cipher {
+				t.Errorf("after garbage: %+v", got)
+			}
+
+			if xerr != nil {
+				t.Fatalf("gocryptfs-xray is needed (test.sh installs it): %v", xerr)
+			}
+			for _, mode := range []struct {
+				flag    string
+				in, out []string
+			}{{"-encrypt-paths", plains, ciphers}, {"-decrypt-paths", ciphers, decrypted}} {
+				cmd := exec.Command(xray, mode.flag, sock)
+				cmd.Stdin = strings.NewReader(strings.Join(mode.in, "\n") + "\n")
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("gocryptfs-xray %s: %v: %s", mode.flag, err, stderr.String())
+				}
+				if got, want := string(out), strings.Join(mode.out, "\n")+"\n"; got != want {
+					t.Errorf("gocryptfs-xray %s printed\n%s\nwant\n%s", mode.flag, got, want)
+				}
+			}
+		})
+	}
+}
+
+type exchange struct {
+	Request  string `json:"request"`
+	Response string `json:"response"`
+}
+
+func transcript(t *testing.T, name string) []exchange {
+	b, err := os.ReadFile(filepath.Join(testvault.Dir(t), name, "ctlsock-transcript.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x []exchange
+	if err := json.Unmarshal(b, &x); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func devOf(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev)
+	}
+	return 0
+}
