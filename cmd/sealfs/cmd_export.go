@@ -182,15 +182,24 @@ type exporter struct {
 	objects, written, unchanged, removed, failed int
 }
 
+// fail reports an object that cannot be exported, by its plaintext path
+// where it is known and its path in the view.
 func (x *exporter) fail(p string, err error) {
 	x.failed++
 	x.prog.clearLine()
-	x.e.warnf("export: %s: %v\n", p, err)
+	if plain, derr := x.v.DecryptPath(p); derr == nil && plain != "" {
+		x.e.warnf("export: skipped %s (%s): %v\n", plain, p, err)
+		return
+	}
+	x.e.warnf("export: skipped %s: %v\n", p, err)
 }
 
 // tree brings directory out in line with the view.
 func (x *exporter) tree(ctx context.Context, out string) error {
 	seen := map[string]bool{}
+	// unlisted: directories that could not be listed; what an earlier
+	// export wrote inside them is kept.
+	unlisted := map[string]bool{}
 	var dirs []string
 	err := fs.WalkDir(x.v, ".", func(p string, d fs.DirEntry, err error) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -199,6 +208,7 @@ func (x *exporter) tree(ctx context.Context, out string) error {
 		if err != nil {
 			x.fail(p, err)
 			if d != nil && d.IsDir() {
+				unlisted[p] = true
 				return fs.SkipDir
 			}
 			return nil
@@ -241,14 +251,21 @@ func (x *exporter) tree(ctx context.Context, out string) error {
 	var gone []string
 	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
 		rel, _ := filepath.Rel(out, p)
+		if rel == "." && unlisted["."] {
+			return fs.SkipDir
+		}
 		if err != nil || rel == "." {
 			return nil
 		}
-		if !seen[filepath.ToSlash(rel)] {
+		rel = filepath.ToSlash(rel)
+		if !seen[rel] {
 			gone = append(gone, p)
 			if d.IsDir() {
 				return fs.SkipDir
 			}
+		}
+		if unlisted[rel] {
+			return fs.SkipDir
 		}
 		return nil
 	})
