@@ -178,3 +178,38 @@ func TestExportSkipsFIFO(t *testing.T) {
 	}
 	checkView(t, "reverse", out)
 }
+
+// TestExportProgress: the progress line goes to stderr only when it is
+// a terminal, and not with -q.
+func TestExportProgress(t *testing.T) {
+	plain := testvault.CopyPlain(t, "reverse")
+	pw := passfile(t)
+	ctrl, tty := openPty(t)
+	got := make(chan string, 1)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 4096)
+		for {
+			n, err := ctrl.Read(buf)
+			b.Write(buf[:n])
+			if err != nil || strings.Contains(b.String(), "exported ") {
+				break
+			}
+		}
+		got <- b.String()
+	}()
+	code := run(context.Background(), []string{"export", "-passfile", pw, plain, filepath.Join(t.TempDir(), "o")}, strings.NewReader(""), io.Discard, tty)
+	if code != 0 {
+		t.Fatalf("export on a terminal: exit %d", code)
+	}
+	if s := <-got; !strings.Contains(s, "\r\033[K") || !strings.Contains(s, "objects, ") || !strings.Contains(s, "MiB") {
+		t.Errorf("no progress line on the terminal: %q", s)
+	}
+	for _, args := range [][]string{{"export", "-passfile", pw}, {"export", "-q", "-passfile", pw}} {
+		var stderr bytes.Buffer
+		args = append(args, plain, filepath.Join(t.TempDir(), "o"))
+		if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr); code != 0 || strings.Contains(stderr.String(), "\r") {
+			t.Errorf("%q: exit %d, progress on a non-terminal or with -q: %q", args, code, stderr.String())
+		}
+	}
+}
