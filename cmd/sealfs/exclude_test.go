@@ -1,10 +1,20 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/internal/testvault"
+	"github.com/sealfs/sealfs/reverse"
 )
 
 func TestGlobElem(t *testing.T) {
@@ -192,7 +202,6 @@ func TestExcluder(t *testing.T) {
 		{"bare negation and slash are no patterns", []string{"!", "/", "!/"},
 			nil,
 			[]string{"x", "dir"}},
-		{"literal -exclude path", nil, nil, []string{"x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,4 +259,85 @@ func TestExcludeFlags(t *testing.T) {
 	if _, err := x.matcher(); exitCode(err) != exitExclude || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("missing -exclude-from: %v", err)
 	}
+}
+
+// TestExcludeView: excluded objects are absent from the view of the
+// golden reverse vault, through listings, lookups by their (computable)
+// encrypted names, long-name .name files and DecryptPath, and from an
+// export; everything else is there.
+func TestExcludeView(t *testing.T) {
+	plain := testvault.CopyPlain(t, "reverse")
+	x := &excludeFlags{
+		paths:     stringList{"dir1/dir2"},
+		wildcards: stringList{"*.bin", "!exactly-4097.bin", "n255-*"},
+	}
+	e := newEnv(strings.NewReader(""), io.Discard, io.Discard)
+	v, done, err := e.openReverse(context.Background(), plain, &secretFlags{passfile: stringList{passfile(t)}}, "", x, reverse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	var hidden, shown []string
+	for _, e := range testvault.Manifest(t, "reverse") {
+		p := e.Path
+		if strings.HasPrefix(p, "dir1/dir2") || strings.HasPrefix(p, "n255-") ||
+			strings.HasSuffix(p, ".bin") && p != "exactly-4097.bin" {
+			hidden = append(hidden, p)
+		} else {
+			shown = append(shown, p)
+		}
+	}
+	if len(hidden) != 10 || !slices.ContainsFunc(hidden, func(p string) bool { return len(p) == 255 }) {
+		t.Fatalf("the golden tree changed: hidden %q", hidden)
+	}
+	for _, p := range hidden {
+		cp, err := v.EncryptPath(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{cp, cp + ".name"} {
+			if _, err := fs.Lstat(v, q); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s: Lstat(%s) = %v, want not exist", p, q, err)
+			}
+			if _, err := v.Open(q); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s: Open(%s) = %v, want not exist", p, q, err)
+			}
+		}
+		if _, err := v.DecryptPath(cp); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: DecryptPath = %v", p, err)
+		}
+		ents, err := fs.ReadDir(v, path.Dir(cp))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		for _, d := range ents {
+			if d.Name() == path.Base(cp) || d.Name() == path.Base(cp)+".name" {
+				t.Errorf("%s listed as %s", p, d.Name())
+			}
+		}
+	}
+	for _, p := range shown {
+		cp, _ := v.EncryptPath(p)
+		if _, err := fs.Lstat(v, cp); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	// The export of the same view: its forward decryption lacks exactly
+	// the hidden objects.
+	out := filepath.Join(t.TempDir(), "out")
+	if code, _, stderr := runCLI(t, "export", "-q", "-passfile", passfile(t), "-e", "dir1/dir2", "-ew", "*.bin", "-ew", "!exactly-4097.bin", "-exclude-wildcard", "n255-*", plain, out); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	f, err := sealfs.Open(out, []byte(testvault.Password), &sealfs.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var want []testvault.Entry
+	for _, e := range testvault.Manifest(t, "reverse") {
+		if !slices.ContainsFunc(hidden, func(h string) bool { return e.Path == h || strings.HasPrefix(e.Path, h+"/") }) {
+			want = append(want, e)
+		}
+	}
+	testvault.CompareTree(t, f, want, nil)
 }
