@@ -85,3 +85,20 @@ func (e *env) openMountFS(ctx context.Context, o *mountOptions, dir string, logg
 	}
 	return mount, closeFS, nil
 }
+
+func init() {
+	cmdMount.help += `
+
+With -reverse, CIPHERDIR is a plaintext directory with a reverse config
+(sealfs init -reverse) and MOUNTPOINT shows its encrypted view, read-only,
+as gocryptfs -reverse does; a copy of the view is an ordinary vault.
+-exclude PATH (-e) hides a path relative to the plaintext root (no
+wildcards), -exclude-wildcard PATTERN (-ew) hides what a gitignore pattern
+matches (anywhere unless it starts with /; ! shows again), -exclude-from
+FILE reads gitignore patterns from a file; all three can be repeated.
+-one-file-system shows directories on other file systems as empty.
+
+-ctlsock PATH serves the gocryptfs control socket (forward and reverse), so
+that gocryptfs-xray -encrypt-paths/-decrypt-paths PATH map paths; it is
+removed at unmount. An unusable PATH is exit code 20; bad exclusions 29.`
+}
