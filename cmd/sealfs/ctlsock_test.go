@@ -163,7 +163,7 @@ func TestMountCtlsock(t *testing.T) {
 					t.Errorf("garbage %q: %+v", junk, got)
 				}
 			}
-			for _, x := range transcript(t, name) {
+			for _, x := range testvault.Transcript(t, name) {
 				c.SetDeadline(time.Now().Add(10 * time.Second))
 				c.Write([]byte(x.Request))
 				line, err := r.ReadString('\n')
@@ -207,23 +207,6 @@ func TestMountCtlsock(t *testing.T) {
 			}
 		})
 	}
-}
-
-type exchange struct {
-	Request  string `json:"request"`
-	Response string `json:"response"`
-}
-
-func transcript(t *testing.T, name string) []exchange {
-	b, err := os.ReadFile(filepath.Join(testvault.Dir(t), name, "ctlsock-transcript.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var x []exchange
-	if err := json.Unmarshal(b, &x); err != nil {
-		t.Fatal(err)
-	}
-	return x
 }
 
 func devOf(fi os.FileInfo) uint64 {
