@@ -225,64 +225,63 @@ func matchElems(pat, elems []string) bool {
 }
 
 // globElem matches one path element against one pattern element: *, ?,
-// [...] and backslash escapes; ** inside an element is *.
+// [...] and backslash escapes; ** inside an element is *. It backtracks
+// only to the last *, so it takes O(len(pat) * len(name)) steps.
 func globElem(pat, name string) bool {
-	for len(pat) > 0 {
-		switch pat[0] {
-		case '*':
-			for len(pat) > 0 && pat[0] == '*' {
-				pat = pat[1:]
-			}
-			if pat == "" {
-				return true
-			}
-			for i := 0; i <= len(name); i++ {
-				if globElem(pat, name[i:]) {
-					return true
+	px, nx := 0, 0
+	starPx, starNx := -1, 0 // after the last *, and where its match ends
+	for px < len(pat) || nx < len(name) {
+		if px < len(pat) {
+			if pat[px] == '*' {
+				for px < len(pat) && pat[px] == '*' {
+					px++
 				}
-				if i < len(name) {
-					_, size := utf8.DecodeRuneInString(name[i:])
-					i += size - 1
-				}
-			}
-			return false
-		case '?':
-			if name == "" {
-				return false
-			}
-			_, size := utf8.DecodeRuneInString(name)
-			pat, name = pat[1:], name[size:]
-		case '[':
-			if name == "" {
-				return false
-			}
-			c, size := utf8.DecodeRuneInString(name)
-			ok, rest, valid := matchClass(pat, c)
-			if !valid {
-				// No closing ]: a literal [.
-				if name[0] != '[' {
-					return false
-				}
-				pat, name = pat[1:], name[1:]
+				starPx, starNx = px, nx
 				continue
 			}
-			if !ok {
-				return false
+			if n, ok := matchOne(pat[px:], name[nx:]); ok {
+				px += n.pat
+				nx += n.name
+				continue
 			}
-			pat, name = rest, name[size:]
-		default:
-			if pat[0] == '\\' && len(pat) > 1 {
-				pat = pat[1:]
-			}
-			pc, psize := utf8.DecodeRuneInString(pat)
-			c, size := utf8.DecodeRuneInString(name)
-			if name == "" || pc != c {
-				return false
-			}
-			pat, name = pat[psize:], name[size:]
 		}
+		// Mismatch: let the last * take one more character.
+		if starPx < 0 || starNx >= len(name) {
+			return false
+		}
+		_, size := utf8.DecodeRuneInString(name[starNx:])
+		starNx += size
+		px, nx = starPx, starNx
 	}
-	return name == ""
+	return true
+}
+
+type advance struct{ pat, name int }
+
+// matchOne matches the first character of name against the pattern item
+// (not *) at the start of pat, returning the bytes consumed of each.
+func matchOne(pat, name string) (advance, bool) {
+	if name == "" {
+		return advance{}, false
+	}
+	c, size := utf8.DecodeRuneInString(name)
+	switch pat[0] {
+	case '?':
+		return advance{1, size}, true
+	case '[':
+		ok, rest, valid := matchClass(pat, c)
+		if valid {
+			return advance{len(pat) - len(rest), size}, ok
+		}
+		// No closing ]: a literal [.
+		return advance{1, 1}, name[0] == '['
+	}
+	n := 0
+	if pat[0] == '\\' && len(pat) > 1 {
+		n = 1
+	}
+	_, psize := utf8.DecodeRuneInString(pat[n:])
+	return advance{n + psize, size}, pat[n:n+psize] == name[:size] // bytes: invalid UTF-8 too
 }
 
 var posixClasses = map[string]func(rune) bool{

@@ -70,6 +70,10 @@ func TestGlobElem(t *testing.T) {
 		{"a\\ ", "a ", true},
 		{"\\#x", "#x", true},
 		{"\\!x", "!x", true},
+		// Backtracking only to the last star: this would take 255^9 steps
+		// with naive recursion.
+		{"*a*a*a*a*a*a*a*a*a*b", strings.Repeat("a", 255), false},
+		{"*a*a*a*a*a*a*a*a*a*b", strings.Repeat("a", 254) + "b", true},
 	}
 	for _, tt := range tests {
 		if got := globElem(tt.pat, tt.name); got != tt.want {
@@ -340,4 +344,36 @@ func TestExcludeView(t *testing.T) {
 		}
 	}
 	testvault.CompareTree(t, f, want, nil)
+}
+
+// FuzzExcluder: any pattern line and any path are handled without a
+// panic; a pattern without special characters matches exactly its own
+// name; a negated copy of a pattern put after it undoes it.
+func FuzzExcluder(f *testing.F) {
+	for _, s := range []string{"*.mp3", "[a-", "[[:alpha:]", "\\", "a/**/b", "!x", "[!]", "**/", "[\\"} {
+		f.Add(s, "dir/a.mp3")
+	}
+	f.Fuzz(func(t *testing.T, pattern, p string) {
+		// Where gitignore and path.Match agree (*, ? and plain
+		// characters within one element), they give the same answer.
+		if name := path.Base(p); !strings.ContainsAny(pattern, "[\\/") && !strings.Contains(name, "/") {
+			if want, err := path.Match(pattern, name); err == nil && globElem(pattern, name) != want {
+				t.Errorf("globElem(%q, %q) = %v, path.Match says %v", pattern, name, !want, want)
+			}
+		}
+		m := &excluder{isDir: func(string) bool { return true }}
+		m.add(pattern)
+		hidden := m.excluded(p)
+		if !strings.ContainsAny(pattern, "*?[\\!#/ ") && pattern != "" && fs.ValidPath(pattern) {
+			if !m.excluded(pattern) {
+				t.Errorf("literal pattern %q does not match itself", pattern)
+			}
+		}
+		if hidden && !strings.HasPrefix(pattern, "!") {
+			m.add("!" + pattern)
+			if m.hide(p) {
+				t.Errorf("pattern %q then !%q still hides %q", pattern, pattern, p)
+			}
+		}
+	})
 }
