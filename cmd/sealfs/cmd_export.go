@@ -48,6 +48,11 @@ unchanged files. Files are replaced atomically.
 With -tar, the view is written as a tar archive to OUTDIR, or to stdout
 when OUTDIR is "-".
 
+-exclude PATH (-e), -exclude-wildcard PATTERN (-ew), -exclude-from FILE
+and -one-file-system leave objects out as for "sealfs mount -reverse"
+(gitignore patterns; see "sealfs help mount"); what an earlier export
+wrote for them is deleted.
+
 Plaintext files that cannot be read are reported and skipped; the exit
 code is then 11. A progress line is shown when stderr is a terminal.`,
 	flags: func(fs *flag.FlagSet) any {
