@@ -5,12 +5,13 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,48 +32,70 @@ func needFUSE(t *testing.T) {
 	f.Close()
 }
 
-// mountFG runs "sealfs mount -fg ARGS... DIR MNT" in this process and
-// returns MNT once the file system answers; the cleanup unmounts it and
-// checks that the mount command ended without error.
-func mountFG(t *testing.T, dir string, args ...string) string {
+// mountBG runs "sealfs mount -q ARGS... DIR MNT" as its own background
+// process (the test binary is "sealfs" on PATH, see TestMain), as a user
+// would, and returns MNT once mounted and the pid of the process serving
+// it; the cleanup unmounts it. (A mount served by the test process itself
+// could deadlock on its own requests.)
+func mountBG(t *testing.T, dir string, args ...string) (string, int) {
 	t.Helper()
 	mnt := t.TempDir()
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	argv := append([]string{"mount", "-fg", "-q"}, args...)
-	argv = append(argv, dir, mnt)
-	go func() {
-		done <- run(context.Background(), argv, strings.NewReader(""), &bytes.Buffer{}, &stderr)
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case code := <-done:
-			t.Fatalf("mount %q ended with exit %d: %s", argv, code, stderr.String())
-		default:
-		}
-		if isMountpoint(mnt) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mount %q: not mounted after 20 s", argv)
-		}
-		time.Sleep(20 * time.Millisecond)
+	bin, err := exec.LookPath("sealfs")
+	if err != nil {
+		t.Fatal(err)
 	}
+	argv := append([]string{"mount", "-q"}, args...)
+	argv = append(argv, dir, mnt)
+	cmd := exec.Command(bin, argv...)
+	cmd.Env = append(os.Environ(), "GORACE="+goRace())
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), &stderr, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sealfs %q: %v: %s", argv, err, stderr.String())
+	}
+	if !isMountpoint(mnt) {
+		t.Fatalf("sealfs %q returned, but %s is not mounted", argv, mnt)
+	}
+	pid := servingPid(mnt)
 	t.Cleanup(func() {
 		if err := unmountDir(mnt); err != nil {
 			t.Errorf("unmount: %v", err)
 		}
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("mount ended with exit %d: %s", code, stderr.String())
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("mount did not end after the unmount")
-		}
 	})
-	return mnt
+	return mnt, pid
+}
+
+// waitExit waits for the processes to end.
+func waitExit(t *testing.T, pids []int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, pid := range pids {
+		for pid > 0 && syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				t.Errorf("sealfs process %d still running 20 s after its unmount", pid)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// servingPid finds the sealfs process serving mnt (the one whose
+// command line ends with it), or 0.
+func servingPid(mnt string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if slices.Contains(args, mnt) && slices.Contains(args, "-fg") {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			return pid
+		}
+	}
+	return 0
 }
 
 // isMountpoint reports whether dir is a mount point (another device
@@ -119,6 +142,18 @@ func TestMountCtlsock(t *testing.T) {
 	needFUSE(t)
 	xray, xerr := exec.LookPath("gocryptfs-xray")
 	pw := passfile(t)
+	var pids []int
+	var socks []string
+	t.Cleanup(func() {
+		// After the subtests' unmounts: the processes end and remove
+		// their sockets.
+		waitExit(t, pids)
+		for _, s := range socks {
+			if _, err := os.Lstat(s); err == nil {
+				t.Errorf("control socket %s left after unmount", s)
+			}
+		}
+	})
 	for _, name := range append(append([]string{}, testvault.Forward...), testvault.Reverse...) {
 		t.Run(name, func(t *testing.T) {
 			sock := filepath.Join(t.TempDir(), "ctl.sock")
@@ -130,13 +165,11 @@ func TestMountCtlsock(t *testing.T) {
 			} else {
 				dir = testvault.Copy(t, name)
 			}
-			t.Cleanup(func() {
-				// Runs after the unmount (cleanups are LIFO).
-				if _, err := os.Lstat(sock); err == nil {
-					t.Error("control socket left after unmount")
-				}
-			})
-			mountFG(t, dir, args...)
+			_, pid := mountBG(t, dir, args...)
+			if pid == 0 {
+				t.Fatal("no process serving the mount")
+			}
+			pids, socks = append(pids, pid), append(socks, sock)
 			if fi, err := os.Lstat(sock); err != nil || fi.Mode().Perm() != 0o600 {
 				t.Fatalf("socket: %v %v", fi, err)
 			}

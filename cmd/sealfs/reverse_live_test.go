@@ -282,7 +282,7 @@ func TestReverseLiveGocryptfs(t *testing.T) {
 			t.Run("library", func(t *testing.T) { testvault.CompareSnapshots(t, viewSnapshot(t, v), want) })
 			// (b) sealfs mount -reverse
 			t.Run("mount", func(t *testing.T) {
-				mnt := mountFG(t, plain, "-reverse", "-passfile", pw)
+				mnt, _ := mountBG(t, plain, "-reverse", "-passfile", pw)
 				testvault.CompareSnapshots(t, viewSnapshot(t, os.DirFS(mnt)), want)
 			})
 			// (c) sealfs export
@@ -298,7 +298,7 @@ func TestReverseLiveGocryptfs(t *testing.T) {
 			excl := []string{"-ew", "*.txt-*", "-ew", "!text.txt-*", "-e", "a/b", "-ew", "/deep/d1/d2/d3", "-ew", "n200-*"}
 			t.Run("exclusions", func(t *testing.T) {
 				want := viewSnapshot(t, os.DirFS(gocryptfsReverse(t, plain, pw, excl...)))
-				mnt := mountFG(t, plain, append([]string{"-reverse", "-passfile", pw}, excl...)...)
+				mnt, _ := mountBG(t, plain, append([]string{"-reverse", "-passfile", pw}, excl...)...)
 				got := viewSnapshot(t, os.DirFS(mnt))
 				if len(got) >= len(viewSnapshot(t, v)) {
 					t.Errorf("the exclusions hid nothing")
@@ -328,7 +328,7 @@ func TestReverseLiveGocryptfs(t *testing.T) {
 					t.Fatalf("decrypt %q: %s", unlock, stderr)
 				}
 				testvault.CompareSnapshots(t, testvault.Snapshot(t, os.DirFS(dec), nil), plainSnap)
-				mnt := mountFG(t, out, append([]string{"-ro"}, unlock...)...)
+				mnt, _ := mountBG(t, out, append([]string{"-ro"}, unlock...)...)
 				testvault.CompareSnapshots(t, testvault.Snapshot(t, os.DirFS(mnt), nil), plainSnap)
 			}
 		})
