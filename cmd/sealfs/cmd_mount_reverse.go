@@ -47,9 +47,6 @@ func (e *env) openMountFS(ctx context.Context, o *mountOptions, dir string, logg
 	}
 	var m ctlsock.Mapper
 	if o.extra.reverse {
-		if o.shared {
-			return nil, nil, usageErrorf("-sharedstorage cannot be used with -reverse")
-		}
 		e.quiet = e.quiet || o.open.quiet
 		v, done, err := e.openReverse(ctx, dir, &o.open.secret, o.open.config, &o.extra.exclude,
 			reverse.Options{OneFileSystem: o.extra.oneFS, Logger: logger})
