@@ -41,13 +41,19 @@ func (t *nodeTable) init(enabled bool) {
 }
 
 // acquire returns the node for the freshly opened backing sf, sharing an
-// existing one for the same inode. It takes ownership of sf.
-func (f *FS) acquire(sf StoreFile, writable bool) (*node, error) {
+// existing one for the same inode, and sf's metadata. It takes ownership
+// of sf.
+func (f *FS) acquire(sf StoreFile, writable bool) (*node, fs.FileInfo, error) {
 	fi, err := sf.Stat()
 	if err != nil {
 		sf.Close()
-		return nil, err
+		return nil, nil, err
 	}
+	n, err := f.share(sf, fi, writable)
+	return n, fi, err
+}
+
+func (f *FS) share(sf StoreFile, fi fs.FileInfo, writable bool) (*node, error) {
 	st, ok := fi.Sys().(*Stat)
 	if !ok || !f.nodes.enabled {
 		return &node{cf: f.contentFile(sf, false), backing: sf, writable: writable, refs: 1}, nil
@@ -59,6 +65,8 @@ func (f *FS) acquire(sf StoreFile, writable bool) (*node, error) {
 	n := t.m[key]
 	if n == nil {
 		n = &node{key: key, cf: f.contentFile(sf, true), backing: sf, writable: writable, refs: 1}
+		// Nobody else has this node yet: the size just read is current.
+		n.cf.SetCipherSize(fi.Size())
 		t.m[key] = n
 		return n, nil
 	}
@@ -117,6 +125,9 @@ type File struct {
 	dir   StoreFile
 	dloc  dirLoc
 	other fs.FileInfo // neither file nor directory (fifo, device, ...)
+	// opened is the ciphertext metadata of a regular file or directory
+	// as it was opened (OpenInfo).
+	opened fs.FileInfo
 
 	mu      sync.Mutex // offset and directory state
 	off     int64
@@ -228,7 +239,7 @@ func (f *FS) openFile(p, shown string, flag int, perm fs.FileMode, hops int) (*F
 		if err != nil {
 			return nil, err
 		}
-		return &File{fsys: f, name: shown, flag: flag, dir: sf, dloc: d}, nil
+		return &File{fsys: f, name: shown, flag: flag, dir: sf, dloc: d, opened: fi}, nil
 	case fi.Mode().IsRegular():
 		return f.openRegular(&l, shown, flag, fi)
 	default:
@@ -281,11 +292,11 @@ func (f *FS) openRegular(l *entryLoc, shown string, flag int, fi fs.FileInfo) (*
 	if err != nil {
 		return nil, err
 	}
-	n, err := f.acquire(sf, writable)
+	n, cfi, err := f.acquire(sf, writable)
 	if err != nil {
 		return nil, err
 	}
-	file := &File{fsys: f, name: shown, flag: flag, node: n}
+	file := &File{fsys: f, name: shown, flag: flag, node: n, opened: cfi}
 	if flag&os.O_TRUNC != 0 && flag&accessModes != os.O_RDONLY {
 		n.mu.Lock()
 		err := n.cf.Truncate(0)
@@ -315,11 +326,11 @@ func (f *FS) createFile(l *entryLoc, shown string, flag int, perm fs.FileMode) (
 		undo()
 		return nil, err
 	}
-	n, err := f.acquire(sf, true)
+	n, cfi, err := f.acquire(sf, true)
 	if err != nil {
 		return nil, err
 	}
-	return &File{fsys: f, name: shown, flag: flag, node: n}, nil
+	return &File{fsys: f, name: shown, flag: flag, node: n, opened: cfi}, nil
 }
 
 // Name returns the path the file was opened with.
@@ -588,6 +599,23 @@ func (file *File) Stat() (fs.FileInfo, error) {
 		return newFileInfo(base, fi, fi.Size()), nil
 	default:
 		return file.other, nil
+	}
+}
+
+// OpenInfo describes the file as it was when it was opened, without a
+// system call. The identity it gives (Sys().(*Stat) Dev, Ino and Btime,
+// where the store provides them) and the file type never change for an
+// open file; its size, mode and times may have changed since: Stat gives
+// the current ones.
+func (file *File) OpenInfo() fs.FileInfo {
+	_, base := splitPath(file.name)
+	switch {
+	case file.other != nil:
+		return file.other
+	case file.node != nil:
+		return newFileInfo(base, file.opened, file.fsys.codec.PlainSize(file.opened.Size()))
+	default:
+		return newFileInfo(base, file.opened, file.opened.Size())
 	}
 }
 

@@ -9,6 +9,8 @@ cd "$(dirname "$0")"
 need=()
 command -v gocryptfs >/dev/null 2>&1 || need+=(gocryptfs)
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
+command -v git >/dev/null 2>&1 || need+=(git)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

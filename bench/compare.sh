@@ -7,14 +7,17 @@
 #   bench/compare.sh [-quick] [-where tmpfs|disk|both] [-rounds N]
 #
 # Ratio = gocryptfs time / sealfs time (for throughputs: sealfs / gocryptfs),
-# so > 1.00 means sealfs is faster. Needs root (drop_caches, mounts), fuse3,
+# so > 1.00 means sealfs is faster; each step runs on both mounts back to
+# back and the table shows medians over the rounds. Beside it, the CPU time
+# each server process spent on the step (steadier than wall time on a busy
+# machine). Needs root (drop_caches, mounts), fuse3,
 # gocryptfs and fio (installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
 where=both
-rounds=1
+rounds=3
 while [ $# -gt 0 ]; do
   case "$1" in
     -quick) quick=1 ;;
@@ -59,31 +62,39 @@ now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc -l; }
 dropcaches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
-# run_workload MNT -> prints "name seconds" lines
-run_workload() {
-  local m=$1 t
-  t=$(now); dd if=/dev/zero of="$m/stream" bs=1M count=$stream_mb conv=fsync status=none; echo "write_${stream_mb}MiB_fsync $(elapsed "$t")"
-  dropcaches
-  t=$(now); dd if="$m/stream" of=/dev/null bs=1M status=none; echo "read_${stream_mb}MiB_cold $(elapsed "$t")"
-  rm -f "$m/stream"
-  dropcaches
-  t=$(now); tar -C "$m" -xf "$tarball"; sync; echo "untar_${nfiles}_files $(elapsed "$t")"
-  dropcaches
-  t=$(now); (cd "$m" && find src -type f -print0 | xargs -0 md5sum >/dev/null); echo "md5sum_all $(elapsed "$t")"
-  dropcaches
-  t=$(now); ls -lR "$m/src" >/dev/null; echo "ls_-lR $(elapsed "$t")"
-  t=$(now); rm -rf "$m/src"; echo "rm_-rf $(elapsed "$t")"
+# Server CPU time (user + system, seconds) of process $1.
+cputime() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+# step NAME MNT PID -> runs one step of the workload on MNT (served by PID)
+# and prints "name wall_seconds server_cpu_seconds" (IOPS steps: "name iops cpu").
+step() {
+  local name=$1 m=$2 pid=$3 t c0 v
   local fiosize=256M; [ $quick = 1 ] && fiosize=64M
   local rt=10; [ $quick = 1 ] && rt=4
-  fio --name=prep --directory="$m" --filename=fio.dat --size=$fiosize --rw=write --bs=1M --end_fsync=1 >/dev/null
-  dropcaches
-  local iops
-  iops=$(fio --name=rr --directory="$m" --filename=fio.dat --size=$fiosize --rw=randread --bs=4k --iodepth=1 --runtime=$rt --time_based --output-format=terse --terse-version=3 | awk -F';' '{print $8}')
-  echo "randread_4k_qd1_iops $iops"
-  iops=$(fio --name=rw --directory="$m" --filename=fio.dat --size=$fiosize --rw=randwrite --bs=4k --iodepth=1 --runtime=$rt --time_based --output-format=terse --terse-version=3 | awk -F';' '{print $49}')
-  echo "randwrite_4k_qd1_iops $iops"
-  rm -f "$m/fio.dat"
+  case $name in
+    read*|md5sum*|ls*|randread*) dropcaches ;;
+  esac
+  c0=$(cputime "$pid"); t=$(now)
+  case $name in
+    write*) dd if=/dev/zero of="$m/stream" bs=1M count=$stream_mb conv=fsync status=none ;;
+    read*) dd if="$m/stream" of=/dev/null bs=1M status=none; rm -f "$m/stream" ;;
+    untar*) tar -C "$m" -xf "$tarball"; sync ;;
+    md5sum*) (cd "$m" && find src -type f -print0 | xargs -0 md5sum >/dev/null) ;;
+    ls*) ls -lR "$m/src" >/dev/null ;;
+    rm*) rm -rf "$m/src" ;;
+    randread*)
+      fio --name=prep --directory="$m" --filename=fio.dat --size=$fiosize --rw=write --bs=1M --end_fsync=1 >/dev/null
+      dropcaches; c0=$(cputime "$pid")
+      v=$(fio --name=rr --directory="$m" --filename=fio.dat --size=$fiosize --rw=randread --bs=4k --iodepth=1 --runtime=$rt --time_based --output-format=terse --terse-version=3 | awk -F';' '{print $8}') ;;
+    randwrite*)
+      v=$(fio --name=rw --directory="$m" --filename=fio.dat --size=$fiosize --rw=randwrite --bs=4k --iodepth=1 --runtime=$rt --time_based --output-format=terse --terse-version=3 | awk -F';' '{print $49}')
+      rm -f "$m/fio.dat" ;;
+  esac
+  [ -n "${v:-}" ] || v=$(elapsed "$t")
+  echo "$name $v $(echo "$(cputime "$pid") - $c0" | bc -l)"
 }
+
+median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 bench_on() {
   local base=$1 label=$2
@@ -92,19 +103,36 @@ bench_on() {
   "$bin" init -q -scryptn 10 -passfile "$pw" "$base/s.cipher" >/dev/null
   gocryptfs -q -passfile "$pw" -- "$base/g.cipher" "$base/g.mnt"; mounts+=("$base/g.mnt")
   "$bin" mount -q -passfile "$pw" "$base/s.cipher" "$base/s.mnt"; mounts+=("$base/s.mnt")
-  declare -A g s
+  local gpid spid
+  gpid=$(pgrep -f -- "gocryptfs .*$base/g.cipher" | head -1)
+  spid=$(pgrep -f -- "sealfs mount .*$base/s.cipher .*-fg" | head -1)
+  local steps=("write_${stream_mb}MiB_fsync" "read_${stream_mb}MiB_cold" "untar_${nfiles}_files" md5sum_all ls_-lR rm_-rf randread_4k_qd1_iops randwrite_4k_qd1_iops)
+  local res=$work/res.$RANDOM
+  # Every step runs on both mounts back to back (the order swapped each
+  # round), so that a noisy neighbour hits both alike; the table shows medians.
   for ((r = 0; r < rounds; r++)); do
-    while read -r k v; do g[$k]=$(echo "${g[$k]:-0} + $v" | bc -l); done < <(run_workload "$base/g.mnt")
-    while read -r k v; do s[$k]=$(echo "${s[$k]:-0} + $v" | bc -l); done < <(run_workload "$base/s.mnt")
+    for st in "${steps[@]}"; do
+      if ((r % 2)); then
+        step "$st" "$base/s.mnt" "$spid" | sed 's/^/s /' >>"$res"
+        step "$st" "$base/g.mnt" "$gpid" | sed 's/^/g /' >>"$res"
+      else
+        step "$st" "$base/g.mnt" "$gpid" | sed 's/^/g /' >>"$res"
+        step "$st" "$base/s.mnt" "$spid" | sed 's/^/s /' >>"$res"
+      fi
+    done
   done
-  printf '\n%s (%d round(s))\n' "$label" "$rounds"
-  printf '%-28s %12s %12s %8s\n' workload gocryptfs sealfs ratio
-  for k in "write_${stream_mb}MiB_fsync" "read_${stream_mb}MiB_cold" "untar_${nfiles}_files" md5sum_all ls_-lR rm_-rf randread_4k_qd1_iops randwrite_4k_qd1_iops; do
-    local gv sv ratio
-    gv=$(echo "${g[$k]} / $rounds" | bc -l); sv=$(echo "${s[$k]} / $rounds" | bc -l)
-    case $k in
-      *iops) ratio=$(echo "$sv / $gv" | bc -l); printf '%-28s %12.0f %12.0f %8.2f\n' "$k" "$gv" "$sv" "$ratio" ;;
-      *) ratio=$(echo "$gv / $sv" | bc -l); printf '%-28s %11.2fs %11.2fs %8.2f\n' "$k" "$gv" "$sv" "$ratio" ;;
+  printf '\n%s (median of %d round(s); cpu = server CPU seconds)\n' "$label" "$rounds"
+  printf '%-26s %10s %10s %7s   %9s %9s %7s\n' workload gocryptfs sealfs ratio "g cpu" "s cpu" "ratio"
+  for st in "${steps[@]}"; do
+    local gv sv gc sc ratio cratio
+    gv=$(awk -v k="$st" '$1 == "g" && $2 == k {print $3}' "$res" | median)
+    sv=$(awk -v k="$st" '$1 == "s" && $2 == k {print $3}' "$res" | median)
+    gc=$(awk -v k="$st" '$1 == "g" && $2 == k {print $4}' "$res" | median)
+    sc=$(awk -v k="$st" '$1 == "s" && $2 == k {print $4}' "$res" | median)
+    cratio=$(echo "$gc / ($sc + 0.001)" | bc -l)
+    case $st in
+      *iops) ratio=$(echo "$sv / $gv" | bc -l); printf '%-26s %10.0f %10.0f %7.2f   %8.2fs %8.2fs %7.2f\n' "$st" "$gv" "$sv" "$ratio" "$gc" "$sc" "$cratio" ;;
+      *) ratio=$(echo "$gv / $sv" | bc -l); printf '%-26s %9.2fs %9.2fs %7.2f   %8.2fs %8.2fs %7.2f\n' "$st" "$gv" "$sv" "$ratio" "$gc" "$sc" "$cratio" ;;
     esac
   done
   fusermount3 -u "$base/g.mnt"; fusermount3 -u "$base/s.mnt"
@@ -113,6 +141,7 @@ bench_on() {
 echo "sealfs: $("$bin" version)"
 echo "gocryptfs: $(gocryptfs -version)"
 echo "ratio = gocryptfs time / sealfs time (IOPS: sealfs / gocryptfs); > 1 means sealfs is faster"
+echo "cpu ratio = gocryptfs server CPU / sealfs server CPU; > 1 means sealfs used less CPU"
 if [ "$where" = tmpfs ] || [ "$where" = both ]; then
   mkdir -p "$work/tmpfs"
   mount -t tmpfs -o size=6g tmpfs "$work/tmpfs"

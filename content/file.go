@@ -89,6 +89,15 @@ func (f *File) btrunc(size int64) error {
 	return nil
 }
 
+// SetCipherSize tells the File the ciphertext size, as just learnt from
+// the backing (an fstat at open), to spare it asking again. It does
+// nothing with NoSizeCache.
+func (f *File) SetCipherSize(size int64) {
+	if !f.NoSizeCache && size >= 0 {
+		f.csize.Store(size + 1)
+	}
+}
+
 func (f *File) cipherSize() (int64, error) {
 	if !f.NoSizeCache {
 		if c := f.csize.Load(); c > 0 {
@@ -203,9 +212,13 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if off >= ps {
 		return 0, io.EOF
 	}
-	h, err := f.header(cs)
-	if err != nil {
-		return 0, err
+	// The first read of a file that starts in block 0 reads the header
+	// along with the blocks.
+	h := f.hdr.Load()
+	if h == nil && off >= PlainBlockSize {
+		if h, err = f.header(cs); err != nil {
+			return 0, err
+		}
 	}
 	end := min(off+int64(len(p)), ps)
 	n, err := f.readRange(p[:end-off], off, cs, h)
@@ -216,20 +229,39 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // readRange decrypts plaintext [off, off+len(p)) that lies within the file.
+// With h nil (header not read yet; off in block 0) it reads and parses the
+// header in the same backing read.
 func (f *File) readRange(p []byte, off, cs int64, h *Header) (int, error) {
 	cbs := int64(f.c.cbs)
 	first := off / PlainBlockSize
 	last := (off + int64(len(p)) - 1) / PlainBlockSize
 	cstart := HeaderSize + first*cbs
+	hdrLen := 0
+	if h == nil {
+		cstart, hdrLen = 0, HeaderSize
+	}
 	cend := min(HeaderSize+(last+1)*cbs, cs)
-	cbuf := f.c.getBuf(int(cend - cstart))
-	defer f.c.putBuf(cbuf)
+	whole := f.c.getBuf(int(cend - cstart))
+	defer f.c.putBuf(whole)
+	cbuf := whole
 	n, err := f.b.ReadAt(cbuf, cstart)
 	if err != nil && !(err == io.EOF && n == len(cbuf)) {
 		if err == io.EOF {
-			return 0, f.corrupt(first+int64(n)/cbs, errors.New("file shrank while reading"))
+			if n < hdrLen {
+				return 0, &CorruptError{Block: -1, Reason: "file shrank while reading"}
+			}
+			return 0, f.corrupt(first+int64(n-hdrLen)/cbs, errors.New("file shrank while reading"))
 		}
 		return 0, err
+	}
+	if h == nil {
+		hdr, err := ParseHeader(cbuf[:HeaderSize])
+		if err != nil {
+			return 0, err
+		}
+		f.hdr.Store(&hdr)
+		h = &hdr
+		cbuf = cbuf[hdrLen:]
 	}
 	nblocks := int(last - first + 1)
 	err = f.parallel(nblocks, func(lo, hi int) error {

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -256,6 +258,97 @@ func TestToErrno(t *testing.T) {
 	} {
 		if got := r.toErrno("op", "p", err); got != want {
 			t.Errorf("toErrno(%v) = %v, want %v", err, got, want)
+		}
+	}
+}
+
+// TestKillPriv: the mount negotiates HANDLE_KILLPRIV_V2, so clearing the
+// set-user-ID and set-group-ID bits on writes and truncation by
+// unprivileged processes is ours to do, as Linux does it.
+func TestKillPriv(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to act as another user")
+	}
+	mnt, _, f := mountVault(t, vault.Options{}, &Options{AllowOther: true})
+	for d := filepath.Dir(mnt); d != "/"; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, fi.Mode().Perm()|0o011); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	asNobody := func(script string) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Dir = mnt
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s as nobody: %v: %s", script, err, out)
+		}
+	}
+	cases := []struct {
+		name      string
+		mode      os.FileMode // as given to chmod (Go bits)
+		script    string      // run in the mount as nobody, or "" for root
+		wantAfter os.FileMode
+	}{
+		{"write clears suid+sgid", 0o777 | os.ModeSetuid | os.ModeSetgid, "printf x >> F", 0o777},
+		{"sgid without group exec stays", 0o767 | os.ModeSetgid, "printf x >> F", 0o767 | os.ModeSetgid},
+		{"truncate clears suid", 0o777 | os.ModeSetuid, "truncate -s 1 F", 0o777},
+		{"open O_TRUNC clears suid", 0o777 | os.ModeSetuid, "printf y > F", 0o777},
+		{"root keeps suid", 0o777 | os.ModeSetuid, "", 0o777 | os.ModeSetuid},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			name := "f" + strconv.Itoa(i)
+			if err := f.WriteFile(name, []byte("data"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(filepath.Join(mnt, name), c.mode); err != nil {
+				t.Fatal(err)
+			}
+			if c.script == "" {
+				h, err := os.OpenFile(filepath.Join(mnt, name), os.O_WRONLY|os.O_APPEND, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.Write([]byte("root"))
+				h.Close()
+			} else {
+				asNobody(strings.ReplaceAll(c.script, "F", name))
+			}
+			fi, err := f.Lstat(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode() &^ os.ModeType; got != c.wantAfter {
+				t.Fatalf("mode after: %v, want %v", got, c.wantAfter)
+			}
+		})
+	}
+}
+
+// TestReadAhead: mounts get a 1 MiB kernel read-ahead, so that a
+// streaming reader's FUSE reads carry 256 blocks each.
+func TestReadAhead(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting the read-ahead needs root")
+	}
+	for _, c := range []struct {
+		ra   int
+		want string
+	}{{0, "1024"}, {256 << 10, "256"}} {
+		mnt, _, _ := mountVault(t, vault.Options{}, &Options{ReadAhead: c.ra})
+		var st unix.Stat_t
+		if err := unix.Stat(mnt, &st); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("/sys/class/bdi", strconv.Itoa(int(unix.Major(st.Dev)))+":"+strconv.Itoa(int(unix.Minor(st.Dev))), "read_ahead_kb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := strings.TrimSpace(string(got)); s != c.want {
+			t.Errorf("ReadAhead %d: read_ahead_kb = %s, want %s", c.ra, s, c.want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -23,6 +24,60 @@ type node struct {
 
 	mu      sync.Mutex
 	handles map[*handle]struct{} // open files of this node
+
+	// privBits is set while the object may have its set-user-ID or
+	// set-group-ID bit: with HANDLE_KILLPRIV_V2 the kernel leaves their
+	// removal on writes by unprivileged callers to us.
+	privBits atomic.Bool
+}
+
+// noteMode remembers whether fi has privilege bits (see privBits).
+func (n *node) noteMode(fi iofs.FileInfo) {
+	n.privBits.Store(fi.Mode()&(iofs.ModeSetuid|iofs.ModeSetgid) != 0)
+}
+
+// unprivileged reports whether the caller of a request lacks the right to
+// keep set-user-ID and set-group-ID bits when it changes a file (Linux:
+// CAP_FSETID; approximated as "not root").
+func unprivileged(ctx context.Context) bool {
+	c, ok := fuse.FromContext(ctx)
+	return ok && c.Uid != 0
+}
+
+// killPriv drops the set-user-ID bit, and the set-group-ID bit of a
+// group-executable file, as Linux does when an unprivileged process writes
+// to or truncates a file. The kernel does not do it for us: we negotiate
+// HANDLE_KILLPRIV_V2 so that it need not ask for security.capability
+// before every write.
+// f is an open handle of the node, or nil to go by the node's path.
+func (n *node) killPriv(f *sealfs.File) syscall.Errno {
+	if !n.privBits.Load() {
+		return 0
+	}
+	p := n.path()
+	stat, chmod := func() (iofs.FileInfo, error) { return n.r.fsys.Lstat(p) }, func(m iofs.FileMode) error { return n.r.fsys.Chmod(p, m) }
+	if f != nil {
+		p = f.Name()
+		stat, chmod = f.Stat, f.Chmod
+	}
+	fi, err := stat()
+	if err != nil {
+		return n.errno("killpriv", p, err)
+	}
+	mode := fi.Mode()
+	drop := iofs.ModeSetuid
+	if mode&0o010 != 0 {
+		drop |= iofs.ModeSetgid
+	}
+	if mode&drop != 0 {
+		keep := mode & (iofs.ModePerm | iofs.ModeSetuid | iofs.ModeSetgid | iofs.ModeSticky) &^ drop
+		if err := chmod(keep); err != nil {
+			return n.errno("killpriv", p, err)
+		}
+		mode = keep
+	}
+	n.privBits.Store(mode&(iofs.ModeSetuid|iofs.ModeSetgid) != 0)
+	return 0
 }
 
 func (n *node) addHandle(h *handle) {
@@ -91,7 +146,9 @@ func (n *node) entry(ctx context.Context, p string, out *fuse.EntryOut) (*fs.Ino
 		return nil, n.errno("lookup", p, err)
 	}
 	n.r.fillAttr(fi, &out.Attr)
-	return n.NewInode(ctx, &node{r: n.r}, stable(fi)), 0
+	ch := n.NewInode(ctx, &node{r: n.r}, stable(fi))
+	ch.Operations().(*node).noteMode(fi)
+	return ch, 0
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -110,6 +167,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	if h != nil {
 		fi, err := h.f.Stat()
 		if err == nil {
+			n.noteMode(fi)
 			n.r.fillAttr(fi, &out.Attr)
 			return 0
 		}
@@ -122,6 +180,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	if errno != 0 {
 		return errno
 	}
+	n.noteMode(fi)
 	n.r.fillAttr(fi, &out.Attr)
 	return 0
 }
@@ -155,8 +214,18 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		}
 	}
 	if size, ok := in.GetSize(); ok {
+		h, isH := fh.(*handle)
+		if _, chmod := in.GetMode(); !chmod && in.Valid&fuse.FATTR_KILL_SUIDGID != 0 {
+			var f *sealfs.File
+			if isH {
+				f = h.f
+			}
+			if errno := n.killPriv(f); errno != 0 {
+				return errno
+			}
+		}
 		var err error
-		if h, isH := fh.(*handle); isH {
+		if isH {
 			err = h.f.Truncate(int64(size))
 		} else {
 			err = f.Truncate(p, int64(size))
@@ -203,18 +272,33 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, n.errno("open", p, err)
 	}
 	// The path may name another object than this node by now (see lstat).
-	if fi, err := f.Stat(); err != nil || !n.IsRoot() && stable(fi) != n.StableAttr() {
+	fi := f.OpenInfo()
+	if !n.IsRoot() && stable(fi) != n.StableAttr() {
 		f.Close()
 		return nil, 0, syscall.ENOENT
 	}
-	n.r.open.Add(1)
-	var ff uint32
-	if n.r.opts.KernelCache {
-		ff = fuse.FOPEN_KEEP_CACHE
+	n.noteMode(fi)
+	if flags&syscall.O_TRUNC != 0 && unprivileged(ctx) {
+		if errno := n.killPriv(f); errno != 0 {
+			f.Close()
+			return nil, 0, errno
+		}
 	}
+	n.r.open.Add(1)
 	h := &handle{f: f, r: n.r, n: n}
 	n.addHandle(h)
-	return h, ff, 0
+	return h, n.r.openFlags(), 0
+}
+
+// openFlags are the FOPEN flags of every open file: no FLUSH requests
+// (close has nothing to report that write and fsync did not), and the
+// page cache kept across opens with KernelCache.
+func (r *root) openFlags() uint32 {
+	ff := uint32(fuse.FOPEN_NOFLUSH)
+	if r.opts.KernelCache {
+		ff |= fuse.FOPEN_KEEP_CACHE
+	}
+	return ff
 }
 
 // chownToCaller gives a new object to the calling user when running as
@@ -249,7 +333,8 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	ch := n.NewInode(ctx, child, stable(fi))
 	h := &handle{f: f, r: n.r, n: ch.Operations().(*node)}
 	h.n.addHandle(h)
-	return ch, h, 0, 0
+	h.n.noteMode(fi)
+	return ch, h, n.r.openFlags(), 0
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -416,6 +501,11 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	h.r.touch()
+	if unprivileged(ctx) {
+		if errno := h.n.killPriv(h.f); errno != 0 {
+			return 0, errno
+		}
+	}
 	n, err := h.f.WriteAt(data, off)
 	if err != nil {
 		return uint32(n), h.r.toErrno("write", h.f.Name(), err)

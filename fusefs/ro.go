@@ -91,7 +91,7 @@ func (n *roNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32,
 		return nil, 0, syscall.EOPNOTSUPP
 	}
 	n.r.open.Add(1)
-	return &roHandle{f: f, ra: ra, r: n.r, name: p}, fuse.FOPEN_KEEP_CACHE, 0
+	return &roHandle{f: f, ra: ra, r: n.r, name: p}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
 }
 
 func (n *roNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {

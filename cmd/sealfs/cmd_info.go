@@ -6,25 +6,36 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sealfs/sealfs/fsck"
 	"github.com/sealfs/sealfs/vault"
 )
 
 type infoOptions struct {
-	config  string
+	open    openFlags
 	reverse bool
+	stats   bool
 }
 
 var cmdInfo = &command{
 	name:    "info",
 	args:    "CIPHERDIR",
-	summary: "show the config of a vault (no password needed)",
+	summary: "show the config of a vault (no password needed; -stats: its contents)",
 	help: `
 Parses and validates the config file and prints its fields in the format
-of gocryptfs -info. A config that cannot be loaded gives exit code 8.`,
+of gocryptfs -info; no password is asked for. A config that cannot be
+loaded gives exit code 8.
+
+With -stats, the vault is also unlocked (password, -passfile, -extpass or
+-masterkey) and walked without mounting, and these lines follow: the
+number of files (hard links counted per name), directories (the root
+included), symlinks and other objects, and the bytes of plaintext and of
+ciphertext (hard-linked content counted once). Content blocks are not
+read; "sealfs fsck" checks them. -stats is for forward vaults.`,
 	flags: func(fs *flag.FlagSet) any {
 		o := &infoOptions{}
-		fs.StringVar(&o.config, "config", "", "read the config `FILE` instead of CIPHERDIR/gocryptfs.conf")
+		o.open.register(fs)
 		fs.BoolVar(&o.reverse, "reverse", false, "read PLAINDIR/.gocryptfs.reverse.conf")
+		fs.BoolVar(&o.stats, "stats", false, "unlock the vault and print statistics of its contents")
 		return o
 	},
 	run: runInfo,
@@ -38,12 +49,38 @@ func runInfo(ctx context.Context, e *env, opts any, args []string) error {
 	name := vault.DefaultFile
 	if o.reverse {
 		name = vault.ReverseFile
+		if o.stats {
+			return usageErrorf("-stats is for forward vaults")
+		}
 	}
-	cfg, err := vault.Load(configPath(args[0], o.config, name))
+	cfg, err := vault.Load(configPath(args[0], o.open.config, name))
 	if err != nil {
 		return mark(errLoadConf, fmt.Errorf("loading config file failed: %w", err))
 	}
 	fmt.Fprint(e.stdout, formatInfo(cfg))
+	if !o.stats {
+		return nil
+	}
+	e.infow = e.stderr
+	cfg, key, err := e.unlockKey(ctx, args[0], &o.open)
+	if err != nil {
+		return err
+	}
+	defer key.Destroy()
+	rep, err := fsck.Check(ctx, args[0], cfg, key, &fsck.Options{SkipContent: true})
+	if err != nil {
+		return err
+	}
+	st := rep.Stats
+	fmt.Fprintf(e.stdout, "Files:             %d\n", st.Files)
+	fmt.Fprintf(e.stdout, "Directories:       %d\n", st.Dirs)
+	fmt.Fprintf(e.stdout, "Symlinks:          %d\n", st.Symlinks)
+	fmt.Fprintf(e.stdout, "Other objects:     %d\n", st.Others)
+	fmt.Fprintf(e.stdout, "Plaintext bytes:   %d\n", st.PlainBytes)
+	fmt.Fprintf(e.stdout, "Ciphertext bytes:  %d\n", st.CipherBytes)
+	if n := rep.Errors(); n > 0 {
+		e.warnf("%d problems found while walking the vault; run sealfs fsck\n", n)
+	}
 	return nil
 }
 

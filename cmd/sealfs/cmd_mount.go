@@ -38,9 +38,58 @@ type mountOptions struct {
 	debug       bool
 	kernelCache bool
 	nonempty    bool
-	notifypid   int
+	notifypid   int // user's -notifypid
+	readypid    int // internal: the parent waiting for the background child
 	passfd      int
+	kernel      kernelFlags
 	extra       mountExtraFlags // cmd_mount_reverse.go
+}
+
+// kernelFlags are the generic mount options gocryptfs accepts as its own
+// (-dev, -nosuid, ...; also through "-o" from fstab) plus the atime and
+// sync options mount.fuse3 passes on; they go to the kernel.
+type kernelFlags struct {
+	rw, dev, nodev, suid, nosuid, exec, noexec bool
+	passthrough                                map[string]*bool
+}
+
+// kernelPassthrough are kernel mount options accepted as they are.
+var kernelPassthrough = []string{"noatime", "atime", "relatime", "norelatime", "strictatime", "nodiratime", "diratime", "sync", "async", "dirsync"}
+
+func (k *kernelFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&k.rw, "rw", false, "mount read-write (the default; -ro wins)")
+	fs.BoolVar(&k.dev, "dev", false, "allow device files (root only; -nodev wins)")
+	fs.BoolVar(&k.nodev, "nodev", false, "no device files (the default)")
+	fs.BoolVar(&k.suid, "suid", false, "allow setuid and setgid executables (root only; -nosuid wins)")
+	fs.BoolVar(&k.nosuid, "nosuid", false, "no setuid and setgid executables (the default)")
+	fs.BoolVar(&k.exec, "exec", false, "allow executables (the default; -noexec wins)")
+	fs.BoolVar(&k.noexec, "noexec", false, "no executables")
+	k.passthrough = map[string]*bool{}
+	for _, name := range kernelPassthrough {
+		k.passthrough[name] = fs.Bool(name, false, "kernel mount option "+name)
+	}
+}
+
+// options returns the kernel mount options the flags ask for.
+func (k *kernelFlags) options() []string {
+	var out []string
+	pick := func(yes, no bool, on, off string) {
+		switch {
+		case no:
+			out = append(out, off)
+		case yes:
+			out = append(out, on)
+		}
+	}
+	pick(k.dev, k.nodev, "dev", "nodev")
+	pick(k.suid, k.nosuid, "suid", "nosuid")
+	pick(k.exec, k.noexec, "exec", "noexec")
+	for _, name := range kernelPassthrough {
+		if *k.passthrough[name] {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 var cmdMount = &command{
@@ -55,7 +104,12 @@ MOUNTPOINT" or "fusermount -u MOUNTPOINT". With -fg it stays in the
 foreground and logs to stderr; SIGINT and SIGTERM unmount it.
 
 The password is asked for before going to the background and is handed
-to the background process through a pipe, never on its command line.`,
+to the background process through a pipe, never on its command line.
+
+"-o a,b=c" is the same as "-a -b=c" (as in gocryptfs, for /etc/fstab and
+mount.fuse3); mount(8) and systemd options in it (nofail, _netdev, auto,
+noauto, user, users, defaults, x-*) are ignored. "sealfs [options]
+CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 	flags: func(fs *flag.FlagSet) any {
 		o := &mountOptions{}
 		o.open.register(fs)
@@ -74,10 +128,14 @@ to the background process through a pipe, never on its command line.`,
 		fs.BoolVar(&o.nosyslog, "nosyslog", false, "keep logging to stderr in the background")
 		fs.BoolVar(&o.debug, "d", false, "debug output")
 		fs.BoolVar(&o.debug, "debug", false, "same as -d")
+		fs.BoolVar(&o.debug, "fusedebug", false, "same as -d")
+		fs.Bool("nofail", false, "ignored (an /etc/fstab option for systemd)")
 		fs.BoolVar(&o.kernelCache, "kernel_cache", false, "keep the kernel page cache across opens")
 		fs.BoolVar(&o.nonempty, "nonempty", false, "allow a non-empty mount point")
-		fs.IntVar(&o.notifypid, "notifypid", 0, "send SIGUSR1 to `PID` when mounted (internal)")
-		fs.IntVar(&o.passfd, "passfd", 0, "read the password from file descriptor `N` (internal)")
+		fs.IntVar(&o.notifypid, "notifypid", 0, "send SIGUSR1 to `PID` once the file system is mounted")
+		fs.IntVar(&o.readypid, "sealfs-ready-pid", 0, internalUsage+"the parent to send SIGUSR1 to when mounted")
+		fs.IntVar(&o.passfd, "passfd", 0, internalUsage+"read the password from file descriptor `N`")
+		o.kernel.register(fs)
 		return o
 	},
 	run: runMount,
@@ -128,7 +186,7 @@ func checkMountpoint(cipherDir, mnt string, nonempty bool) error {
 		names, _ := d.Readdirnames(1)
 		d.Close()
 		if len(names) > 0 {
-			return mark(errTargetDir, fmt.Errorf("mountpoint %s is not empty", mnt))
+			return mark(errTargetDir, fmt.Errorf("invalid mountpoint: directory %s not empty", mnt))
 		}
 	}
 	if ov, err := overlap(cipherDir, mnt); err != nil || ov {
@@ -160,8 +218,14 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		o.open.secret.passfile = stringList{"/proc/self/fd/" + strconv.Itoa(o.passfd)}
 		o.open.secret.extpass = nil
 	}
+	o.open.noPrealloc, o.open.sharedStorage = o.noprealloc, o.shared
+	quiet := e.quiet
+	if o.passfd > 0 {
+		e.quiet = true // the parent has said where the password comes from
+	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel(o.debug)}))
 	mountFS, closeFS, err := e.openMountFS(ctx, o, cipherDir, logger)
+	e.quiet = quiet || o.open.quiet
 	if err != nil {
 		return err
 	}
@@ -181,8 +245,9 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 			mo.FSName = strings.ReplaceAll(abs, ",", "_")
 		}
 	}
+	mo.MountOptions = o.kernel.options()
 	if o.ko != "" {
-		mo.MountOptions = strings.Split(o.ko, ",")
+		mo.MountOptions = append(mo.MountOptions, strings.Split(o.ko, ",")...)
 	}
 	if o.forceOwner != "" {
 		var u, g uint32
@@ -200,8 +265,11 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	e.infof("Filesystem mounted and ready.\n")
 	if o.notifypid > 0 {
-		// Background child: tell the parent, then leave the terminal.
 		syscall.Kill(o.notifypid, syscall.SIGUSR1)
+	}
+	if o.readypid > 0 {
+		// Background child: tell the parent, then leave the terminal.
+		syscall.Kill(o.readypid, syscall.SIGUSR1)
 		os.Chdir("/") // relative paths were resolved; keep no directory busy
 		if !o.nosyslog {
 			if w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_USER, "sealfs"); err == nil {
@@ -267,7 +335,7 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 	signal.Notify(ready, syscall.SIGUSR1)
 	defer signal.Stop(ready)
 	args := append([]string{}, e.argv...)
-	args = append(args, "-fg", "-notifypid", strconv.Itoa(os.Getpid()))
+	args = append(args, "-fg", "-sealfs-ready-pid", strconv.Itoa(os.Getpid()))
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -21,17 +21,6 @@ import (
 	"github.com/sealfs/sealfs/internal/testvault"
 )
 
-// needFUSE skips the test where /dev/fuse cannot be opened (CI has it,
-// as the [fuse] condition of the scripts).
-func needFUSE(t *testing.T) {
-	t.Helper()
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err != nil {
-		t.Skip("needs /dev/fuse (CI has it and runs this)")
-	}
-	f.Close()
-}
-
 // mountBG runs "sealfs mount -q ARGS... DIR MNT" as its own background
 // process (the test binary is "sealfs" on PATH, see TestMain), as a user
 // would, and returns MNT once mounted and the pid of the process serving

@@ -44,7 +44,7 @@
 // old and line 2 the new password). With -masterkey, the old config is
 // kept as a hard link CONFIG.bak first.
 //
-//	sealfs info [-config FILE] [-reverse] CIPHERDIR
+//	sealfs info [-config FILE] [-reverse] [-stats [unlock options]] CIPHERDIR
 //
 // Prints the config like gocryptfs -info (no password needed):
 //
@@ -53,6 +53,46 @@
 //	EncryptedKey:      64B
 //	ScryptObject:      Salt=32B N=1024 R=8 P=1 KeyLen=32
 //	contentEncryption: AES-GCM-256
+//
+// With -stats (forward vaults) it unlocks the vault and adds the numbers
+// of files, directories, symlinks and other objects and the plaintext and
+// ciphertext bytes ("Files:", "Directories:", ... lines), walking the
+// ciphertext without reading content blocks.
+//
+//	sealfs fsck [-repair [-dry-run]] [unlock options] CIPHERDIR
+//
+// Checks the vault without mounting: directory IVs, names and .name files,
+// headers and blocks (holes skipped), symlink targets, xattrs. One line per
+// problem ("fsck: KIND: PLAINPATH (ciphertext CIPHERPATH): ERROR"), then
+// "fsck summary: ..."; exit code 26 on problems, 0 when clean. Warnings
+// (1..17 byte files, orphaned .name files) do not count, as in gocryptfs.
+// -repair fixes what loses no data (recoverable headers, short files,
+// orphaned .name files, missing dirivs) and moves objects whose name or
+// header is lost to lost+found in the vault root; corrupt blocks, symlink
+// targets and xattrs are only reported. After -repair the exit code is 0
+// when every problem was repaired. -dry-run prints the plan only.
+//
+//	sealfs encrypt-path [unlock options] [-reverse] CIPHERDIR PLAINPATH...
+//	sealfs decrypt-path [unlock options] [-reverse] CIPHERDIR CIPHERPATH...
+//
+// Map paths like the control socket, without a mount: one output line per
+// argument (exit code 11 if any failed). CIPHERDIR may be a reverse-mode
+// plaintext directory (detected by its .gocryptfs.reverse.conf).
+//
+//	sealfs xray [-aessiv|-xchacha] [-config FILE] FILE
+//	sealfs xray -dumpmasterkey [-passfile FILE|-extpass CMD] CONFIG
+//	sealfs xray -decrypt [unlock options] FILE
+//
+// Like gocryptfs-xray: the header and every block's nonce, tag, offset and
+// length of a ciphertext file (the cipher comes from the flags, else the
+// vault's config, else AES-GCM-256 is assumed); the master key of a
+// config; or one file decrypted to stdout.
+//
+//	sealfs speed [-t DURATION]
+//
+// Throughput of each content cipher on this CPU and the one to choose
+// (AES-GCM-256 with AES and carry-less multiply instructions, else
+// XChaCha20-Poly1305).
 //
 //	sealfs ls [-l] [-R] [unlock options] CIPHERDIR [PATH]
 //	sealfs cat [unlock options] CIPHERDIR PATH...
@@ -91,9 +131,35 @@
 // Prints "sealfs VERSION; go-fuse VERSION; [DATE] GOVERSION OS/ARCH", like
 // gocryptfs -version. "sealfs -version" is the same.
 //
+// # The gocryptfs command line
+//
+// The command lines of gocryptfs work as they are:
+//
+//	sealfs -init [init options] CIPHERDIR       same as "sealfs init"
+//	sealfs -passwd|-info|-fsck [options] CIPHERDIR
+//	sealfs -speed | -version | -h
+//	sealfs [mount options] CIPHERDIR MOUNTPOINT [-o a,b,c]   same as "sealfs mount"
+//
+// An argument list that starts with an option, or that names no command
+// but two directories, is read this way. Only one action flag may be given
+// (exit code 1); -reverse and every other option pass through to the
+// command. "-o a,b=c" (anywhere, also after "sealfs mount") is "-a -b=c";
+// options of mount(8) and systemd in it (nofail, _netdev, auto, noauto,
+// user, users, nouser, defaults, x-*, comment=) are dropped, so that an
+// /etc/fstab line of type fuse./path/to/sealfs works through mount.fuse3.
+// gocryptfs options without effect in sealfs (-openssl, -wpanic,
+// -cpuprofile, -memprofile, -trace, -nosyslog, ...) are accepted and
+// ignored by commands that do not define them. mount also understands
+// gocryptfs' -rw, -dev, -nodev, -suid, -nosuid, -exec, -noexec, -nofail,
+// -fusedebug, the kernel options noatime, relatime, strictatime, atime,
+// nodiratime, diratime, sync, async and dirsync, and -notifypid PID (send
+// SIGUSR1 to PID once mounted). A wrong password also prints gocryptfs'
+// line "Password incorrect.".
+//
 // # Unlock options
 //
-// ls, cat, decrypt and encrypt take:
+// ls, cat, decrypt, encrypt, fsck, encrypt-path, decrypt-path, xray -decrypt
+// and info -stats take:
 //
 //	-passfile FILE   password = first line of FILE (repeatable: first lines concatenated)
 //	-extpass CMD     password = first line of CMD's output (one argument is split on
@@ -140,6 +206,7 @@
 //	23  the config file is missing or unreadable
 //	24  the config could not be written; -xchacha with -aessiv or -reverse;
 //	    -scryptn out of range
+//	26  fsck found problems (after -repair: problems remain)
 //	27  the config fails validation (unknown feature flag, version, weak
 //	    scrypt parameters, malformed JSON)
 //	29  bad exclusions: -exclude-from unreadable, a path outside PLAINDIR,

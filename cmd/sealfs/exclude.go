@@ -28,11 +28,11 @@ func (x *excludeFlags) register(fs *flag.FlagSet) {
 }
 
 func (x *excludeFlags) empty() bool {
-	return len(x.paths) == 0 && len(x.wildcards) == 0 && len(x.from) == 0
+	return x == nil || len(x.paths) == 0 && len(x.wildcards) == 0 && len(x.from) == 0
 }
 
 // matcher builds the exclusion matcher of the options (nil when there
-// are none). Errors are marked errExclude (exit code 29).
+// are none, or x is nil). Errors are marked errExclude (exit code 29).
 func (x *excludeFlags) matcher() (*excluder, error) {
 	if x.empty() {
 		return nil, nil

@@ -84,6 +84,8 @@ type openFlags struct {
 	format formatFlags
 	config string
 	quiet  bool
+	// Library options set by the command, not by flags of their own here.
+	noPrealloc, sharedStorage bool
 }
 
 func (o *openFlags) register(fs *flag.FlagSet) {
@@ -146,6 +148,9 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 		ReadOnly:   readOnly,
 		ConfigPath: configPath(dir, o.config, vault.DefaultFile),
 		OnCorrupt:  onCorrupt,
+		// Set by mount (-noprealloc, -sharedstorage).
+		NoPrealloc:    o.noPrealloc,
+		SharedStorage: o.sharedStorage,
 	}
 	key, err := e.masterKey(ctx, &o.secret)
 	if err != nil {

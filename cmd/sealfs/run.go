@@ -31,6 +31,11 @@ var commands = []*command{
 	cmdInit,
 	cmdPasswd,
 	cmdInfo,
+	cmdFsck,
+	cmdXray,
+	cmdSpeed,
+	cmdEncryptPath,
+	cmdDecryptPath,
 	cmdLs,
 	cmdCat,
 	cmdDecrypt,
@@ -116,13 +121,12 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 		printUsage(e.stderr)
 		return exitUsage
 	}
-	name := args[0]
-	switch strings.TrimLeft(name, "-") {
-	case "h", "help":
-		if len(args) > 1 && !strings.HasPrefix(name, "-") {
-			c := lookupCommand(args[1])
+	name, rest := args[0], args[1:]
+	if name == "help" || name == "h" {
+		if len(rest) > 0 {
+			c := lookupCommand(rest[0])
 			if c == nil {
-				e.warnf("unknown command %q\n", args[1])
+				e.warnf("unknown command %q\n", rest[0])
 				printUsage(e.stderr)
 				return exitUsage
 			}
@@ -131,8 +135,18 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 		}
 		printUsage(e.stdout)
 		return exitOK
-	case "version":
-		name = "version"
+	}
+	if isGocryptfsStyle(args) {
+		var err error
+		if name, rest, err = translateGocryptfs(args); err != nil {
+			e.warnf("%v\n", err)
+			fmt.Fprintf(e.stderr, "Run 'sealfs -h' for usage.\n")
+			return exitCode(err)
+		}
+		if name == "help" {
+			printGocryptfsUsage(e.stdout)
+			return exitOK
+		}
 	}
 	c := lookupCommand(name)
 	if c == nil {
@@ -140,13 +154,26 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 		printUsage(e.stderr)
 		return exitUsage
 	}
+	return runCommand(ctx, e, c, rest)
+}
+
+// runCommand parses the options of c from args and runs it. "-o a,b" is
+// expanded into "-a -b" first (for commands without an option -o).
+func runCommand(ctx context.Context, e *env, c *command, args []string) int {
 	fs := flag.NewFlagSet("sealfs "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var opts any
 	if c.flags != nil {
 		opts = c.flags(fs)
 	}
-	pos, err := parseArgs(fs, args[1:])
+	var err error
+	if fs.Lookup("o") == nil {
+		if args, err = expandO(args); err != nil {
+			e.warnf("%s: %v\n", c.name, err)
+			return exitUsage
+		}
+	}
+	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		printCommandHelp(e.stdout, c)
 		return exitOK
@@ -156,7 +183,7 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "Run 'sealfs help %s' for usage.\n", c.name)
 		return exitUsage
 	}
-	e.argv = args
+	e.argv = append([]string{c.name}, args...)
 	err = c.run(ctx, e, opts, pos)
 	if err == nil {
 		return exitOK
@@ -171,8 +198,12 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 	}
 	e.warnf("%s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 	code := exitCode(err)
-	if code == exitUsage {
+	switch code {
+	case exitUsage:
 		fmt.Fprintf(e.stderr, "Run 'sealfs help %s' for usage.\n", c.name)
+	case exitPasswordIncorrect:
+		// The line gocryptfs prints, which front ends look for.
+		fmt.Fprintf(e.stderr, "Password incorrect.\n")
 	}
 	return code
 }
@@ -226,11 +257,15 @@ func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: sealfs COMMAND [options] ARGS...\n\n")
 	fmt.Fprintf(w, "sealfs works with gocryptfs-compatible encrypted directories.\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "  %-9s %s\n", "help", "show help for a command")
+	fmt.Fprintf(w, "  %-12s %s\n", "help", "show help for a command")
 	fmt.Fprintf(w, "\nRun 'sealfs help COMMAND' or 'sealfs COMMAND -h' for the options of a command.\n")
 }
+
+// internalUsage starts the usage text of options that sealfs passes to
+// itself; help does not list them.
+const internalUsage = "(internal) "
 
 // printCommandHelp prints the help text and options of one command.
 func printCommandHelp(w io.Writer, c *command) {
@@ -257,6 +292,9 @@ func printCommandHelp(w io.Writer, c *command) {
 	fmt.Fprintf(w, "\nOptions (one or two dashes; options may follow the arguments; -- ends them):\n")
 	var lines []string
 	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Usage, internalUsage) {
+			return
+		}
 		name, usage := flag.UnquoteUsage(f)
 		s := "  -" + f.Name
 		if name != "" {

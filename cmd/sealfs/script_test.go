@@ -285,16 +285,13 @@ func cmdMktree(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: mktree DIR")
 	}
-	root := ts.MkAbs(args[0])
+	makeTree(ts.MkAbs(args[0]), ts.Check)
+}
+
+// makeTree writes mktree's tree to root, calling must with every error.
+func makeTree(root string, must func(error)) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
-	must := ts.Check
+	random := func(n int) []byte { return randomBytes(rng, n) }
 	j := func(p string) string { return filepath.Join(root, p) }
 	must(os.MkdirAll(j("a/b/c"), 0o755))
 	must(os.Mkdir(j("ro"), 0o755))
@@ -383,9 +380,16 @@ type treeObject struct {
 }
 
 func snapshotTree(ts *testscript.TestScript, root string) map[string]*treeObject {
+	out, err := snapshotDir(root)
+	ts.Check(err)
+	return out
+}
+
+// snapshotDir describes every object below root for cmptree.
+func snapshotDir(root string) (map[string]*treeObject, error) {
 	out := map[string]*treeObject{}
 	byInode := map[uint64][]string{}
-	ts.Check(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -433,14 +437,14 @@ func snapshotTree(ts *testscript.TestScript, root string) map[string]*treeObject
 		}
 		out[rel] = o
 		return nil
-	}))
+	})
 	for _, names := range byInode {
 		slices.Sort(names)
 		for _, n := range names {
 			out[n].Links = strings.Join(names, ",")
 		}
 	}
-	return out
+	return out, err
 }
 
 // cmdCmptree compares two plaintext trees: every path with type, mode,
@@ -453,11 +457,21 @@ func cmdCmptree(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	a := snapshotTree(ts, ts.MkAbs(args[0]))
 	b := snapshotTree(ts, ts.MkAbs(args[1]))
+	problems := diffTrees(a, b, args[0], args[1])
+	slices.Sort(problems)
+	if len(problems) > 0 {
+		ts.Fatalf("trees differ:\n%s", strings.Join(problems, "\n"))
+	}
+}
+
+// diffTrees lists the differences between two snapshots, named nameA and
+// nameB in the messages.
+func diffTrees(a, b map[string]*treeObject, nameA, nameB string) []string {
 	var problems []string
 	for p, oa := range a {
 		ob, ok := b[p]
 		if !ok {
-			problems = append(problems, "missing in "+args[1]+": "+p)
+			problems = append(problems, "missing in "+nameB+": "+p)
 			continue
 		}
 		ja, _ := json.Marshal(oa)
@@ -469,16 +483,22 @@ func cmdCmptree(ts *testscript.TestScript, neg bool, args []string) {
 			problems = append(problems, fmt.Sprintf("%s: hard links %q, want %q", p, ob.Links, oa.Links))
 		}
 		if oa.Mode&unix.S_IFMT == unix.S_IFREG && oa.Blocks*512 < oa.Size && ob.Blocks*512 >= ob.Size {
-			problems = append(problems, fmt.Sprintf("%s: sparse in %s (%d blocks) but not in %s (%d blocks)", p, args[0], oa.Blocks, args[1], ob.Blocks))
+			problems = append(problems, fmt.Sprintf("%s: sparse in %s (%d blocks) but not in %s (%d blocks)", p, nameA, oa.Blocks, nameB, ob.Blocks))
 		}
 	}
 	for p := range b {
 		if _, ok := a[p]; !ok {
-			problems = append(problems, "extra in "+args[1]+": "+p)
+			problems = append(problems, "extra in "+nameB+": "+p)
 		}
 	}
-	slices.Sort(problems)
-	if len(problems) > 0 {
-		ts.Fatalf("trees differ:\n%s", strings.Join(problems, "\n"))
+	return problems
+}
+
+// randomBytes returns n bytes from rng.
+func randomBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
 	}
+	return b
 }

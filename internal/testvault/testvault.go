@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -93,6 +94,24 @@ func Manifest(t testing.TB, name string) []Entry {
 	var m []Entry
 	readJSON(t, filepath.Join(Dir(t), name, "manifest.json"), &m)
 	return m
+}
+
+// ManifestCounts returns the numbers of files, directories (without the
+// root) and symlinks of golden vault name's manifest and the sum of the
+// file sizes.
+func ManifestCounts(t testing.TB, name string) (files, dirs, symlinks, bytes int64) {
+	for _, e := range Manifest(t, name) {
+		switch e.Type {
+		case "file":
+			files++
+			bytes += e.Size
+		case "dir":
+			dirs++
+		case "symlink":
+			symlinks++
+		}
+	}
+	return files, dirs, symlinks, bytes
 }
 
 // Listing returns the ciphertext listing of golden vault name.
@@ -482,4 +501,49 @@ func OSXattrs(root string) Xattrs {
 		}
 		return m, nil
 	}
+}
+
+// RequireBinary returns the path of an installed program that needs
+// /dev/fuse too when fuse is set (gocryptfs, gocryptfs-xray). It fails the
+// test where the program must be there (CI, or SEALFS_REQUIRE_GOCRYPTFS
+// set) and skips it elsewhere.
+func RequireBinary(t testing.TB, name string, fuse bool) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err == nil && fuse {
+		_, err = os.Stat("/dev/fuse")
+	}
+	if err == nil {
+		return bin
+	}
+	if os.Getenv("CI") != "" || os.Getenv("SEALFS_REQUIRE_GOCRYPTFS") != "" {
+		t.Fatalf("needs %s (and /dev/fuse: %v): %v", name, fuse, err)
+	}
+	t.Skipf("%s not available (apt-get install gocryptfs fuse3): %v", name, err)
+	return ""
+}
+
+// TreeHash hashes every path, mode, size, modification time and file
+// content below dir: equal hashes mean nothing was changed.
+func TreeHash(t testing.TB, dir string) string {
+	t.Helper()
+	h := sha256.New()
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %v %d %d\n", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			h.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -1,0 +1,702 @@
+// Package fsck checks a vault's ciphertext directory without mounting it
+// and repairs what can be repaired without losing data.
+//
+// Check walks the whole tree: every gocryptfs.diriv, every encrypted name
+// and long-name .name file, every file header and content block (holes,
+// FORMAT.md §5.5, pass), every symlink target and every encrypted xattr
+// name and value. Each problem is a Finding with the ciphertext path and,
+// where it can be known, the plaintext path. Files are checked in
+// parallel by a bounded pool of workers; the keys are derived once.
+//
+// The verdicts follow gocryptfs -fsck: what it reports is an error
+// (Finding.Warning false); what it tolerates but is still odd (a 1..17
+// byte file, which reads as empty; an orphaned .name file) is a warning.
+//
+// With Options.Repair, Check then does what is safe and reports each
+// Action (see Repair for the rules).
+package fsck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/names"
+	"github.com/sealfs/sealfs/vault"
+)
+
+// Kind is the kind of a problem.
+type Kind int
+
+const (
+	// KindDirIV: a directory's gocryptfs.diriv is missing or malformed,
+	// so the names in it cannot be decrypted.
+	KindDirIV Kind = iota + 1
+	// KindName: a ciphertext name does not decrypt.
+	KindName
+	// KindLongName: the .name file of a hashed long name is missing,
+	// unreadable, does not match the hash or does not decrypt.
+	KindLongName
+	// KindOrphanName: a .name file without its hashed entry (warning).
+	KindOrphanName
+	// KindShortFile: a file of 1..17 bytes, too short for a header; it
+	// reads as empty (warning, as gocryptfs).
+	KindShortFile
+	// KindHeader: a corrupt file header (bad version, all-zero or damaged
+	// file ID).
+	KindHeader
+	// KindBlock: a content block fails authentication or is truncated.
+	KindBlock
+	// KindSymlink: a symlink target does not decrypt.
+	KindSymlink
+	// KindXattrName: an encrypted xattr name does not decrypt.
+	KindXattrName
+	// KindXattrValue: an xattr value does not decrypt.
+	KindXattrValue
+	// KindIO: an object could not be read at all.
+	KindIO
+)
+
+var kindNames = map[Kind]string{
+	KindDirIV: "diriv", KindName: "name", KindLongName: "longname", KindOrphanName: "orphan-name",
+	KindShortFile: "short-file", KindHeader: "header", KindBlock: "block", KindSymlink: "symlink",
+	KindXattrName: "xattr-name", KindXattrValue: "xattr-value", KindIO: "io",
+}
+
+func (k Kind) String() string {
+	if s, ok := kindNames[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// ErrWrongKey is returned by Check with Repair when the vault has
+// problems and nothing in it decrypts with the key: then the key, not the
+// vault, is the likely problem, and repairing would move everything to
+// lost+found.
+var ErrWrongKey = errors.New("fsck: nothing in the vault decrypts with this key; not repairing")
+
+// ErrCorrupt is wrapped by every Finding error that says data is damaged
+// (as opposed to KindIO errors from the operating system).
+var ErrCorrupt = errors.New("corrupt")
+
+// Finding is one problem.
+type Finding struct {
+	Kind Kind
+	// CipherPath is the object's path relative to the vault root ("." is
+	// the root), always set.
+	CipherPath string
+	// PlainPath is the plaintext path ("." is the root), or "" when it
+	// cannot be known (an ancestor's or the object's own name does not
+	// decrypt).
+	PlainPath string
+	// PlainDir is the plaintext path of the directory that holds the
+	// object, when known (also for objects whose own name is lost).
+	PlainDir string
+	// Block is the first corrupt block for KindBlock, else -1.
+	Block int64
+	// Warning marks problems gocryptfs -fsck does not count.
+	Warning bool
+	Err     error
+
+	fix *fix // what Repair can do, nil if nothing
+}
+
+func (f *Finding) Error() string {
+	p := f.PlainPath
+	if p == "" {
+		p = "?"
+	}
+	return fmt.Sprintf("%s: %s (ciphertext %s): %v", f.Kind, p, f.CipherPath, f.Err)
+}
+
+func (f *Finding) Unwrap() error { return f.Err }
+
+// Progress is a snapshot of the work done so far.
+type Progress struct {
+	Dirs, Files int64 // directories listed, files checked
+	Bytes       int64 // ciphertext bytes read
+	Findings    int
+}
+
+// Stats counts what the walk saw. Hard links are counted once per inode
+// in PlainBytes and CipherBytes, once per name in Files.
+type Stats struct {
+	Dirs, Files, Symlinks, Others int64
+	PlainBytes, CipherBytes       int64
+}
+
+// Options control Check. The zero value checks everything and repairs
+// nothing.
+type Options struct {
+	// Repair applies the safe repairs after the check; with DryRun they
+	// are only planned (Action.Done stays false).
+	Repair, DryRun bool
+	// SkipContent checks headers but does not read content blocks (for
+	// statistics).
+	SkipContent bool
+	// Workers is the number of files checked at once; 0 = 2×GOMAXPROCS.
+	Workers int
+	// OnFinding, if set, hears of each problem as soon as it is found
+	// (calls are serialised).
+	OnFinding func(Finding)
+	// OnProgress, if set, is called every ProgressInterval (default 250
+	// ms) and once at the end, serialised with OnFinding.
+	OnProgress       func(Progress)
+	ProgressInterval time.Duration
+	// OnAction, if set, hears of each repair action when it is done (or
+	// planned, with DryRun).
+	OnAction func(Action)
+	// LostFound is the plaintext name of the quarantine directory in the
+	// vault root; "" = "lost+found".
+	LostFound string
+}
+
+// Report is the result of Check.
+type Report struct {
+	Findings []Finding // sorted by ciphertext path
+	Actions  []Action  // in the order they were applied
+	Stats    Stats
+}
+
+// Errors returns the number of findings that are not warnings.
+func (r *Report) Errors() int {
+	n := 0
+	for _, f := range r.Findings {
+		if !f.Warning {
+			n++
+		}
+	}
+	return n
+}
+
+// Unrepaired returns the number of error findings that no successful
+// repair action resolved.
+func (r *Report) Unrepaired() int {
+	done := map[int]bool{}
+	for _, a := range r.Actions {
+		if a.Done && a.Err == nil {
+			for _, i := range a.findings {
+				done[i] = true
+			}
+		}
+	}
+	n := 0
+	for i, f := range r.Findings {
+		if !f.Warning && !done[i] {
+			n++
+		}
+	}
+	return n
+}
+
+// checker is the state of one Check.
+type checker struct {
+	root  string // absolute ciphertext directory
+	cfg   *vault.Config
+	codec *content.Codec
+	nt    *names.Transform // nil with plaintext names
+	xnt   *names.Transform // xattr names (encrypted in every mode)
+	dirIV bool
+	opts  *Options
+	lf    string // plaintext name of lost+found
+	// newRootIV is the root's fresh IV when Repair rewrites its diriv.
+	newRootIV []byte
+
+	mu       sync.Mutex // guards everything below and the callbacks
+	findings []Finding
+	stats    Stats
+	prog     Progress
+	inodes   map[[2]uint64]bool
+
+	jobs chan fileJob
+	wg   sync.WaitGroup
+	// authOK: something (a name, block, target or xattr) decrypted with
+	// the key. Repair refuses to act on a vault where nothing does.
+	authOK atomic.Bool
+}
+
+type fileJob struct {
+	cpath, plain string
+	quarantined  bool // inside lost+found
+}
+
+// Check checks the vault in dir (its ciphertext directory) with the
+// config cfg and master key key, which it does not keep. It returns an
+// error only when the check itself cannot run (dir unreadable, bad key
+// schedule) or ctx is cancelled; problems in the vault are in the Report.
+func Check(ctx context.Context, dir string, cfg *vault.Config, key *vault.Key, opts *Options) (*Report, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, &fs.PathError{Op: "fsck", Path: dir, Err: unix.ENOTDIR}
+	}
+	codec, nt, err := cfg.Ciphers(key, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{root: abs, cfg: cfg, codec: codec, xnt: nt, dirIV: cfg.DirIV(), opts: opts,
+		lf: opts.LostFound, inodes: map[[2]uint64]bool{}}
+	if c.lf == "" {
+		c.lf = "lost+found"
+	}
+	if !cfg.PlaintextNames() {
+		c.nt = nt
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c.jobs = make(chan fileJob, 4*workers)
+	for range workers {
+		c.wg.Add(1)
+		go c.worker(ctx)
+	}
+	stopProg := c.startProgress()
+	walkErr := c.walkDir(ctx, ".", ".", false)
+	close(c.jobs)
+	c.wg.Wait()
+	stopProg()
+	if walkErr == nil {
+		walkErr = ctx.Err()
+	}
+	slices.SortStableFunc(c.findings, func(a, b Finding) int { return strings.Compare(a.CipherPath, b.CipherPath) })
+	rep := &Report{Findings: c.findings, Stats: c.stats}
+	if walkErr != nil {
+		return rep, walkErr
+	}
+	if opts.Repair {
+		if rep.Errors() > 0 && !c.authOK.Load() {
+			return rep, ErrWrongKey
+		}
+		if err := c.repair(ctx, rep); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func (c *checker) startProgress() func() {
+	if c.opts.OnProgress == nil {
+		return func() {}
+	}
+	iv := c.opts.ProgressInterval
+	if iv <= 0 {
+		iv = 250 * time.Millisecond
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				c.mu.Lock()
+				c.opts.OnProgress(c.prog)
+				c.mu.Unlock()
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		c.mu.Lock()
+		c.opts.OnProgress(c.prog)
+		c.mu.Unlock()
+	}
+}
+
+// report records a finding.
+func (c *checker) report(f Finding) {
+	if f.Block == 0 && f.Kind != KindBlock {
+		f.Block = -1
+	}
+	if f.PlainDir == "" && f.PlainPath != "" && f.PlainPath != "." {
+		f.PlainDir = path.Dir(f.PlainPath)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.findings = append(c.findings, f)
+	c.prog.Findings++
+	if c.opts.OnFinding != nil {
+		c.opts.OnFinding(f)
+	}
+}
+
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+}
+
+func cjoin(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
+
+func pjoin(dir, name string) string {
+	if dir == "" || name == "" {
+		return ""
+	}
+	return path.Join(dir, name)
+}
+
+func (c *checker) abs(cpath string) string {
+	if cpath == "." {
+		return c.root
+	}
+	return filepath.Join(c.root, filepath.FromSlash(cpath))
+}
+
+// dirEntry is a child of a ciphertext directory as walkDir sees it.
+type dirEntry struct {
+	stored string // name in the ciphertext directory
+	typ    fs.FileMode
+}
+
+// maxLongName is the longest content of a .name file (§6.4).
+const maxLongName = 344
+
+// openRegular opens a regular file for reading without following a
+// symlink or blocking on a FIFO; other types are ErrCorrupt.
+func openRegular(p string) (*os.File, fs.FileInfo, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = corruptf("%s is not a regular file", filepath.Base(p))
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// readSmall reads a regular file of at most max bytes (one more is read
+// to detect longer files). It never blocks on FIFOs or follows symlinks.
+func readSmall(p string, max int) ([]byte, error) {
+	f, _, err := openRegular(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, max+1)
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return b[:n], nil
+}
+
+// readDirIV reads and checks the IV file of directory cpath.
+func (c *checker) readDirIV(cpath string) ([]byte, error) {
+	b, err := readSmall(c.abs(cjoin(cpath, names.DirIVFile)), names.DirIVSize)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != names.DirIVSize {
+		return nil, corruptf("%d bytes instead of %d", len(b), names.DirIVSize)
+	}
+	if allZero(b) {
+		return nil, corruptf("all-zero IV")
+	}
+	return b, nil
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// walkDir checks directory cpath (plaintext path plain, "" if unknown)
+// and everything below it.
+func (c *checker) walkDir(ctx context.Context, cpath, plain string, quarantined bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := os.OpenFile(c.abs(cpath), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: err, Warning: quarantined})
+		return nil
+	}
+	des, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: err, Warning: quarantined})
+		return nil
+	}
+	c.mu.Lock()
+	c.stats.Dirs++
+	c.prog.Dirs++
+	c.mu.Unlock()
+	c.checkXattrs(cpath, plain, nil, quarantined)
+
+	entries := make([]dirEntry, 0, len(des))
+	nameFiles := map[string]bool{}
+	hasDirIV := false
+	for _, de := range des {
+		n := de.Name()
+		switch {
+		case cpath == "." && n == names.ConfigFile:
+			continue
+		case c.nt != nil && n == names.DirIVFile:
+			hasDirIV = true
+			continue
+		case c.nt != nil && names.IsLongNameFile(n):
+			nameFiles[n] = false
+			continue
+		}
+		entries = append(entries, dirEntry{stored: n, typ: de.Type()})
+	}
+	slices.SortFunc(entries, func(a, b dirEntry) int { return strings.Compare(a.stored, b.stored) })
+
+	var iv []byte
+	ivOK := true
+	if c.nt != nil {
+		iv = make([]byte, names.DirIVSize)
+		if c.dirIV {
+			iv, err = c.readDirIV(cpath)
+			if err != nil {
+				ivOK = false
+				f := Finding{Kind: KindDirIV, CipherPath: cjoin(cpath, names.DirIVFile), PlainPath: plain, Warning: quarantined}
+				if !hasDirIV {
+					f.Err = corruptf("missing %s", names.DirIVFile)
+					f.fix = c.planDirIV(cpath, entries)
+				} else {
+					f.Err = err
+				}
+				c.report(f)
+			}
+		}
+	}
+
+	// Decrypt all names first: if none of several decrypts, the IV is
+	// the likely culprit, and moving the entries away would not help.
+	plains := make([]string, len(entries))
+	errs := make([]error, len(entries))
+	decrypted := 0
+	for i, e := range entries {
+		switch {
+		case c.nt == nil:
+			plains[i] = pjoin(plain, e.stored)
+		case ivOK:
+			name, err := c.decryptEntry(cpath, e.stored, iv, nameFiles)
+			if err == nil {
+				plains[i] = pjoin(plain, name)
+				decrypted++
+			}
+			errs[i] = err
+		}
+	}
+	suspectIV := decrypted == 0 && len(entries) > 1
+	for i, e := range entries {
+		cp := cjoin(cpath, e.stored)
+		childPlain := plains[i]
+		if err := errs[i]; err != nil {
+			kind := KindName
+			if names.IsLongName(e.stored) {
+				kind = KindLongName
+			}
+			if suspectIV {
+				err = fmt.Errorf("%w (no name in this directory decrypts: its %s is probably damaged)", err, names.DirIVFile)
+			}
+			f := Finding{Kind: kind, CipherPath: cp, PlainDir: plain, Err: err, Warning: quarantined}
+			if !quarantined && !suspectIV && !(cpath == "." && strings.HasPrefix(e.stored, names.ConfigFile)) {
+				f.fix = &fix{move: true, isDir: e.typ.IsDir(), lfName: e.stored}
+				if kind == KindLongName {
+					f.fix.nameFile = cp + names.LongNameSuffix
+				}
+			}
+			c.report(f)
+		}
+		childQ := quarantined || (cpath == "." && childPlain == c.lf && e.typ.IsDir())
+		switch {
+		case e.typ.IsDir():
+			if err := c.walkDir(ctx, cp, childPlain, childQ); err != nil {
+				return err
+			}
+		case e.typ.IsRegular():
+			select {
+			case c.jobs <- fileJob{cpath: cp, plain: childPlain, quarantined: childQ}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		case e.typ&fs.ModeSymlink != 0:
+			c.checkSymlink(cp, childPlain, childQ)
+		default:
+			c.mu.Lock()
+			c.stats.Others++
+			c.mu.Unlock()
+		}
+	}
+	for n, used := range nameFiles {
+		if !used {
+			cp := cjoin(cpath, n)
+			c.report(Finding{Kind: KindOrphanName, CipherPath: cp, PlainDir: plain, Warning: true,
+				Err: corruptf("no entry for this long-name file"), fix: &fix{remove: true}})
+		}
+	}
+	return nil
+}
+
+// decryptEntry decrypts a stored name, resolving hashed long names
+// through their .name file (which it marks as used in nameFiles).
+func (c *checker) decryptEntry(cpath, stored string, iv []byte, nameFiles map[string]bool) (string, error) {
+	full := stored
+	if names.IsLongName(stored) {
+		nf := stored + names.LongNameSuffix
+		if _, ok := nameFiles[nf]; !ok {
+			return "", corruptf("missing %s", nf)
+		}
+		nameFiles[nf] = true
+		b, err := readSmall(c.abs(cjoin(cpath, nf)), maxLongName)
+		if err != nil {
+			return "", err
+		}
+		if len(b) == 0 || len(b) > maxLongName {
+			return "", corruptf("%s: %d bytes", nf, len(b))
+		}
+		full = string(b)
+		if h := c.nt.HashLongName(full); h != stored {
+			return "", corruptf("%s: content does not hash to the entry name", nf)
+		}
+	}
+	name, err := c.nt.DecryptName(full, iv)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	c.authOK.Store(true)
+	return name, nil
+}
+
+func (c *checker) checkSymlink(cpath, plain string, quarantined bool) {
+	c.mu.Lock()
+	c.stats.Symlinks++
+	c.mu.Unlock()
+	target, err := os.Readlink(c.abs(cpath))
+	if err != nil {
+		c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: err, Warning: quarantined})
+		return
+	}
+	if c.nt == nil {
+		return
+	}
+	if _, err := decryptTarget(c.codec, c.nt, target); err != nil {
+		c.report(Finding{Kind: KindSymlink, CipherPath: cpath, PlainPath: plain, Err: err, Warning: quarantined})
+		return
+	}
+	c.authOK.Store(true)
+}
+
+// decryptTarget decrypts an encrypted symlink target (§7).
+func decryptTarget(codec *content.Codec, nt *names.Transform, target string) (string, error) {
+	b, err := nt.Encoding().Strict().DecodeString(target)
+	if err != nil {
+		return "", corruptf("target is not base64: %v", err)
+	}
+	p, err := codec.DecryptBlob(b)
+	if err != nil {
+		return "", fmt.Errorf("%w: target: %w", ErrCorrupt, err)
+	}
+	return string(p), nil
+}
+
+// checkXattrs checks the encrypted xattrs of an object: through the open
+// file f if not nil, else by path (not following symlinks).
+func (c *checker) checkXattrs(cpath, plain string, f *os.File, quarantined bool) {
+	list := func(buf []byte) (int, error) {
+		if f != nil {
+			return unix.Flistxattr(int(f.Fd()), buf)
+		}
+		return unix.Llistxattr(c.abs(cpath), buf)
+	}
+	get := func(name string, buf []byte) (int, error) {
+		if f != nil {
+			return unix.Fgetxattr(int(f.Fd()), name, buf)
+		}
+		return unix.Lgetxattr(c.abs(cpath), name, buf)
+	}
+	xnames, err := readXattr(list)
+	if err != nil {
+		if !errors.Is(err, unix.ENOTSUP) {
+			c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: fmt.Errorf("listing xattrs: %w", err), Warning: quarantined})
+		}
+		return
+	}
+	for _, n := range strings.Split(strings.TrimSuffix(string(xnames), "\x00"), "\x00") {
+		if !strings.HasPrefix(n, names.XattrPrefix) {
+			continue
+		}
+		pn, err := c.xnt.DecryptXattrName(n)
+		if err != nil {
+			c.report(Finding{Kind: KindXattrName, CipherPath: cpath, PlainPath: plain, Warning: quarantined,
+				Err: fmt.Errorf("%w: xattr %q: %w", ErrCorrupt, n, err)})
+			continue
+		}
+		v, err := readXattr(func(buf []byte) (int, error) { return get(n, buf) })
+		if err != nil {
+			c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: fmt.Errorf("xattr %q: %w", pn, err), Warning: quarantined})
+			continue
+		}
+		if len(v) == 0 {
+			continue // an empty value is stored empty (§8)
+		}
+		if _, err := c.codec.DecryptBlob(v); err != nil {
+			c.report(Finding{Kind: KindXattrValue, CipherPath: cpath, PlainPath: plain, Warning: quarantined,
+				Err: fmt.Errorf("%w: xattr %q: %w", ErrCorrupt, pn, err)})
+			continue
+		}
+		c.authOK.Store(true)
+	}
+}
+
+// readXattr calls fn with a growing buffer until the result fits.
+func readXattr(fn func([]byte) (int, error)) ([]byte, error) {
+	buf := make([]byte, 256)
+	for {
+		n, err := fn(buf)
+		if err == nil {
+			return buf[:n], nil
+		}
+		if !errors.Is(err, unix.ERANGE) || len(buf) > 1<<20 {
+			return nil, err
+		}
+		buf = make([]byte, 4*len(buf))
+	}
+}
