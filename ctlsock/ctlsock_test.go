@@ -16,23 +16,6 @@ import (
 	"github.com/sealfs/sealfs/vault"
 )
 
-type exchange struct {
-	Request  string `json:"request"`
-	Response string `json:"response"`
-}
-
-func transcript(t *testing.T, name string) []exchange {
-	b, err := os.ReadFile(filepath.Join(testvault.Dir(t), name, "ctlsock-transcript.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var x []exchange
-	if err := json.Unmarshal(b, &x); err != nil {
-		t.Fatal(err)
-	}
-	return x
-}
-
 func forward(t *testing.T, name string) Mapper {
 	f, err := sealfs.Open(testvault.Copy(t, name), []byte(testvault.Password), &sealfs.Options{ReadOnly: true})
 	if err != nil {
@@ -70,7 +53,7 @@ func TestGolden(t *testing.T) {
 			} else {
 				m = forward(t, name)
 			}
-			for _, x := range transcript(t, name) {
+			for _, x := range testvault.Transcript(t, name) {
 				if got := string(Handle(m, []byte(x.Request)).Encode()); got != x.Response {
 					t.Errorf("%s:\n got  %s want %s", x.Request, got, x.Response)
 				}
@@ -108,7 +91,7 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := bufio.NewReader(c)
-	for _, x := range transcript(t, "default") {
+	for _, x := range testvault.Transcript(t, "default") {
 		c.Write([]byte(x.Request))
 		line, err := r.ReadString('\n')
 		if err != nil || line != x.Response {

@@ -20,10 +20,12 @@ import (
 )
 
 type exportOptions struct {
-	secret secretFlags
-	config string
-	tar    bool
-	quiet  bool
+	secret  secretFlags
+	config  string
+	tar     bool
+	quiet   bool
+	exclude excludeFlags
+	oneFS   bool
 }
 
 var cmdExport = &command{
@@ -46,12 +48,19 @@ unchanged files. Files are replaced atomically.
 With -tar, the view is written as a tar archive to OUTDIR, or to stdout
 when OUTDIR is "-".
 
+-exclude PATH (-e), -exclude-wildcard PATTERN (-ew), -exclude-from FILE
+and -one-file-system leave objects out as for "sealfs mount -reverse"
+(gitignore patterns; see "sealfs help mount"); what an earlier export
+wrote for them is deleted.
+
 Plaintext files that cannot be read are reported and skipped; the exit
 code is then 11. A progress line is shown when stderr is a terminal.`,
 	flags: func(fs *flag.FlagSet) any {
 		o := &exportOptions{}
 		o.secret.register(fs, masterKeyUnlockUsage)
 		fs.StringVar(&o.config, "config", "", "use the reverse config `FILE` instead of PLAINDIR/.gocryptfs.reverse.conf")
+		o.exclude.register(fs)
+		fs.BoolVar(&o.oneFS, "one-file-system", false, "leave out the contents of directories on other file systems (mount points)")
 		fs.BoolVar(&o.tar, "tar", false, "write a tar archive (to stdout with OUTDIR \"-\")")
 		fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages or progress line")
 		fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
@@ -61,11 +70,17 @@ code is then 11. A progress line is shown when stderr is a terminal.`,
 }
 
 // openReverse unlocks the reverse config of plainDir and returns the view.
-func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, config string) (*reverse.FS, func(), error) {
+// x are the exclusions; opts the other view options (Exclude and
+// ConfigName are set here).
+func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, config string, x *excludeFlags, opts reverse.Options) (*reverse.FS, func(), error) {
 	if err := s.validate(); err != nil {
 		return nil, nil, err
 	}
 	if err := checkCipherDir(plainDir); err != nil {
+		return nil, nil, err
+	}
+	excl, err := x.matcher()
+	if err != nil {
 		return nil, nil, err
 	}
 	cfgPath := configPath(plainDir, config, vault.ReverseFile)
@@ -93,11 +108,18 @@ func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, 
 	if err != nil {
 		return nil, nil, mark(errCipherDir, err)
 	}
-	opts := &reverse.Options{}
+	plain := root.FS()
 	if config != "" {
 		opts.ConfigName = "-"
 	}
-	v, err := reverse.New(root.FS(), cfg, key, opts)
+	if excl != nil {
+		excl.isDir = func(p string) bool {
+			fi, err := fs.Lstat(plain, p)
+			return err == nil && fi.IsDir()
+		}
+		opts.Exclude = excl.hide
+	}
+	v, err := reverse.New(plain, cfg, key, &opts)
 	if err != nil {
 		root.Close()
 		if errors.Is(err, reverse.ErrNotSIV) {
@@ -124,7 +146,7 @@ func runExport(ctx context.Context, e *env, opts any, args []string) error {
 			return mark(errTargetDir, err)
 		}
 	}
-	v, done, err := e.openReverse(ctx, plainDir, &o.secret, o.config)
+	v, done, err := e.openReverse(ctx, plainDir, &o.secret, o.config, &o.exclude, reverse.Options{OneFileSystem: o.oneFS})
 	if err != nil {
 		return err
 	}
@@ -165,15 +187,24 @@ type exporter struct {
 	objects, written, unchanged, removed, failed int
 }
 
+// fail reports an object that cannot be exported, by its plaintext path
+// where it is known and its path in the view.
 func (x *exporter) fail(p string, err error) {
 	x.failed++
 	x.prog.clearLine()
-	x.e.warnf("export: %s: %v\n", p, err)
+	if plain, derr := x.v.DecryptPath(p); derr == nil && plain != "" {
+		x.e.warnf("export: skipped %s (%s): %v\n", plain, p, err)
+		return
+	}
+	x.e.warnf("export: skipped %s: %v\n", p, err)
 }
 
 // tree brings directory out in line with the view.
 func (x *exporter) tree(ctx context.Context, out string) error {
 	seen := map[string]bool{}
+	// unlisted: directories that could not be listed; what an earlier
+	// export wrote inside them is kept.
+	unlisted := map[string]bool{}
 	var dirs []string
 	err := fs.WalkDir(x.v, ".", func(p string, d fs.DirEntry, err error) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -182,6 +213,7 @@ func (x *exporter) tree(ctx context.Context, out string) error {
 		if err != nil {
 			x.fail(p, err)
 			if d != nil && d.IsDir() {
+				unlisted[p] = true
 				return fs.SkipDir
 			}
 			return nil
@@ -224,14 +256,21 @@ func (x *exporter) tree(ctx context.Context, out string) error {
 	var gone []string
 	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
 		rel, _ := filepath.Rel(out, p)
+		if rel == "." && unlisted["."] {
+			return fs.SkipDir
+		}
 		if err != nil || rel == "." {
 			return nil
 		}
-		if !seen[filepath.ToSlash(rel)] {
+		rel = filepath.ToSlash(rel)
+		if !seen[rel] {
 			gone = append(gone, p)
 			if d.IsDir() {
 				return fs.SkipDir
 			}
+		}
+		if unlisted[rel] {
+			return fs.SkipDir
 		}
 		return nil
 	})

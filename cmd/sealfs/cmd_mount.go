@@ -21,7 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sealfs/sealfs/fusefs"
-	"github.com/sealfs/sealfs/vault"
 )
 
 type mountOptions struct {
@@ -43,6 +42,7 @@ type mountOptions struct {
 	readypid    int // internal: the parent waiting for the background child
 	passfd      int
 	kernel      kernelFlags
+	extra       mountExtraFlags // cmd_mount_reverse.go
 }
 
 // kernelFlags are the generic mount options gocryptfs accepts as its own
@@ -113,6 +113,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 	flags: func(fs *flag.FlagSet) any {
 		o := &mountOptions{}
 		o.open.register(fs)
+		o.extra.register(fs)
 		fs.BoolVar(&o.fg, "fg", false, "stay in the foreground")
 		fs.BoolVar(&o.fg, "f", false, "same as -fg")
 		fs.BoolVar(&o.ro, "ro", false, "mount read-only")
@@ -222,13 +223,13 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	if o.passfd > 0 {
 		e.quiet = true // the parent has said where the password comes from
 	}
-	f, err := e.openVault(ctx, cipherDir, &o.open, o.ro, nil)
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel(o.debug)}))
+	mountFS, closeFS, err := e.openMountFS(ctx, o, cipherDir, logger)
 	e.quiet = quiet || o.open.quiet
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel(o.debug)}))
+	defer closeFS()
 	mo := &fusefs.Options{
 		ReadOnly:      o.ro,
 		AllowOther:    o.allowOther || o.forceOwner != "",
@@ -258,7 +259,7 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	if os.Geteuid() == 0 && mo.AllowOther {
 		mo.PreserveOwner = true
 	}
-	srv, err := fusefs.Mount(mnt, f, mo)
+	srv, err := mountFS(mnt, mo)
 	if err != nil {
 		return mark(errMount, err)
 	}
@@ -317,7 +318,7 @@ func logLevel(debug bool) slog.Level {
 func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) error {
 	var pw []byte
 	if o.open.secret.masterkey == "" {
-		if _, err := loadConfig(configPath(cipherDir, o.open.config, vault.DefaultFile)); err != nil {
+		if _, err := loadConfig(configPath(cipherDir, o.open.config, o.configName())); err != nil {
 			return err
 		}
 		var err error

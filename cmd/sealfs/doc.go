@@ -202,10 +202,13 @@
 //	14  -masterkey cannot be parsed
 //	15  interrupted (SIGINT, SIGTERM; also a mount ended by one)
 //	19  the FUSE mount itself failed
+//	20  mount -ctlsock: the control socket could not be created
 //	23  the config file is missing or unreadable
 //	24  the config could not be written; -xchacha with -aessiv or -reverse;
 //	    -scryptn out of range
 //	26  fsck found problems (after -repair: problems remain)
 //	27  the config fails validation (unknown feature flag, version, weak
 //	    scrypt parameters, malformed JSON)
+//	29  bad exclusions: -exclude-from unreadable, a path outside PLAINDIR,
+//	    exclusions without -reverse
 package main

@@ -24,9 +24,11 @@ const (
 	exitMasterKey         = 14 // -masterkey unparsable
 	exitSigInt            = 15 // interrupted by SIGINT/SIGTERM
 	exitMount             = 19 // the FUSE mount itself failed
+	exitCtlSock           = 20 // the control socket could not be created
 	exitOpenConf          = 23 // config file missing or unreadable
 	exitWriteConf         = 24 // config could not be written; invalid init flag combination
 	exitConfigInvalid     = 27 // config fails validation
+	exitExclude           = 29 // bad exclusion options (unreadable -exclude-from, ...)
 )
 
 // Error kinds. Command code marks an error with a kind (see mark); the
@@ -43,6 +45,8 @@ var (
 	errOpenConf  = errors.New("cannot open config file")
 	errWriteConf = errors.New("cannot write config file")
 	errMount     = errors.New("mount failed")
+	errCtlSock   = errors.New("cannot create the control socket")
+	errExclude   = errors.New("bad exclusion options")
 	// errInterrupted: a mount ended by SIGINT/SIGTERM (exit code 15).
 	errInterrupted = errors.New("unmounted by a signal")
 )
@@ -66,6 +70,10 @@ func exitCode(err error) int {
 		return int(ec)
 	case errors.Is(err, errMount):
 		return exitMount
+	case errors.Is(err, errCtlSock):
+		return exitCtlSock
+	case errors.Is(err, errExclude):
+		return exitExclude
 	case errors.Is(err, errInterrupted):
 		return exitSigInt
 	case errors.Is(err, errUsage):

@@ -49,6 +49,8 @@ func TestExitCode(t *testing.T) {
 		{"weak scrypt", mark(errOpenConf, wrap(vault.ErrWeakParameters)), 27},
 		{"version", wrap(vault.ErrUnsupportedVersion), 27},
 		{"invalid", mark(errOpenConf, vault.ErrInvalidConfig), 27},
+		{"ctlsock", mark(errCtlSock, syscall.EADDRINUSE), 20},
+		{"exclude", mark(errExclude, fs.ErrNotExist), 29},
 	}
 	for _, tt := range tests {
 		if got := exitCode(tt.err); got != tt.want {

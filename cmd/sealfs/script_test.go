@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 //	mktree DIR                        write a plaintext tree with every kind of object
 //	cmptree A B                       trees A and B are equal (content, metadata, links, holes)
 //
-// the condition [fuse] (/dev/fuse can be opened), and these variables: GOLDEN (the golden data directory, read-only),
+// the conditions [fuse] (/dev/fuse can be opened) and [root], and these variables: GOLDEN (the golden data directory, read-only),
 // V_<vault> (a private copy of each golden vault's ciphertext, the
 // cipher-view/ snapshot for reverse vaults, "-" in names replaced by "_";
 // scripts must not change them), REVERSE_PLAIN (a copy of the
@@ -58,6 +58,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
 			if cond != "fuse" {
 				return false, fmt.Errorf("unknown condition %q", cond)
 			}

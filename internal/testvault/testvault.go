@@ -135,6 +135,21 @@ func CipherMap(t testing.TB, name string) []CipherMapEntry {
 	return m
 }
 
+// Exchange is one request and its response in ctlsock-transcript.json,
+// both as sent over the socket.
+type Exchange struct {
+	Request  string `json:"request"`
+	Response string `json:"response"`
+}
+
+// Transcript returns the control-socket exchanges gocryptfs had with
+// golden vault name.
+func Transcript(t testing.TB, name string) []Exchange {
+	var x []Exchange
+	readJSON(t, filepath.Join(Dir(t), name, "ctlsock-transcript.json"), &x)
+	return x
+}
+
 // MasterKey returns the hex master key of golden vault name.
 func MasterKey(t testing.TB, name string) string {
 	b, err := os.ReadFile(filepath.Join(Dir(t), name, "masterkey.txt"))
