@@ -245,12 +245,13 @@ func globElem(pat, name string) bool {
 				continue
 			}
 		}
-		// Mismatch: let the last * take one more character.
+		// Mismatch: let the last * take one more byte (bytes, as git's
+		// wildmatch: a literal byte of invalid UTF-8 may match inside a
+		// multi-byte character).
 		if starPx < 0 || starNx >= len(name) {
 			return false
 		}
-		_, size := utf8.DecodeRuneInString(name[starNx:])
-		starNx += size
+		starNx++
 		px, nx = starPx, starNx
 	}
 	return true
@@ -280,8 +281,12 @@ func matchOne(pat, name string) (advance, bool) {
 	if pat[0] == '\\' && len(pat) > 1 {
 		n = 1
 	}
-	_, psize := utf8.DecodeRuneInString(pat[n:])
-	return advance{n + psize, size}, pat[n:n+psize] == name[:size] // bytes: invalid UTF-8 too
+	pc, psize := utf8.DecodeRuneInString(pat[n:])
+	if pc == utf8.RuneError && psize <= 1 {
+		// A byte of invalid UTF-8 in the pattern matches that byte.
+		return advance{n + 1, 1}, len(pat) > n && pat[n] == name[0]
+	}
+	return advance{n + psize, size}, pat[n:n+psize] == name[:size]
 }
 
 var posixClasses = map[string]func(rune) bool{
