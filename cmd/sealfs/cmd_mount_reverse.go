@@ -62,7 +62,13 @@ func (e *env) openMountFS(ctx context.Context, o *mountOptions, dir string, logg
 		if o.extra.oneFS {
 			return nil, nil, usageErrorf("-one-file-system needs -reverse")
 		}
-		f, err := e.openVault(ctx, dir, &o.open, o.ro, nil)
+		// Damage the file system works around (an undecryptable name left
+		// out of a listing) or reports as EIO gets a log line naming the
+		// object.
+		o.open.logger = logger
+		f, err := e.openVault(ctx, dir, &o.open, o.ro, func(p string, err error) {
+			logger.Warn("corrupt ciphertext", "path", "/"+p, "err", err)
+		})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -86,6 +87,7 @@ type openFlags struct {
 	quiet  bool
 	// Library options set by the command, not by flags of their own here.
 	noPrealloc, sharedStorage bool
+	logger                    *slog.Logger
 }
 
 func (o *openFlags) register(fs *flag.FlagSet) {
@@ -151,6 +153,7 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 		// Set by mount (-noprealloc, -sharedstorage).
 		NoPrealloc:    o.noPrealloc,
 		SharedStorage: o.sharedStorage,
+		Logger:        o.logger,
 	}
 	key, err := e.masterKey(ctx, &o.secret)
 	if err != nil {
