@@ -160,6 +160,17 @@ func (f *FS) remove(p string) error {
 	if err != nil {
 		return err
 	}
+	// Most removals are of files: try that first, without a stat.
+	if fr, ok := f.store.(FileRemoverStore); ok {
+		err := fr.RemoveFile(l.cpath)
+		if err == nil {
+			f.removeLongName(&l)
+			return nil
+		}
+		if !isErrno(err, syscall.EISDIR, syscall.EPERM) {
+			return err
+		}
+	}
 	fi, err := f.store.Lstat(l.cpath)
 	if err != nil {
 		return err

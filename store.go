@@ -58,6 +58,13 @@ type XattrStore interface {
 	Removexattr(name, attr string) error
 }
 
+// FileRemoverStore is implemented by stores that can remove an object
+// only if it is not a directory (unlink(2)), failing with EISDIR (or
+// EPERM, as some systems say) for a directory, in one step.
+type FileRemoverStore interface {
+	RemoveFile(name string) error
+}
+
 // RenameFlagsStore is implemented by stores that support renameat2 flags
 // (RENAME_NOREPLACE, RENAME_EXCHANGE).
 type RenameFlagsStore interface {

@@ -314,6 +314,14 @@ func (s *dirStore) Remove(name string) error {
 	})
 }
 
+// RemoveFile removes a non-directory: one unlinkat, and no directory
+// descriptor to forget.
+func (s *dirStore) RemoveFile(name string) error {
+	return s.at("remove", name, func(dirfd int, base string) error {
+		return unix.Unlinkat(dirfd, base, 0)
+	})
+}
+
 func (s *dirStore) Rename(oldname, newname string) error {
 	defer s.fds.invalidate(oldname)
 	defer s.fds.invalidate(newname)

@@ -198,3 +198,25 @@ func TestDirStoreXattrBothPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestDirStoreRemoveFile: RemoveFile removes files and symlinks, and
+// refuses directories (so that FS.Remove can try it first).
+func TestDirStoreRemoveFile(t *testing.T) {
+	s, dir := newDirStore(t)
+	mustT(t, s.Mkdir("d", 0o755))
+	f, err := s.OpenFile("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	mustT(t, err)
+	f.Close()
+	mustT(t, s.Symlink("f", "d/ln"))
+	mustT(t, s.RemoveFile("d/f"))
+	mustT(t, s.RemoveFile("d/ln"))
+	if err := s.RemoveFile("d"); !errors.Is(err, syscall.EISDIR) {
+		t.Fatalf("RemoveFile of a directory: %v, want EISDIR", err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "d")); err != nil || !fi.IsDir() {
+		t.Fatalf("directory gone after a refused RemoveFile: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "d")); len(ents) != 0 {
+		t.Fatalf("left: %v", ents)
+	}
+}
