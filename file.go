@@ -252,12 +252,14 @@ func (f *FS) openFile(p, shown string, flag int, perm fs.FileMode, hops int) (*F
 	}
 }
 
-// openBacking opens the ciphertext of a regular file read-write when it
-// can (read-modify-write needs to read), else read-only when only reading
-// is asked for.
+// openBacking opens the ciphertext of a regular file read-only when only
+// reading is asked for, else read-write (read-modify-write needs to read).
+// A later writer of the same inode upgrades the shared backing (acquire).
+// Opening for reading only matters: on ext4 a writable open and its close
+// cost more, and the file's write count is raised for nothing.
 func (f *FS) openBacking(cpath string, flag int, fi fs.FileInfo) (StoreFile, bool, error) {
 	wantWrite := flag&accessModes != os.O_RDONLY || flag&os.O_TRUNC != 0
-	if f.opts.ReadOnly {
+	if f.opts.ReadOnly || !wantWrite {
 		sf, err := f.store.OpenFile(cpath, os.O_RDONLY, 0)
 		return sf, false, err
 	}
@@ -267,10 +269,6 @@ func (f *FS) openBacking(cpath string, flag int, fi fs.FileInfo) (StoreFile, boo
 	}
 	if !isErrno(err, syscall.EACCES, syscall.EPERM, syscall.EROFS) {
 		return nil, false, err
-	}
-	if !wantWrite {
-		sf, err := f.store.OpenFile(cpath, os.O_RDONLY, 0)
-		return sf, false, err
 	}
 	// A write-only file (no owner read bit): add read permission for the
 	// moment of opening, as read-modify-write needs to read.

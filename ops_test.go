@@ -602,3 +602,49 @@ func TestCreateRefusesNonEmpty(t *testing.T) {
 		t.Fatal("config written into a non-empty dir")
 	}
 }
+
+// TestReaderThenWriter: a file opened for reading only, then opened again
+// for writing, shares one content engine: the reader sees what the writer
+// wrote and truncated (the backing is upgraded to read-write), and the
+// read-only handle still cannot write.
+func TestReaderThenWriter(t *testing.T) {
+	f, _ := newVault(t, vault.Options{})
+	if err := f.WriteFile("a", bytes.Repeat([]byte("1"), 9000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.OpenFile("a", os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	buf := make([]byte, 10)
+	if _, err := r.ReadAt(buf, 8000); err != nil || string(buf) != "1111111111" {
+		t.Fatalf("first read: %q %v", buf, err)
+	}
+	w, err := f.OpenFile("a", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt([]byte("2222222222"), 8000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadAt(buf, 8000); err != nil || string(buf) != "2222222222" {
+		t.Fatalf("reader after write: %q %v", buf, err)
+	}
+	if err := w.Truncate(5000); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := r.Stat(); err != nil || fi.Size() != 5000 {
+		t.Fatalf("reader's stat after truncate: %v %v", fi, err)
+	}
+	if _, err := r.ReadAt(buf, 8000); err != io.EOF {
+		t.Fatalf("reader past the new end: %v", err)
+	}
+	w.Close()
+	if _, err := r.WriteAt([]byte("x"), 0); err == nil {
+		t.Fatal("write through the read-only handle succeeded")
+	}
+	if got, err := f.ReadFile("a"); err != nil || len(got) != 5000 || got[4999] != '1' {
+		t.Fatalf("final content: %d bytes %v", len(got), err)
+	}
+}
