@@ -421,18 +421,34 @@ type xattrArgs struct {
 // listxattrat (Linux < 6.13); /proc paths are used then.
 var noXattrat atomic.Bool
 
-// lgetxattrAt is lgetxattr of base in directory dirfd: getxattrat(2),
-// which needs no /proc path lookup, where the kernel has it.
-func (s *dirStore) lgetxattrAt(dirfd int, base, attr string, buf []byte) (int, error) {
+// xattrAt runs call, an *xattrat(2) system call on base in dirfd, or
+// fallback (the l*xattr call on a /proc path) where the kernel lacks it.
+func xattrAt(base string, call func(p *byte) (uintptr, unix.Errno), fallback func() (int, error)) (int, error) {
 	if !noXattrat.Load() {
 		p, err := unix.BytePtrFromString(base)
 		if err != nil {
 			return 0, err
 		}
-		a, err := unix.BytePtrFromString(attr)
-		if err != nil {
-			return 0, err
+		r, e := call(p)
+		if e != unix.ENOSYS {
+			if e != 0 {
+				return 0, e
+			}
+			return int(r), nil
 		}
+		noXattrat.Store(true)
+	}
+	return fallback()
+}
+
+// lgetxattrAt is lgetxattr of base in directory dirfd: getxattrat(2),
+// which needs no /proc path lookup, where the kernel has it.
+func (s *dirStore) lgetxattrAt(dirfd int, base, attr string, buf []byte) (int, error) {
+	a, err := unix.BytePtrFromString(attr)
+	if err != nil {
+		return 0, err
+	}
+	return xattrAt(base, func(p *byte) (uintptr, unix.Errno) {
 		args := xattrArgs{size: uint32(len(buf))}
 		if len(buf) > 0 {
 			args.value = uint64(uintptr(unsafe.Pointer(&buf[0])))
@@ -440,25 +456,14 @@ func (s *dirStore) lgetxattrAt(dirfd int, base, attr string, buf []byte) (int, e
 		r, _, e := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), unix.AT_SYMLINK_NOFOLLOW,
 			uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
 		runtime.KeepAlive(buf)
-		if e != unix.ENOSYS {
-			if e != 0 {
-				return 0, e
-			}
-			return int(r), nil
-		}
-		noXattrat.Store(true)
-	}
-	return unix.Lgetxattr(s.procPath(dirfd, base), attr, buf)
+		return r, e
+	}, func() (int, error) { return unix.Lgetxattr(s.procPath(dirfd, base), attr, buf) })
 }
 
 // llistxattrAt is llistxattr of base in directory dirfd (listxattrat(2)
 // where the kernel has it).
 func (s *dirStore) llistxattrAt(dirfd int, base string, buf []byte) (int, error) {
-	if !noXattrat.Load() {
-		p, err := unix.BytePtrFromString(base)
-		if err != nil {
-			return 0, err
-		}
+	return xattrAt(base, func(p *byte) (uintptr, unix.Errno) {
 		var bp unsafe.Pointer
 		if len(buf) > 0 {
 			bp = unsafe.Pointer(&buf[0])
@@ -466,15 +471,8 @@ func (s *dirStore) llistxattrAt(dirfd int, base string, buf []byte) (int, error)
 		r, _, e := unix.Syscall6(unix.SYS_LISTXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), unix.AT_SYMLINK_NOFOLLOW,
 			uintptr(bp), uintptr(len(buf)), 0)
 		runtime.KeepAlive(buf)
-		if e != unix.ENOSYS {
-			if e != 0 {
-				return 0, e
-			}
-			return int(r), nil
-		}
-		noXattrat.Store(true)
-	}
-	return unix.Llistxattr(s.procPath(dirfd, base), buf)
+		return r, e
+	}, func() (int, error) { return unix.Llistxattr(s.procPath(dirfd, base), buf) })
 }
 
 func (s *dirStore) Getxattr(name, attr string) ([]byte, error) {
