@@ -28,19 +28,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-need=()
-for c in gocryptfs fusermount3 fio; do command -v "$c" >/dev/null || need+=("$c"); done
-if [ ${#need[@]} -gt 0 ]; then
-  pkgs=()
-  for c in "${need[@]}"; do case $c in fusermount3) pkgs+=(fuse3) ;; *) pkgs+=("$c") ;; esac; done
-  apt-get update -qq && apt-get install -y -qq "${pkgs[@]}" >/dev/null
-fi
+. bench/lib.sh
+bench_need gocryptfs fusermount3 fio bc
 
-work=$(mktemp -d /var/tmp/sealfs-bench.XXXXXX)
-bin=$work/sealfs
-go build -o "$bin" ./cmd/sealfs
-pw=$work/pw
-echo benchpassword >"$pw"
+bench_setup sealfs-bench
 
 stream_mb=512
 [ $quick = 1 ] && stream_mb=128
@@ -50,17 +41,6 @@ tarball=$work/gosrc.tar
 tar -C "$(go env GOROOT)" -cf "$tarball" src
 nfiles=$(tar -tf "$tarball" | grep -vc '/$')
 
-mounts=()
-cleanup() {
-  for m in "${mounts[@]}"; do fusermount3 -u "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null || true; done
-  mountpoint -q "$work/tmpfs" 2>/dev/null && umount "$work/tmpfs"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc -l; }
-dropcaches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 # Server CPU time (user + system, seconds) of process $1.
 cputime() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }

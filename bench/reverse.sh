@@ -30,27 +30,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-need=()
-for c in gocryptfs fusermount3 rsync bc; do command -v "$c" >/dev/null || need+=("$c"); done
-if [ ${#need[@]} -gt 0 ]; then
-  pkgs=()
-  for c in "${need[@]}"; do case $c in fusermount3) pkgs+=(fuse3) ;; *) pkgs+=("$c") ;; esac; done
-  apt-get update -qq && apt-get install -y -qq "${pkgs[@]}" >/dev/null
-fi
+. bench/lib.sh
+bench_need gocryptfs fusermount3 rsync bc
 
-work=$(mktemp -d /var/tmp/sealfs-revbench.XXXXXX)
-mounts=()
-cleanup() {
-  for m in "${mounts[@]}"; do fusermount3 -u "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null || true; done
-  mountpoint -q "$work/tmpfs" 2>/dev/null && umount "$work/tmpfs"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-bin=$work/sealfs
-go build -o "$bin" ./cmd/sealfs
-pw=$work/pw
-echo benchpassword >"$pw"
+bench_setup sealfs-revbench
 
 base=$work
 if [ "$where" = tmpfs ]; then
@@ -64,9 +47,6 @@ nfiles=$(find "$plain" -type f | wc -l)
 "$bin" init -reverse -q -scryptn 10 -passfile "$pw" "$plain" >/dev/null
 mkdir -p "$work/g.mnt" "$work/s.mnt"
 
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc -l; }
-dropcaches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 mount_g() { gocryptfs -reverse -q -nosyslog -passfile "$pw" -- "$plain" "$work/g.mnt"; mounts+=("$work/g.mnt"); }
 mount_s() { "$bin" mount -reverse -q -passfile "$pw" "$plain" "$work/s.mnt"; mounts+=("$work/s.mnt"); }
