@@ -244,6 +244,16 @@ func TestMountFS(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mnt, "new"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
 		t.Fatalf("write: %v", err)
 	}
+	// No extended attributes: the mount says so (EOPNOTSUPP), for every
+	// name and for listing, after the first request.
+	for i := 0; i < 2; i++ {
+		if _, err := unix.Lgetxattr(filepath.Join(mnt, "a.txt"), "security.selinux", make([]byte, 64)); err != unix.EOPNOTSUPP {
+			t.Fatalf("getxattr: %v, want EOPNOTSUPP", err)
+		}
+		if _, err := unix.Llistxattr(filepath.Join(mnt, "d/b.txt"), make([]byte, 64)); err != unix.EOPNOTSUPP {
+			t.Fatalf("listxattr: %v, want EOPNOTSUPP", err)
+		}
+	}
 }
 
 func TestToErrno(t *testing.T) {

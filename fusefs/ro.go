@@ -29,12 +29,27 @@ type roNode struct {
 }
 
 var (
-	_ fs.NodeLookuper   = (*roNode)(nil)
-	_ fs.NodeGetattrer  = (*roNode)(nil)
-	_ fs.NodeReaddirer  = (*roNode)(nil)
-	_ fs.NodeOpener     = (*roNode)(nil)
-	_ fs.NodeReadlinker = (*roNode)(nil)
+	_ fs.NodeLookuper    = (*roNode)(nil)
+	_ fs.NodeGetattrer   = (*roNode)(nil)
+	_ fs.NodeReaddirer   = (*roNode)(nil)
+	_ fs.NodeOpener      = (*roNode)(nil)
+	_ fs.NodeReadlinker  = (*roNode)(nil)
+	_ fs.NodeGetxattrer  = (*roNode)(nil)
+	_ fs.NodeListxattrer = (*roNode)(nil)
 )
+
+// Getxattr: an io/fs.FS has no extended attributes. ENOSYS tells the
+// kernel so once for the whole mount (it then answers EOPNOTSUPP itself),
+// instead of a round trip for every security.selinux and
+// system.posix_acl_access lookup that ls -l makes per file.
+func (n *roNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
+// Listxattr: see Getxattr.
+func (n *roNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
 
 func (n *roNode) lstat(p string) (iofs.FileInfo, error) {
 	if p == "." {

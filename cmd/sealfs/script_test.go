@@ -438,6 +438,9 @@ func snapshotDir(root string) (map[string]*treeObject, error) {
 		out[rel] = o
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	for _, names := range byInode {
 		slices.Sort(names)
 		for _, n := range names {

@@ -261,6 +261,9 @@ func realAbs(p string) (string, error) {
 // without following symlinks.
 func localXattrs(p string) (map[string][]byte, error) {
 	size, err := unix.Llistxattr(p, nil)
+	if err == unix.ENOTSUP {
+		return nil, nil // a file system without extended attributes has none
+	}
 	if err != nil {
 		return nil, err
 	}
