@@ -37,7 +37,19 @@ fuzztime=${FUZZTIME:-5s}
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
     echo "-- $pkg $target"
-    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" >/tmp/sealfs-fuzz.log 2>&1 || { cat /tmp/sealfs-fuzz.log; exit 1; }
+    # Go 1.26's fuzz coordinator can fail a duration-limited run with a bare
+    # "context deadline exceeded" as the time runs out (golang/go#75804,
+    # fixed in Go 1.27), with no failing input. That alone is retried once
+    # and then let pass; a failing input (written to testdata/fuzz) or any
+    # other failure fails the suite.
+    for try in 1 2; do
+      if go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" >/tmp/sealfs-fuzz.log 2>&1; then break; fi
+      if grep -q 'Failing input written' /tmp/sealfs-fuzz.log || ! grep -q 'context deadline exceeded' /tmp/sealfs-fuzz.log; then
+        cat /tmp/sealfs-fuzz.log; exit 1
+      fi
+      if [ $try = 2 ]; then echo "   (known Go fuzz coordinator deadline race, twice, no failing input)"; break; fi
+      echo "   (known Go fuzz coordinator deadline race, no failing input: once more)"
+    done
   done
 done
 echo "== all checks passed"
