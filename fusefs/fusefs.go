@@ -28,8 +28,9 @@ import (
 // Owner is a uid/gid pair.
 type Owner struct{ Uid, Gid uint32 }
 
-// Options configure a mount. The zero value mounts read-write with 1 s
-// entry and attribute caching.
+// Options configure a mount. The zero value mounts read-write with 10 s
+// entry and attribute caching for a vault (Mount), 1 s for a view of an
+// io/fs.FS (MountFS).
 type Options struct {
 	ReadOnly      bool
 	AllowOther    bool // also enables default_permissions
@@ -122,8 +123,23 @@ func (r *root) toErrno(op, path string, err error) syscall.Errno {
 	return syscall.EIO
 }
 
-func mountOptions(dir string, opts *Options) *fs.Options {
-	entry, attr := time.Second, time.Second
+// Default cache timeouts of the kernel's entries and attributes. A vault
+// mount is the only writer of its CIPHERDIR (-sharedstorage is for the
+// other case), and the kernel updates or drops what it caches on every
+// change made through the mount, so a longer timeout only spares
+// revalidation round trips (LOOKUP, GETATTR): "find | xargs md5sum" over
+// 11,000 files sends 11,000 fewer LOOKUPs with 10 s than with 1 s. Changes
+// made behind the mount's back (in CIPHERDIR, or through the library
+// while mounted) show within the timeout. A read-only view of an io/fs.FS
+// (reverse mode) keeps libfuse's 1 s: the plaintext tree under it changes
+// all the time.
+const (
+	vaultCacheTTL = 10 * time.Second
+	viewCacheTTL  = time.Second
+)
+
+func mountOptions(dir string, opts *Options, ttl time.Duration) *fs.Options {
+	entry, attr := ttl, ttl
 	if opts.EntryTimeout > 0 {
 		entry = opts.EntryTimeout
 	}
@@ -179,8 +195,8 @@ func newRoot(opts *Options) *root {
 	return r
 }
 
-func mount(dir string, r *root, rootNode fs.InodeEmbedder) (*Server, error) {
-	srv, err := fs.Mount(dir, rootNode, mountOptions(dir, &r.opts))
+func mount(dir string, r *root, rootNode fs.InodeEmbedder, ttl time.Duration) (*Server, error) {
+	srv, err := fs.Mount(dir, rootNode, mountOptions(dir, &r.opts, ttl))
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +254,7 @@ func Mount(dir string, fsys *sealfs.FS, opts *Options) (*Server, error) {
 	if fsys.ReadOnly() {
 		r.opts.ReadOnly = true
 	}
-	return mount(dir, r, &node{r: r})
+	return mount(dir, r, &node{r: r}, vaultCacheTTL)
 }
 
 // Stable-attr helpers.

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/posixtest"
 	"github.com/sealfs/sealfs"
@@ -359,6 +360,25 @@ func TestReadAhead(t *testing.T) {
 		}
 		if s := strings.TrimSpace(string(got)); s != c.want {
 			t.Errorf("ReadAhead %d: read_ahead_kb = %s, want %s", c.ra, s, c.want)
+		}
+	}
+}
+
+func TestCacheTimeouts(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		opts        Options
+		ttl         time.Duration
+		entry, attr time.Duration
+	}{
+		{"vault default", Options{}, vaultCacheTTL, 10 * time.Second, 10 * time.Second},
+		{"view default", Options{}, viewCacheTTL, time.Second, time.Second},
+		{"explicit", Options{EntryTimeout: 3 * time.Second, AttrTimeout: 2 * time.Second}, vaultCacheTTL, 3 * time.Second, 2 * time.Second},
+		{"shared storage", Options{SharedStorage: true, EntryTimeout: time.Minute}, vaultCacheTTL, 0, 0},
+	} {
+		o := mountOptions("/x", &c.opts, c.ttl)
+		if *o.EntryTimeout != c.entry || *o.AttrTimeout != c.attr || *o.NegativeTimeout != 0 {
+			t.Errorf("%s: entry %v attr %v negative %v, want %v %v 0", c.name, *o.EntryTimeout, *o.AttrTimeout, *o.NegativeTimeout, c.entry, c.attr)
 		}
 	}
 }

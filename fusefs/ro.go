@@ -20,7 +20,7 @@ func MountFS(dir string, fsys iofs.FS, opts *Options) (*Server, error) {
 	r := newRoot(opts)
 	r.ro = fsys
 	r.opts.ReadOnly = true
-	return mount(dir, r, &roNode{r: r})
+	return mount(dir, r, &roNode{r: r}, viewCacheTTL)
 }
 
 type roNode struct {

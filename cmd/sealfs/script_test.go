@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 //	checkfile VAULT PATH FILE         FILE has the content of PATH in VAULT's manifest
 //	mktree DIR                        write a plaintext tree with every kind of object
 //	cmptree A B                       trees A and B are equal (content, metadata, links, holes)
+//	gone FILE                         wait up to 10 s for FILE to disappear
 //
 // the conditions [fuse] (/dev/fuse can be opened) and [root], and these variables: GOLDEN (the golden data directory, read-only),
 // V_<vault> (a private copy of each golden vault's ciphertext, the
@@ -77,6 +78,7 @@ func TestScripts(t *testing.T) {
 			"checkfile": cmdCheckfile,
 			"mktree":    cmdMktree,
 			"cmptree":   cmdCmptree,
+			"gone":      cmdGone,
 		},
 	})
 }
@@ -86,6 +88,24 @@ func TestScripts(t *testing.T) {
 // (atexit_sleep_ms defaults to 1000).
 func goRace() string {
 	return strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+}
+
+// cmdGone waits up to 10 s for a file to disappear: a mount's serving
+// process removes its control socket as it exits, a few milliseconds
+// after the unmount has returned.
+func cmdGone(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: gone FILE")
+	}
+	p := ts.MkAbs(args[0])
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s still exists after 10 s", args[0])
+		}
+	}
 }
 
 // cmdStatus runs a command and checks its exit code. Its output becomes
