@@ -124,7 +124,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.StringVar(&o.fsname, "fsname", "", "file system `NAME` shown by df (default: CIPHERDIR)")
 		fs.DurationVar(&o.idle, "idle", 0, "unmount after `DURATION` without activity")
 		fs.DurationVar(&o.idle, "i", 0, "same as -idle")
-		fs.BoolVar(&o.shared, "sharedstorage", false, "other instances change the vault concurrently: no caching")
+		fs.BoolVar(&o.shared, "sharedstorage", false, "other instances or programs change CIPHERDIR while mounted: no kernel caching (otherwise such changes show within 10 s)")
 		fs.BoolVar(&o.noprealloc, "noprealloc", false, "do not reserve space before writes")
 		fs.BoolVar(&o.nosyslog, "nosyslog", false, "keep logging to stderr in the background")
 		fs.BoolVar(&o.debug, "d", false, "debug output")
