@@ -252,6 +252,10 @@ func (f *FS) openFile(p, shown string, flag int, perm fs.FileMode, hops int) (*F
 	}
 }
 
+// prefetchOnOpen is how much of a file opened for reading is asked of the
+// disk at open time: the usual kernel read-ahead window.
+const prefetchOnOpen = 128 << 10
+
 // openBacking opens the ciphertext of a regular file read-only when only
 // reading is asked for, else read-write (read-modify-write needs to read).
 // A later writer of the same inode upgrades the shared backing (acquire).
@@ -261,6 +265,12 @@ func (f *FS) openBacking(cpath string, flag int, fi fs.FileInfo) (StoreFile, boo
 	wantWrite := flag&accessModes != os.O_RDONLY || flag&os.O_TRUNC != 0
 	if f.opts.ReadOnly || !wantWrite {
 		sf, err := f.store.OpenFile(cpath, os.O_RDONLY, 0)
+		if p, ok := sf.(PrefetchFile); ok && err == nil {
+			// A file opened to be read is read next: through a mount, a
+			// round trip to the reader comes first, which the disk read
+			// of the file's beginning can overlap.
+			p.Prefetch(prefetchOnOpen)
+		}
 		return sf, false, err
 	}
 	sf, err := f.store.OpenFile(cpath, os.O_RDWR, 0)

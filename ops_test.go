@@ -648,3 +648,82 @@ func TestReaderThenWriter(t *testing.T) {
 		t.Fatalf("final content: %d bytes %v", len(got), err)
 	}
 }
+
+// prefetchStore records the Prefetch calls on the files it opens.
+type prefetchStore struct {
+	sealfs.Store
+	mu    sync.Mutex
+	calls []string // "cipher path: n"
+}
+
+type prefetchFile struct {
+	sealfs.StoreFile
+	s    *prefetchStore
+	name string
+}
+
+func (f *prefetchFile) Prefetch(n int64) {
+	f.s.mu.Lock()
+	f.s.calls = append(f.s.calls, fmt.Sprintf("%s: %d", f.name, n))
+	f.s.mu.Unlock()
+}
+
+func (s *prefetchStore) OpenFile(name string, flag int, perm fs.FileMode) (sealfs.StoreFile, error) {
+	f, err := s.Store.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &prefetchFile{StoreFile: f, s: s, name: name}, nil
+}
+
+func (s *prefetchStore) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calls
+	s.calls = nil
+	return c
+}
+
+// TestPrefetchOnReadOpen: a regular file opened only for reading asks the
+// store to start reading its beginning; writable opens, directories and
+// the vault's own small files (diriv) do not.
+func TestPrefetchOnReadOpen(t *testing.T) {
+	key, err := vault.GenerateKey()
+	must(t, err)
+	cfg, err := vault.New(key, []byte("pw"), &vault.Options{ScryptLogN: 10})
+	must(t, err)
+	ps := &prefetchStore{Store: memstore.New()}
+	f, err := sealfs.Init(ps, cfg, key, nil)
+	must(t, err)
+	defer f.Close()
+	must(t, f.Mkdir("d", 0o755))
+	must(t, f.WriteFile("d/a", []byte("hello"), 0o644))
+	if c := ps.take(); len(c) != 0 {
+		t.Errorf("prefetch while creating: %q", c)
+	}
+	for _, flag := range []int{os.O_RDWR, os.O_WRONLY, os.O_RDONLY | os.O_TRUNC} {
+		h, err := f.OpenFile("d/a", flag, 0)
+		must(t, err)
+		h.Close()
+		if c := ps.take(); len(c) != 0 {
+			t.Errorf("flag %#x: prefetch on a writable open: %q", flag, c)
+		}
+	}
+	must(t, f.WriteFile("d/a", []byte("hello"), 0o644))
+	ps.take()
+	if _, err := f.ReadDir("d"); err != nil {
+		t.Fatal(err)
+	}
+	if c := ps.take(); len(c) != 0 {
+		t.Errorf("prefetch on a directory listing: %q", c)
+	}
+	got, err := f.ReadFile("d/a")
+	must(t, err)
+	if string(got) != "hello" {
+		t.Fatalf("read %q", got)
+	}
+	c := ps.take()
+	if len(c) != 1 || !strings.HasSuffix(c[0], fmt.Sprintf(": %d", 128<<10)) {
+		t.Errorf("read-only open: prefetch calls %q, want one of 128 KiB", c)
+	}
+}

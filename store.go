@@ -49,6 +49,12 @@ type StoreFile interface {
 	ReadDir(n int) ([]fs.DirEntry, error)
 }
 
+// PrefetchFile is implemented by store files that can start reading their
+// first n bytes from the disk without waiting for them.
+type PrefetchFile interface {
+	Prefetch(n int64)
+}
+
 // XattrStore is implemented by stores that support extended attributes.
 // The methods never follow symlinks.
 type XattrStore interface {

@@ -266,22 +266,12 @@ func (s *dirStore) at2(op, oldname, newname string, fn func(oldfd int, oldbase s
 	})
 }
 
-// readAheadOnOpen is how much of a file opened for reading is requested
-// from the disk at open time (the usual kernel read-ahead window).
-const readAheadOnOpen = 128 << 10
-
 func (s *dirStore) OpenFile(name string, flag int, perm fs.FileMode) (StoreFile, error) {
 	var f *dirFile
 	err := s.at("open", name, func(dirfd int, base string) error {
 		fd, err := unix.Openat(dirfd, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, unixPerm(perm))
 		if err != nil {
 			return err
-		}
-		if flag&unix.O_ACCMODE == unix.O_RDONLY {
-			// A file opened to be read is read next: start the disk read of
-			// its beginning now, so that it overlaps the round trip to the
-			// reader instead of following it (a no-op when cached).
-			_ = unix.Fadvise(fd, 0, readAheadOnOpen, unix.FADV_WILLNEED)
 		}
 		f = &dirFile{File: os.NewFile(uintptr(fd), name), fd: fd}
 		return nil
@@ -568,6 +558,14 @@ func (f *dirFile) Stat() (fs.FileInfo, error) {
 		return nil, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
 	}
 	return &unixFileInfo{name: path.Base(f.Name()), st: st}, nil
+}
+
+var _ PrefetchFile = (*dirFile)(nil)
+
+// Prefetch starts the disk read of the first n bytes (POSIX_FADV_WILLNEED;
+// nothing happens for what is cached).
+func (f *dirFile) Prefetch(n int64) {
+	_ = unix.Fadvise(f.fd, 0, n, unix.FADV_WILLNEED)
 }
 
 // Allocate reserves ciphertext space without changing the file size.
