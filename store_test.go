@@ -23,6 +23,17 @@ func newDirStore(t *testing.T) (*dirStore, string) {
 	return s.(*dirStore), dir
 }
 
+// mkFileAndLink makes directory d with an empty file d/f and a symlink
+// d/ln to it.
+func mkFileAndLink(t *testing.T, s *dirStore) {
+	t.Helper()
+	mustT(t, s.Mkdir("d", 0o755))
+	f, err := s.OpenFile("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	mustT(t, err)
+	f.Close()
+	mustT(t, s.Symlink("f", "d/ln"))
+}
+
 func mustT(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -162,11 +173,7 @@ func TestDirStoreXattrBothPaths(t *testing.T) {
 	for _, fallback := range []bool{false, true} {
 		noXattrat.Store(fallback)
 		s, _ := newDirStore(t)
-		mustT(t, s.Mkdir("d", 0o755))
-		f, err := s.OpenFile("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		mustT(t, err)
-		f.Close()
-		mustT(t, s.Symlink("f", "d/ln"))
+		mkFileAndLink(t, s)
 		big := make([]byte, 3000) // larger than the first buffer
 		for i := range big {
 			big[i] = byte(i)
@@ -203,11 +210,7 @@ func TestDirStoreXattrBothPaths(t *testing.T) {
 // refuses directories (so that FS.Remove can try it first).
 func TestDirStoreRemoveFile(t *testing.T) {
 	s, dir := newDirStore(t)
-	mustT(t, s.Mkdir("d", 0o755))
-	f, err := s.OpenFile("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	mustT(t, err)
-	f.Close()
-	mustT(t, s.Symlink("f", "d/ln"))
+	mkFileAndLink(t, s)
 	mustT(t, s.RemoveFile("d/f"))
 	mustT(t, s.RemoveFile("d/ln"))
 	if err := s.RemoveFile("d"); !errors.Is(err, syscall.EISDIR) {

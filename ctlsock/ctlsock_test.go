@@ -12,8 +12,8 @@ import (
 
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/internal/testvault"
+	"github.com/sealfs/sealfs/internal/testvault/testkey"
 	"github.com/sealfs/sealfs/reverse"
-	"github.com/sealfs/sealfs/vault"
 )
 
 func forward(t *testing.T, name string) Mapper {
@@ -27,14 +27,7 @@ func forward(t *testing.T, name string) Mapper {
 
 func reverseView(t *testing.T, name string) Mapper {
 	plain := testvault.CopyPlain(t, name)
-	cfg, err := vault.Load(filepath.Join(plain, vault.ReverseFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := cfg.Unlock([]byte(testvault.Password))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, key := testkey.Reverse(t, plain)
 	v, err := reverse.New(os.DirFS(plain), cfg, key, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/content"
 	"github.com/sealfs/sealfs/internal/testvault"
+	"github.com/sealfs/sealfs/internal/testvault/testkey"
 	"github.com/sealfs/sealfs/reverse"
 	"github.com/sealfs/sealfs/vault"
 )
@@ -28,15 +29,7 @@ import (
 // "test") through an os.Root.
 func newView(t testing.TB, plainDir string, opts *reverse.Options) *reverse.FS {
 	t.Helper()
-	cfg, err := vault.Load(filepath.Join(plainDir, vault.ReverseFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := cfg.Unlock([]byte(testvault.Password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer key.Destroy()
+	cfg, key := testkey.Reverse(t, plainDir)
 	root, err := os.OpenRoot(plainDir)
 	if err != nil {
 		t.Fatal(err)
@@ -339,14 +332,7 @@ func TestDeterminism(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			a, _ := goldenView(t, name, nil)
 			plainB := testvault.CopyPlain(t, name)
-			cfg, err := vault.Load(filepath.Join(plainB, vault.ReverseFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			key, err := cfg.Unlock([]byte(testvault.Password))
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg, key := testkey.Reverse(t, plainB)
 			b, err := reverse.New(os.DirFS(plainB), cfg, key, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -668,8 +654,7 @@ func TestConfigFile(t *testing.T) {
 	if _, err := v3.Lstat(mustEncrypt(t, v3, vault.ReverseFile)); err != nil {
 		t.Errorf("the reverse config is an ordinary file then: %v", err)
 	}
-	cfg, _ := vault.Load(filepath.Join(plain, vault.ReverseFile))
-	key, _ := cfg.Unlock([]byte(testvault.Password))
+	cfg, key := testkey.Reverse(t, plain)
 	for _, bad := range []string{"a/b", ".", ".."} {
 		if _, err := reverse.New(os.DirFS(plain), cfg, key, &reverse.Options{ConfigName: bad}); err == nil {
 			t.Errorf("ConfigName %q accepted", bad)
@@ -953,8 +938,7 @@ func (d devFS) ReadLink(p string) (string, error) { return fs.ReadLink(d.FS, p) 
 
 func TestOneFileSystem(t *testing.T) {
 	plain := testvault.CopyPlain(t, "reverse")
-	cfg, _ := vault.Load(filepath.Join(plain, vault.ReverseFile))
-	key, _ := cfg.Unlock([]byte(testvault.Password))
+	cfg, key := testkey.Reverse(t, plain)
 	root, err := os.OpenRoot(plain)
 	if err != nil {
 		t.Fatal(err)

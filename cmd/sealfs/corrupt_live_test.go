@@ -76,10 +76,7 @@ func serveFG(t *testing.T, pw, cipher, mnt string, log *syncBuffer) (stop func()
 // each gets a log line naming the object.
 func TestMountLogsCorruption(t *testing.T) {
 	needFUSE(t)
-	d := newDirs(t, "cipher", "mnt")
-	cipher, mnt := d[0], d[1]
-	pw := writePassfile(t)
-	sh(t, "", "sealfs", "-init", "-q", "-scryptn", "10", "-passfile", pw, cipher)
+	cipher, mnt, pw := newVaultDirs(t)
 
 	var log syncBuffer
 	stop := serveFG(t, pw, cipher, mnt, &log)

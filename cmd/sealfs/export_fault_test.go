@@ -14,8 +14,8 @@ import (
 
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/internal/testvault"
+	"github.com/sealfs/sealfs/internal/testvault/testkey"
 	"github.com/sealfs/sealfs/reverse"
-	"github.com/sealfs/sealfs/vault"
 )
 
 // faultFS is a plaintext file system whose chosen paths fail: Open
@@ -81,15 +81,7 @@ func (d *faultDir) ReadDir(int) ([]fs.DirEntry, error) { return nil, d.err }
 // is exported, and what an earlier export wrote for them is kept.
 func TestExportUnreadable(t *testing.T) {
 	plain := testvault.CopyPlain(t, "reverse")
-	cfg, err := vault.Load(filepath.Join(plain, vault.ReverseFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := cfg.Unlock([]byte(testvault.Password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer key.Destroy()
+	cfg, key := testkey.Reverse(t, plain)
 	out := filepath.Join(t.TempDir(), "out")
 	if code, _, stderr := runCLI(t, "export", "-q", "-passfile", passfile(t), plain, out); code != 0 {
 		t.Fatalf("first export: %s", stderr)

@@ -170,10 +170,7 @@ func TestENOSPC(t *testing.T) {
 // the vault mounts again and passes fsck.
 func TestKill9(t *testing.T) {
 	needFUSE(t, "gocryptfs")
-	d := newDirs(t, "cipher", "mnt")
-	cipher, mnt := d[0], d[1]
-	pw := writePassfile(t)
-	sh(t, "", "sealfs", "-init", "-q", "-scryptn", "10", "-passfile", pw, cipher)
+	cipher, mnt, pw := newVaultDirs(t)
 	lazyUnmountAtEnd(t, mnt)
 
 	server := exec.Command("sealfs", "-fg", "-q", "-passfile", pw, cipher, mnt)

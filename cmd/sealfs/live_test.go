@@ -108,6 +108,15 @@ func newDirs(t *testing.T, names ...string) []string {
 	return out
 }
 
+// newVaultDirs makes an empty mount point and a new vault (made by
+// "sealfs -init") with the password in the returned password file.
+func newVaultDirs(t *testing.T) (cipher, mnt, pw string) {
+	d := newDirs(t, "cipher", "mnt")
+	pw = writePassfile(t)
+	sh(t, "", "sealfs", "-init", "-q", "-scryptn", "10", "-passfile", pw, d[0])
+	return d[0], d[1], pw
+}
+
 func writePassfile(t *testing.T) string {
 	p := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(p, []byte("test\n"), 0o600); err != nil {
@@ -132,10 +141,7 @@ func TestFstabMount(t *testing.T) {
 		sh(t, "", "cp", bin, dst)
 		bin = dst
 	}
-	d := newDirs(t, "cipher", "mnt")
-	cipher, mnt := d[0], d[1]
-	pw := writePassfile(t)
-	sh(t, "", "sealfs", "-init", "-q", "-scryptn", "10", "-passfile", pw, cipher)
+	cipher, mnt, pw := newVaultDirs(t)
 	lazyUnmountAtEnd(t, mnt)
 	out := sh(t, "", "mount", "-t", "fuse."+bin, cipher, mnt, "-o", "passfile="+pw+",allow_other,nofail,_netdev,noatime")
 	if !strings.Contains(out, "Filesystem mounted and ready.") {
@@ -174,10 +180,7 @@ func TestFstabMount(t *testing.T) {
 // is mounted, in the foreground and from the background process.
 func TestNotifyPid(t *testing.T) {
 	needFUSE(t)
-	d := newDirs(t, "cipher", "mnt")
-	cipher, mnt := d[0], d[1]
-	pw := writePassfile(t)
-	sh(t, "", "sealfs", "-init", "-q", "-scryptn", "10", "-passfile", pw, cipher)
+	cipher, mnt, pw := newVaultDirs(t)
 	lazyUnmountAtEnd(t, mnt)
 
 	// The receiver is a shell that waits for SIGUSR1 and then checks the
