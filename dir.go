@@ -39,7 +39,9 @@ type fileInfo struct {
 	size  int64
 	mode  fs.FileMode
 	mtime time.Time
-	sys   any
+	sys   any  // when the store's Sys is not a *Stat
+	st    Stat // the store's *Stat with the plaintext size
+	hasSt bool
 }
 
 func (fi *fileInfo) Name() string       { return fi.name }
@@ -47,15 +49,22 @@ func (fi *fileInfo) Size() int64        { return fi.size }
 func (fi *fileInfo) Mode() fs.FileMode  { return fi.mode }
 func (fi *fileInfo) ModTime() time.Time { return fi.mtime }
 func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
-func (fi *fileInfo) Sys() any           { return fi.sys }
-func (fi *fileInfo) String() string     { return fs.FormatFileInfo(fi) }
+func (fi *fileInfo) Sys() any {
+	if fi.hasSt {
+		return &fi.st
+	}
+	return fi.sys
+}
+func (fi *fileInfo) String() string { return fs.FormatFileInfo(fi) }
 
 func newFileInfo(name string, cfi fs.FileInfo, size int64) *fileInfo {
-	fi := &fileInfo{name: name, size: size, mode: cfi.Mode(), mtime: cfi.ModTime(), sys: cfi.Sys()}
-	if st, ok := cfi.Sys().(*Stat); ok {
-		c := *st
-		c.Size = size
-		fi.sys = &c
+	fi := &fileInfo{name: name, size: size, mode: cfi.Mode(), mtime: cfi.ModTime()}
+	switch sys := cfi.Sys().(type) {
+	case *Stat:
+		fi.st, fi.hasSt = *sys, true
+		fi.st.Size = size
+	default:
+		fi.sys = sys
 	}
 	return fi
 }
@@ -172,6 +181,12 @@ func (f *FS) listDir(plain string, d dirLoc, sf StoreFile) ([]fs.DirEntry, error
 			f.reportCorrupt(plainDisplay(plain), fmt.Errorf("undecryptable name %q in directory %q: %w", l.cpath, plainDisplay(plain), err))
 			continue
 		}
+		if !f.plainNames && !l.long && names.CheckPlain(name) == nil {
+			// The lookups that follow a listing need not encrypt again
+			// (strict base64 makes the encryption of name exactly stored;
+			// a long name's hash is not checked here, so it is left out).
+			f.names.put(newNameKey(d, name), nameVal{stored: l.stored, full: l.full, cpath: l.cpath, long: l.long})
+		}
 		l.plain = name
 		if plain != "." {
 			l.plain = plain + "/" + name
@@ -208,17 +223,45 @@ func plainDisplay(p string) string {
 // (fs.ReadDirFS). Entries whose names cannot be decrypted are left out and
 // reported through Options.OnCorrupt.
 func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	ents, err := f.readDirDirect(name)
+	if err != nil {
+		if ents, err = f.readDirOpen(name); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return ents, nil
+}
+
+// readDirOpen lists directory name through OpenFile, which follows
+// symlinks and says what is wrong with name.
+func (f *FS) readDirOpen(name string) ([]fs.DirEntry, error) {
 	file, err := f.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, pathErr("readdir", name, unwrapPath(err))
 	}
 	defer file.Close()
-	ents, err := file.ReadDir(-1)
+	return file.ReadDir(-1)
+}
+
+// readDirDirect lists directory name by opening its ciphertext directory
+// straight away, without the stat by which OpenFile learns what it opens.
+// Any error (a symlink on the way, not a directory) leaves the answer to
+// the general path.
+func (f *FS) readDirDirect(name string) ([]fs.DirEntry, error) {
+	if err := f.checkPath("readdir", name); err != nil {
+		return nil, err
+	}
+	d, err := f.dir(name)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return ents, nil
+	sf, err := f.store.OpenFile(d.cpath, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer sf.Close()
+	return f.listDir(name, d, sf)
 }
 
 func unwrapPath(err error) error {

@@ -84,8 +84,15 @@ func pathErr(op, name string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	// The common cases without errors.As, whose target escapes (an
+	// allocation on every failing call).
+	pe, ok := err.(*fs.PathError)
+	if !ok {
+		if _, bare := err.(syscall.Errno); !bare {
+			errors.As(err, &pe)
+		}
+	}
+	if pe != nil {
 		if pe.Path == name && pe.Op == op {
 			return err
 		}

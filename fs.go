@@ -73,6 +73,7 @@ type FS struct {
 	opts       Options
 	log        *slog.Logger
 	dirs       dirCache
+	names      nameCache
 	nodes      nodeTable
 	closed     atomic.Bool
 	closeStore bool

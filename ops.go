@@ -176,39 +176,126 @@ func (f *FS) remove(p string) error {
 		return err
 	}
 	if fi.IsDir() {
-		err = f.removeDir(&l)
+		return f.rmdirAt(p, &l)
+	}
+	if err := f.store.Remove(l.cpath); err != nil {
+		return err
+	}
+	f.removeLongName(&l)
+	return nil
+}
+
+// Unlink removes a file, symlink or other non-directory, like unlink(2):
+// unlike Remove it fails with EISDIR, and removes nothing, when name is a
+// directory.
+func (f *FS) Unlink(name string) error {
+	if err := f.checkWrite("unlink", name); err != nil {
+		return err
+	}
+	if name == "." {
+		return &fs.PathError{Op: "unlink", Path: name, Err: syscall.EISDIR}
+	}
+	return pathErr("unlink", name, f.retryNotDir(name, f.unlink))
+}
+
+func (f *FS) unlink(p string) error {
+	l, err := f.locate(p)
+	if err != nil {
+		return err
+	}
+	if fr, ok := f.store.(FileRemoverStore); ok {
+		err = fr.RemoveFile(l.cpath)
+		if isErrno(err, syscall.EPERM) {
+			// Some systems say EPERM for a directory: tell the two apart.
+			if fi, lerr := f.store.Lstat(l.cpath); lerr == nil && fi.IsDir() {
+				err = syscall.EISDIR
+			}
+		}
 	} else {
-		err = f.store.Remove(l.cpath)
+		var fi fs.FileInfo
+		if fi, err = f.store.Lstat(l.cpath); err == nil {
+			if fi.IsDir() {
+				err = syscall.EISDIR
+			} else {
+				err = f.store.Remove(l.cpath)
+			}
+		}
 	}
 	if err != nil {
 		return err
 	}
 	f.removeLongName(&l)
-	if fi.IsDir() {
-		f.dirs.forget(p)
-	}
 	return nil
+}
+
+// Rmdir removes an empty directory, like rmdir(2): unlike Remove it fails
+// with ENOTDIR, and removes nothing, when name is not a directory.
+func (f *FS) Rmdir(name string) error {
+	if err := f.checkWrite("rmdir", name); err != nil {
+		return err
+	}
+	if name == "." {
+		return &fs.PathError{Op: "rmdir", Path: name, Err: syscall.EBUSY}
+	}
+	return pathErr("rmdir", name, f.retryNotDir(name, func(p string) error {
+		l, err := f.locate(p)
+		if err != nil {
+			return err
+		}
+		if _, ok := f.store.(DirRemoverStore); !ok {
+			// Only a store that removes directories alone can be trusted
+			// not to remove a file here.
+			fi, err := f.store.Lstat(l.cpath)
+			if err != nil {
+				return err
+			}
+			if !fi.IsDir() {
+				return syscall.ENOTDIR
+			}
+		}
+		return f.rmdirAt(p, &l)
+	}))
+}
+
+// rmdirAt removes directory p (located at l) and what belongs to its entry.
+func (f *FS) rmdirAt(p string, l *entryLoc) error {
+	if err := f.removeDir(l); err != nil {
+		return err
+	}
+	f.removeLongName(l)
+	f.dirs.forget(p)
+	return nil
+}
+
+// storeRmdir removes the ciphertext directory cpath, and nothing else
+// where the store can promise that.
+func (f *FS) storeRmdir(cpath string) error {
+	if dr, ok := f.store.(DirRemoverStore); ok {
+		return dr.RemoveDir(cpath)
+	}
+	return f.store.Remove(cpath)
 }
 
 // removeDir removes the ciphertext directory of l, which must be empty in
 // plaintext terms (it may hold its gocryptfs.diriv).
 func (f *FS) removeDir(l *entryLoc) error {
 	if !f.dirIV {
-		return f.store.Remove(l.cpath)
-	}
-	ivPath := cjoin(l.cpath, names.DirIVFile)
-	if _, err := f.store.Lstat(ivPath); errors.Is(err, fs.ErrNotExist) {
-		return f.store.Remove(l.cpath)
+		return f.storeRmdir(l.cpath)
 	}
 	// Move the IV out of the way first, so that rmdir can succeed; undo it
 	// if the directory turns out not to be empty.
+	ivPath := cjoin(l.cpath, names.DirIVFile)
 	var r [8]byte
 	rand.Read(r[:])
 	tmp := cjoin(l.dir.cpath, names.DirIVFile+".rmdir."+strconv.FormatUint(binary.BigEndian.Uint64(r[:]), 10))
 	if err := f.store.Rename(ivPath, tmp); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			// No IV (or no directory): rmdir says which.
+			return f.storeRmdir(l.cpath)
+		}
 		return err
 	}
-	if err := f.store.Remove(l.cpath); err != nil {
+	if err := f.storeRmdir(l.cpath); err != nil {
 		if rerr := f.store.Rename(tmp, ivPath); rerr != nil {
 			f.log.Error("could not restore directory IV", "path", l.plain, "err", rerr)
 		}

@@ -727,3 +727,157 @@ func TestPrefetchOnReadOpen(t *testing.T) {
 		t.Errorf("read-only open: prefetch calls %q, want one of 128 KiB", c)
 	}
 }
+
+// Unlink and Rmdir remove only their own kind of object, whatever is
+// stored under the name, and keep long-name files and directory IVs
+// consistent.
+func TestUnlinkRmdir(t *testing.T) {
+	forEachFormat(t, func(t *testing.T, f *sealfs.FS, dir string) {
+		must(t, f.MkdirAll("d/"+long200, 0o755))
+		must(t, f.WriteFile("d/"+long200+"/in", []byte("x"), 0o644))
+		must(t, f.WriteFile("d/file", []byte("f"), 0o644))
+		must(t, f.WriteFile("d/f"+long200, []byte("g"), 0o644))
+		must(t, f.Symlink("file", "d/link"))
+		must(t, f.Mkdir("d/empty", 0o755))
+
+		if err := f.Rmdir("d/file"); !errors.Is(err, syscall.ENOTDIR) {
+			t.Fatalf("rmdir of a file: %v", err)
+		}
+		if err := f.Rmdir("d/link"); !errors.Is(err, syscall.ENOTDIR) {
+			t.Fatalf("rmdir of a symlink: %v", err)
+		}
+		if err := f.Unlink("d/empty"); !errors.Is(err, syscall.EISDIR) {
+			t.Fatalf("unlink of a directory: %v", err)
+		}
+		if err := f.Rmdir("d/" + long200); !errors.Is(err, syscall.ENOTEMPTY) {
+			t.Fatalf("rmdir of a non-empty directory: %v", err)
+		}
+		if err := f.Rmdir("d/missing"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("rmdir of a missing name: %v", err)
+		}
+		if err := f.Unlink("d/missing"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("unlink of a missing name: %v", err)
+		}
+		// Nothing was lost by the failures: the non-empty directory still
+		// has its IV (its file decrypts), the file and link are there.
+		got, err := f.ReadFile("d/" + long200 + "/in")
+		must(t, err)
+		if string(got) != "x" {
+			t.Fatalf("file in the directory rmdir refused: %q", got)
+		}
+		got, err = f.ReadFile("d/link")
+		must(t, err)
+		if string(got) != "f" {
+			t.Fatalf("through the link: %q", got)
+		}
+		if fi, err := f.Lstat("d/empty"); err != nil || !fi.IsDir() {
+			t.Fatalf("empty directory after refused unlink: %v %v", fi, err)
+		}
+
+		must(t, f.Unlink("d/link"))
+		must(t, f.Unlink("d/f"+long200))
+		must(t, f.Unlink("d/"+long200+"/in"))
+		must(t, f.Rmdir("d/"+long200))
+		must(t, f.Rmdir("d/empty"))
+		must(t, f.Unlink("d/file"))
+		ents, err := f.ReadDir("d")
+		must(t, err)
+		if len(ents) != 0 {
+			t.Fatalf("left in d: %v", ents)
+		}
+		must(t, f.Rmdir("d"))
+		if _, err := f.Lstat("d"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("d after rmdir: %v", err)
+		}
+		if dir == "" {
+			return
+		}
+		for _, n := range cipherNames(t, dir) {
+			if n != "gocryptfs.conf" && n != "gocryptfs.diriv" {
+				t.Errorf("leftover ciphertext %q", n)
+			}
+		}
+	})
+}
+
+// ReadDir lists a directory named directly or through symlinks, and says
+// what is wrong with any other name.
+func TestReadDirNames(t *testing.T) {
+	forEachFormat(t, func(t *testing.T, f *sealfs.FS, dir string) {
+		must(t, f.MkdirAll("d/sub", 0o755))
+		must(t, f.WriteFile("d/b", nil, 0o644))
+		must(t, f.WriteFile("d/a", nil, 0o644))
+		must(t, f.Symlink("d", "link"))
+		must(t, f.Symlink("../link/sub", "d/up"))
+		want := []string{"a", "b", "sub", "up"}
+		for _, name := range []string{"d", "link", "link/sub/..", "d/up/.."} {
+			ents, err := f.ReadDir(name)
+			if filepath.Clean(name) != name {
+				if !errors.Is(err, fs.ErrInvalid) {
+					t.Errorf("ReadDir(%q): %v, want an invalid path", name, err)
+				}
+				continue
+			}
+			must(t, err)
+			var got []string
+			for _, e := range ents {
+				got = append(got, e.Name())
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("ReadDir(%q) = %v, want %v", name, got, want)
+			}
+		}
+		if ents, err := f.ReadDir("d/up"); err != nil || len(ents) != 0 {
+			t.Errorf("ReadDir through two links: %v, %v", ents, err)
+		}
+		if _, err := f.ReadDir("d/a"); !errors.Is(err, syscall.ENOTDIR) {
+			t.Errorf("ReadDir of a file: %v, want ENOTDIR", err)
+		}
+		if _, err := f.ReadDir("d/missing"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("ReadDir of a missing name: %v", err)
+		}
+		if _, err := f.ReadDir("d/a/x"); !errors.Is(err, syscall.ENOTDIR) && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("ReadDir below a file: %v", err)
+		}
+	})
+}
+
+// With SharedStorage, a directory that another instance replaced (new
+// IV, other files, same names) is seen as it is now: no cached name
+// encryption outlives the directory it was made for.
+func TestSharedStorageReplacedDirectory(t *testing.T) {
+	for _, fm := range []format{formats[0], formats[5]} {
+		t.Run(fm.name, func(t *testing.T) {
+			a, dir := newVault(t, fm.opts)
+			a.Close()
+			open := func() *sealfs.FS {
+				f, err := sealfs.Open(dir, []byte("pw"), &sealfs.Options{SharedStorage: true})
+				must(t, err)
+				t.Cleanup(func() { f.Close() })
+				return f
+			}
+			a, b := open(), open()
+			for _, name := range []string{"f", long200} {
+				must(t, a.MkdirAll("d/sub", 0o755))
+				must(t, a.WriteFile("d/sub/"+name, []byte("first"), 0o644))
+				if _, err := a.ReadDir("d/sub"); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := a.ReadFile("d/sub/" + name); err != nil || string(got) != "first" {
+					t.Fatalf("first read: %q %v", got, err)
+				}
+				must(t, b.RemoveAll("d"))
+				must(t, b.MkdirAll("d/sub", 0o755))
+				must(t, b.WriteFile("d/sub/"+name, []byte("second"), 0o644))
+				if got, err := a.ReadFile("d/sub/" + name); err != nil || string(got) != "second" {
+					t.Fatalf("read after the other instance replaced the directory: %q %v", got, err)
+				}
+				fi, err := a.Stat("d/sub/" + name)
+				if err != nil || fi.Size() != int64(len("second")) {
+					t.Fatalf("stat after replacement: %v %v", fi, err)
+				}
+				must(t, a.RemoveAll("d"))
+			}
+		})
+	}
+}

@@ -104,6 +104,53 @@ func (c *dirCache) forget(p string) {
 
 var zeroIV = make([]byte, names.DirIVSize)
 
+// nameCache remembers encrypted names. Where a plaintext name is stored in
+// a ciphertext directory is a pure function of the directory's path, its
+// IV and the name, so an entry never goes stale: a directory replaced
+// behind our back has another IV. Most FUSE requests name an entry that a
+// listing or an earlier request has just encrypted or decrypted.
+type nameCache struct {
+	mu sync.Mutex
+	m  map[nameKey]nameVal
+}
+
+type nameKey struct {
+	iv   [names.DirIVSize]byte
+	dir  string // ciphertext path of the directory
+	name string // plaintext name
+}
+
+type nameVal struct {
+	stored, full, cpath string
+	long                bool
+}
+
+const nameCacheMax = 8192
+
+func newNameKey(d dirLoc, name string) nameKey {
+	k := nameKey{dir: d.cpath, name: name}
+	copy(k.iv[:], d.iv)
+	return k
+}
+
+func (c *nameCache) get(k nameKey) (nameVal, bool) {
+	c.mu.Lock()
+	v, ok := c.m[k]
+	c.mu.Unlock()
+	return v, ok
+}
+
+func (c *nameCache) put(k nameKey, v nameVal) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[nameKey]nameVal, 256)
+	} else if len(c.m) >= nameCacheMax {
+		clear(c.m) // keeps the table: no new allocation when it fills again
+	}
+	c.m[k] = v
+	c.mu.Unlock()
+}
+
 // dir locates the plaintext directory p.
 func (f *FS) dir(p string) (dirLoc, error) {
 	if f.plainNames {
@@ -184,11 +231,23 @@ func (f *FS) locate(p string) (entryLoc, error) {
 	if err != nil {
 		return entryLoc{}, err
 	}
-	stored, full, long, err := f.encryptName(d, base)
-	if err != nil {
-		return entryLoc{}, err
+	if f.plainNames {
+		stored, full, long, err := f.encryptName(d, base)
+		if err != nil {
+			return entryLoc{}, err
+		}
+		return entryLoc{dir: d, plain: p, stored: stored, full: full, long: long, cpath: cjoin(d.cpath, stored)}, nil
 	}
-	return entryLoc{dir: d, plain: p, stored: stored, full: full, long: long, cpath: cjoin(d.cpath, stored)}, nil
+	k := newNameKey(d, base)
+	v, ok := f.names.get(k)
+	if !ok {
+		if v.stored, v.full, v.long, err = f.encryptName(d, base); err != nil {
+			return entryLoc{}, err
+		}
+		v.cpath = cjoin(d.cpath, v.stored)
+		f.names.put(k, v)
+	}
+	return entryLoc{dir: d, plain: p, stored: v.stored, full: v.full, long: v.long, cpath: v.cpath}, nil
 }
 
 // readDirIV reads and checks the gocryptfs.diriv of ciphertext directory

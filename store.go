@@ -71,6 +71,13 @@ type FileRemoverStore interface {
 	RemoveFile(name string) error
 }
 
+// DirRemoverStore is implemented by stores that can remove an object
+// only if it is an empty directory (rmdir(2)), failing with ENOTDIR for
+// anything else, in one step.
+type DirRemoverStore interface {
+	RemoveDir(name string) error
+}
+
 // RenameFlagsStore is implemented by stores that support renameat2 flags
 // (RENAME_NOREPLACE, RENAME_EXCHANGE).
 type RenameFlagsStore interface {

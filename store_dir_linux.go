@@ -3,6 +3,7 @@
 package sealfs
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -98,11 +99,12 @@ func (c *fdCache) closeAll() {
 	c.mu.Unlock()
 }
 
-// acquireDir returns a descriptor for ciphertext directory dir and a
-// function to call when done with it.
-func (s *dirStore) acquireDir(dir string) (int, func(), error) {
+// acquireDir returns a descriptor for ciphertext directory dir and the
+// cache entry to hand to releaseDir when done with it (nil: nothing to
+// release).
+func (s *dirStore) acquireDir(dir string) (int, *cachedFD, error) {
 	if dir == "." || dir == "" {
-		return s.rootfd, func() {}, nil
+		return s.rootfd, nil, nil
 	}
 	c := &s.fds
 	if c.disabled {
@@ -110,7 +112,7 @@ func (s *dirStore) acquireDir(dir string) (int, func(), error) {
 		if err != nil {
 			return -1, nil, err
 		}
-		return fd, func() { unix.Close(fd) }, nil
+		return fd, &cachedFD{fd: fd, refs: 1, dead: true}, nil
 	}
 	now := time.Now()
 	c.mu.Lock()
@@ -118,7 +120,7 @@ func (s *dirStore) acquireDir(dir string) (int, func(), error) {
 		if now.Sub(e.born) < fdCacheTTL {
 			e.refs++
 			c.mu.Unlock()
-			return e.fd, func() { c.release(e) }, nil
+			return e.fd, e, nil
 		}
 		c.drop(func(d string, x *cachedFD) bool { return x == e })
 	}
@@ -140,7 +142,14 @@ func (s *dirStore) acquireDir(dir string) (int, func(), error) {
 	}
 	c.m[dir] = e
 	c.mu.Unlock()
-	return fd, func() { c.release(e) }, nil
+	return fd, e, nil
+}
+
+// releaseDir ends a use of a descriptor from acquireDir.
+func (s *dirStore) releaseDir(e *cachedFD) {
+	if e != nil {
+		s.fds.release(e)
+	}
 }
 
 // DirStore returns a Store for the ciphertext directory dir. The directory
@@ -236,11 +245,11 @@ func (s *dirStore) at(op, name string, fn func(dirfd int, base string) error) er
 		dir, base = ".", "."
 	}
 	dir = strings.TrimSuffix(dir, "/")
-	fd, done, err := s.acquireDir(dir)
+	fd, e, err := s.acquireDir(dir)
 	if err != nil {
 		return &fs.PathError{Op: op, Path: name, Err: err}
 	}
-	defer done()
+	defer s.releaseDir(e)
 	if err := fn(fd, base); err != nil {
 		return &fs.PathError{Op: op, Path: name, Err: err}
 	}
@@ -319,6 +328,15 @@ func (s *dirStore) Remove(name string) error {
 func (s *dirStore) RemoveFile(name string) error {
 	return s.at("remove", name, func(dirfd int, base string) error {
 		return unix.Unlinkat(dirfd, base, 0)
+	})
+}
+
+// RemoveDir removes an empty directory: one unlinkat, which never removes
+// anything else.
+func (s *dirStore) RemoveDir(name string) error {
+	defer s.fds.invalidate(name)
+	return s.at("remove", name, func(dirfd int, base string) error {
+		return unix.Unlinkat(dirfd, base, unix.AT_REMOVEDIR)
 	})
 }
 
@@ -441,23 +459,40 @@ func xattrAt(base string, call func(p *byte) (uintptr, unix.Errno), fallback fun
 	return fallback()
 }
 
+// cstr is a NUL-terminated copy of a short string, made on the caller's
+// stack (names and attribute names are at most 255 bytes).
+type cstr [256]byte
+
+// set fills c with s; false when s does not fit or holds a NUL.
+func (c *cstr) set(s string) bool {
+	if len(s) >= len(c) || strings.IndexByte(s, 0) >= 0 {
+		return false
+	}
+	c[copy(c[:], s)] = 0
+	return true
+}
+
 // lgetxattrAt is lgetxattr of base in directory dirfd: getxattrat(2),
 // which needs no /proc path lookup, where the kernel has it.
 func (s *dirStore) lgetxattrAt(dirfd int, base, attr string, buf []byte) (int, error) {
-	a, err := unix.BytePtrFromString(attr)
-	if err != nil {
-		return 0, err
-	}
-	return xattrAt(base, func(p *byte) (uintptr, unix.Errno) {
+	var b, a cstr
+	if !noXattrat.Load() && b.set(base) && a.set(attr) {
 		args := xattrArgs{size: uint32(len(buf))}
 		if len(buf) > 0 {
 			args.value = uint64(uintptr(unsafe.Pointer(&buf[0])))
 		}
-		r, _, e := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), unix.AT_SYMLINK_NOFOLLOW,
-			uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
+		r, _, e := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(&b[0])), unix.AT_SYMLINK_NOFOLLOW,
+			uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
 		runtime.KeepAlive(buf)
-		return r, e
-	}, func() (int, error) { return unix.Lgetxattr(s.procPath(dirfd, base), attr, buf) })
+		if e != unix.ENOSYS {
+			if e != 0 {
+				return 0, e
+			}
+			return int(r), nil
+		}
+		noXattrat.Store(true)
+	}
+	return unix.Lgetxattr(s.procPath(dirfd, base), attr, buf)
 }
 
 // llistxattrAt is llistxattr of base in directory dirfd (listxattrat(2)
@@ -475,19 +510,29 @@ func (s *dirStore) llistxattrAt(dirfd int, base string, buf []byte) (int, error)
 	}, func() (int, error) { return unix.Llistxattr(s.procPath(dirfd, base), buf) })
 }
 
+// xattrBufs are the first buffers of Getxattr: most attributes fit, and
+// most lookups (security.selinux, ACLs of files without any) find none.
+var xattrBufs = sync.Pool{New: func() any { return new([4096]byte) }}
+
 func (s *dirStore) Getxattr(name, attr string) ([]byte, error) {
 	var val []byte
 	err := s.at("getxattr", name, func(dirfd int, base string) error {
-		for size := 256; ; size *= 4 {
-			buf := make([]byte, size)
+		first := xattrBufs.Get().(*[4096]byte)
+		defer xattrBufs.Put(first)
+		buf := first[:]
+		for {
 			n, err := s.lgetxattrAt(dirfd, base, attr, buf)
-			if err == unix.ERANGE && size < 1<<20 {
+			if err == unix.ERANGE && len(buf) < 1<<20 {
+				buf = make([]byte, 4*len(buf))
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			val = buf[:n]
+			val = bytes.Clone(buf[:n])
+			if val == nil {
+				val = []byte{}
+			}
 			return nil
 		}
 	})
@@ -635,7 +680,7 @@ func (fi *unixFileInfo) Size() int64        { return fi.st.Size }
 func (fi *unixFileInfo) Mode() fs.FileMode  { return ModeFromUnix(fi.st.Mode) }
 func (fi *unixFileInfo) ModTime() time.Time { return fi.st.Mtime }
 func (fi *unixFileInfo) IsDir() bool        { return fi.st.Mode&unix.S_IFMT == unix.S_IFDIR }
-func (fi *unixFileInfo) Sys() any           { st := fi.st; return &st }
+func (fi *unixFileInfo) Sys() any           { return &fi.st }
 
 // unixPerm is ModeToUnix without the file type bits (for mode arguments).
 func unixPerm(m fs.FileMode) uint32 { return ModeToUnix(m) &^ syscall.S_IFMT }

@@ -87,6 +87,15 @@ func (r *root) toErrno(op, path string, err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
+	// An errno, bare or in a *PathError, is most failures: answer those
+	// without errors.As (whose target escapes, an allocation each time).
+	if pe, ok := err.(*iofs.PathError); ok {
+		if e, ok := pe.Err.(syscall.Errno); ok {
+			return e
+		}
+	} else if e, ok := err.(syscall.Errno); ok {
+		return e
+	}
 	var errno syscall.Errno
 	switch {
 	case errors.Is(err, sealfs.ErrCorrupt):

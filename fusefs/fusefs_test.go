@@ -382,3 +382,49 @@ func TestCacheTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// The kernel decides between UNLINK and RMDIR from what it has cached; when
+// the vault changed behind the mount's back (here through the library),
+// the mount must not remove the other kind of object.
+func TestRemoveKindChangedBehindMount(t *testing.T) {
+	mnt, _, f := mountVault(t, vault.Options{}, nil)
+	if err := os.Mkdir(filepath.Join(mnt, "was-dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "was-file"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The kernel now caches was-dir as a directory and was-file as a file
+	// (for 10 s). Swap their kinds through the library.
+	if _, err := os.Lstat(filepath.Join(mnt, "was-dir")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(mnt, "was-file")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Remove("was-dir"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteFile("was-dir", []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Remove("was-file"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Mkdir("was-file", 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := syscall.Rmdir(filepath.Join(mnt, "was-dir")); !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("rmdir of what is now a file: %v, want ENOTDIR", err)
+	}
+	if err := syscall.Unlink(filepath.Join(mnt, "was-file")); !errors.Is(err, syscall.EISDIR) {
+		t.Errorf("unlink of what is now a directory: %v, want EISDIR", err)
+	}
+	if got, err := f.ReadFile("was-dir"); err != nil || string(got) != "precious" {
+		t.Errorf("file after the refused rmdir: %q, %v", got, err)
+	}
+	if fi, err := f.Lstat("was-file"); err != nil || !fi.IsDir() {
+		t.Errorf("directory after the refused unlink: %v, %v", fi, err)
+	}
+}

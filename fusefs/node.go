@@ -389,16 +389,17 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	n.r.touch()
-	// The kernel has checked the type already (unlink of a directory
-	// never gets here), and Remove handles both.
+	// The kernel has checked the type, but the ciphertext may have
+	// changed behind the mount's back since: Unlink and Rmdir remove only
+	// what they are asked to.
 	p := joinPath(n.path(), name)
-	return n.errno("unlink", p, n.r.fsys.Remove(p))
+	return n.errno("unlink", p, n.r.fsys.Unlink(p))
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	n.r.touch()
 	p := joinPath(n.path(), name)
-	return n.errno("rmdir", p, n.r.fsys.Remove(p))
+	return n.errno("rmdir", p, n.r.fsys.Rmdir(p))
 }
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {

@@ -43,6 +43,7 @@ type mountOptions struct {
 	readypid    int // internal: the parent waiting for the background child
 	passfd      int
 	kernel      kernelFlags
+	prof        profileFlags
 	extra       mountExtraFlags // cmd_mount_reverse.go
 }
 
@@ -137,6 +138,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.IntVar(&o.readypid, "sealfs-ready-pid", 0, internalUsage+"the parent to send SIGUSR1 to when mounted")
 		fs.IntVar(&o.passfd, "passfd", 0, internalUsage+"read the password from file descriptor `N`")
 		o.kernel.register(fs)
+		o.prof.register(fs)
 		return o
 	},
 	run: runMount,
@@ -212,6 +214,9 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	if err := checkMountpoint(cipherDir, mnt, o.nonempty); err != nil {
 		return err
 	}
+	if err := o.prof.absolute(); err != nil {
+		return err
+	}
 	if !o.fg {
 		return e.daemonize(ctx, o, cipherDir)
 	}
@@ -261,8 +266,13 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	if os.Geteuid() == 0 && mo.AllowOther {
 		mo.PreserveOwner = true
 	}
+	stopProfiles, err := o.prof.start()
+	if err != nil {
+		return err
+	}
 	srv, err := mountFS(mnt, mo)
 	if err != nil {
+		stopProfiles()
 		return mark(errMount, err)
 	}
 	e.infof("Filesystem mounted and ready.\n")
@@ -299,6 +309,9 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	}()
 	srv.Wait()
 	signal.Stop(sig)
+	if err := stopProfiles(); err != nil {
+		return fmt.Errorf("writing profiles: %w", err)
+	}
 	select {
 	case <-interrupted:
 		return errInterrupted

@@ -35,7 +35,7 @@ var gocryptfsNoops = map[string]bool{
 	"q": false, "quiet": false, "d": false, "debug": false,
 	"wpanic": false, "nosyslog": false, "fusedebug": false, "nofail": false,
 	"devrandom": false, "serialize_reads": false,
-	"openssl": true, "cpuprofile": true, "memprofile": true, "trace": true,
+	"openssl": true, "cpuprofile": true, "memprofile": true, "trace": true, // profiles: mount only
 }
 
 // mountHelperOptions are options of mount(8), systemd and /etc/fstab that
