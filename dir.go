@@ -203,6 +203,10 @@ func (f *FS) decryptEntry(l *entryLoc) (string, error) {
 		return l.stored, nil
 	}
 	if names.IsLongName(l.stored) {
+		if f.opts.NoLongNames {
+			// As gocryptfs with -longnames=false: not a name it can decrypt.
+			return "", corrupt("hashed long name "+l.stored+" with long names turned off", nil)
+		}
 		full, err := f.readLongName(l.dir.cpath, l.stored)
 		if err != nil {
 			return "", err

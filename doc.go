@@ -22,7 +22,8 @@
 // fs.ReadLinkFS, so fs.WalkDir, fs.Glob and testing/fstest work on a vault.
 // The write side has the names and meanings of package os: OpenFile (with
 // O_CREATE, O_EXCL, O_TRUNC, O_APPEND), Mkdir, MkdirAll, Remove,
-// RemoveAll, Rename, Symlink, Link, Chmod, Chown, Lchown, Chtimes,
+// RemoveAll, Unlink and Rmdir (which remove only their own kind, as
+// unlink(2) and rmdir(2) do), Rename, Symlink, Link, Chmod, Chown, Lchown, Chtimes,
 // Truncate, and extended attributes. A *File supports Read, Write, ReadAt
 // and WriteAt at any offset (sparse files stay sparse), Seek (also
 // SEEK_DATA and SEEK_HOLE), Truncate, Sync, Stat and ReadDir.

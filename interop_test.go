@@ -3,11 +3,13 @@ package sealfs_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,5 +220,49 @@ func TestInteropGocryptfsToSealfs(t *testing.T) {
 				t.Error("sparse content differs")
 			}
 		})
+	}
+}
+
+// Long names can be turned off at open time (gocryptfs' mount option
+// -longnames=false, for vaults older than 0.9): hashed entries are hidden
+// and a name whose encryption is too long is refused, by sealfs as by
+// gocryptfs.
+func TestNoLongNamesOption(t *testing.T) {
+	f, dir := newVault(t, formats[0].opts)
+	short, long := strings.Repeat("s", 100), strings.Repeat("l", 200)
+	must(t, f.WriteFile(short, []byte("short"), 0o644))
+	must(t, f.WriteFile(long, []byte("long"), 0o644))
+	f.Close()
+
+	var reported []string
+	g, err := sealfs.Open(dir, []byte("pw"), &sealfs.Options{NoLongNames: true, OnCorrupt: func(p string, err error) {
+		reported = append(reported, err.Error())
+	}})
+	must(t, err)
+	defer g.Close()
+	ents, err := g.ReadDir(".")
+	must(t, err)
+	if len(ents) != 1 || ents[0].Name() != short {
+		t.Fatalf("listing with long names off: %v", ents)
+	}
+	if len(reported) != 1 || !strings.Contains(reported[0], "gocryptfs.longname.") {
+		t.Fatalf("reported: %q", reported)
+	}
+	if err := g.WriteFile(long+"2", nil, 0o644); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Fatalf("new long name with long names off: %v", err)
+	}
+	if got, err := g.ReadFile(short); err != nil || string(got) != "short" {
+		t.Fatalf("short name: %q %v", got, err)
+	}
+
+	bin := requireGocryptfs(t)
+	mnt := gocryptfsMount(t, bin, dir, writePassfile(t, "pw"), "-longnames=false")
+	gents, err := os.ReadDir(mnt)
+	must(t, err)
+	if len(gents) != 1 || gents[0].Name() != short {
+		t.Fatalf("gocryptfs -longnames=false lists %v", gents)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, long+"2"), nil, 0o644); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Fatalf("gocryptfs -longnames=false with a long name: %v (the two must agree)", err)
 	}
 }

@@ -26,9 +26,10 @@ type formatFlags struct {
 	longNameMax        int
 	raw64              bool
 	hkdf               bool
+	longNames          bool
 }
 
-// register adds the format options. At init, -raw64 and -hkdf are
+// register adds the format options. At init, -raw64, -hkdf and -longnames are
 // accepted and ignored, as by gocryptfs 2.x.
 func (f *formatFlags) register(fs *flag.FlagSet, atInit bool) {
 	compat := "(only used with -masterkey when there is no config file)"
@@ -42,6 +43,11 @@ func (f *formatFlags) register(fs *flag.FlagSet, atInit bool) {
 	fs.IntVar(&f.longNameMax, "longnamemax", 255, "hash encrypted names longer than `N` bytes (62..255)")
 	fs.BoolVar(&f.raw64, "raw64", true, "unpadded base64 for encrypted names "+compat)
 	fs.BoolVar(&f.hkdf, "hkdf", true, "derive subkeys with HKDF "+compat)
+	if atInit {
+		fs.BoolVar(&f.longNames, "longnames", true, "hash encrypted names that are too long "+compat)
+	} else {
+		fs.BoolVar(&f.longNames, "longnames", true, "hash encrypted names that are too long into gocryptfs.longname.* files (=false: refuse such names and hide hashed entries, for recovering vaults older than gocryptfs 0.9)")
+	}
 }
 
 // check validates the option values (exit code 1 for -longnamemax, as in
@@ -154,6 +160,7 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 		NoPrealloc:    o.noPrealloc,
 		SharedStorage: o.sharedStorage,
 		Logger:        o.logger,
+		NoLongNames:   !o.format.longNames,
 	}
 	key, err := e.masterKey(ctx, &o.secret)
 	if err != nil {
