@@ -52,6 +52,10 @@ type Options struct {
 	// KiB). Setting it needs write access to /sys/class/bdi (root); where
 	// that fails, the default stays.
 	ReadAhead int
+	// ACL makes the kernel enforce POSIX ACLs (gocryptfs -acl): it checks
+	// permissions itself (default_permissions) with the ACLs, which are
+	// stored unencrypted on the ciphertext as gocryptfs stores them.
+	ACL bool
 }
 
 // Server is a mounted file system.
@@ -185,9 +189,10 @@ func mountOptions(dir string, opts *Options, ttl time.Duration) *fs.Options {
 	if opts.ReadOnly {
 		mo.Options = append(mo.Options, "ro")
 	}
-	if opts.AllowOther {
+	if opts.AllowOther || opts.ACL {
 		mo.Options = append(mo.Options, "default_permissions")
 	}
+	mo.EnableAcl = opts.ACL
 	return &fs.Options{MountOptions: mo, EntryTimeout: &entry, AttrTimeout: &attr, NegativeTimeout: &neg}
 }
 

@@ -428,3 +428,96 @@ func TestRemoveKindChangedBehindMount(t *testing.T) {
 		t.Errorf("directory after the refused unlink: %v, %v", fi, err)
 	}
 }
+
+// requireRoot fails where the tests must run as root (CI) and skips
+// elsewhere.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("this test needs root")
+		}
+		t.Skip("needs root")
+	}
+}
+
+// posixACL encodes an access ACL (system.posix_acl_access, version 2):
+// owner rw, user uid r, group none, mask r, other none.
+func posixACL(uid uint32) []byte {
+	const undefined = 0xffffffff
+	var b []byte
+	le := func(v uint32, n int) {
+		for i := 0; i < n; i++ {
+			b = append(b, byte(v>>(8*i)))
+		}
+	}
+	le(2, 4)
+	for _, e := range []struct{ tag, perm, id uint32 }{
+		{0x01, 6, undefined}, {0x02, 4, uid}, {0x04, 0, undefined}, {0x10, 4, undefined}, {0x20, 0, undefined},
+	} {
+		le(e.tag, 2)
+		le(e.perm, 2)
+		le(e.id, 4)
+	}
+	return b
+}
+
+// With ACL (gocryptfs -acl) the kernel enforces POSIX ACLs, which live
+// unencrypted on the ciphertext: a user the mode bits keep out reads a
+// file once an ACL entry lets them.
+func TestACL(t *testing.T) {
+	requireRoot(t)
+	mnt, cipher, _ := mountVault(t, vault.Options{}, &Options{ACL: true, AllowOther: true})
+	for _, d := range []string{cipher, mnt, filepath.Dir(mnt)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret := filepath.Join(mnt, "secret")
+	if err := os.WriteFile(secret, []byte("for nobody's eyes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const nobody = 65534
+	readAs := func() ([]byte, error) {
+		cmd := exec.Command("cat", secret)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		return cmd.CombinedOutput()
+	}
+	if out, err := readAs(); err == nil {
+		t.Fatalf("uid %d read a 0600 file without an ACL: %q", nobody, out)
+	}
+	acl := posixACL(nobody)
+	if err := unix.Setxattr(secret, "system.posix_acl_access", acl, 0); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := readAs(); err != nil || string(out) != "for nobody's eyes" {
+		t.Fatalf("uid %d with an ACL entry: %q, %v", nobody, out, err)
+	}
+	// The ACL is stored as it is on the ciphertext file, where gocryptfs
+	// looks for it.
+	ents, err := os.ReadDir(cipher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "gocryptfs.") {
+			continue
+		}
+		buf := make([]byte, 256)
+		n, err := unix.Lgetxattr(filepath.Join(cipher, e.Name()), "system.posix_acl_access", buf)
+		if err == nil && bytes.Equal(buf[:n], acl) {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no ciphertext file carries the ACL")
+	}
+	// chmod through the mount takes the group class (the mask) away again.
+	if err := os.Chmod(secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := readAs(); err == nil {
+		t.Fatalf("uid %d read after chmod 0600 cleared the mask: %q", nobody, out)
+	}
+}

@@ -29,6 +29,7 @@ type mountOptions struct {
 	fg          bool
 	ro          bool
 	allowOther  bool
+	acl         bool
 	forceOwner  string
 	ko          string
 	fsname      string
@@ -120,6 +121,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.BoolVar(&o.fg, "f", false, "same as -fg")
 		fs.BoolVar(&o.ro, "ro", false, "mount read-only")
 		fs.BoolVar(&o.allowOther, "allow_other", false, "let other users access the mount (adds default_permissions)")
+		fs.BoolVar(&o.acl, "acl", false, "enforce POSIX ACLs (adds default_permissions; ACLs are stored unencrypted, as by gocryptfs)")
 		fs.StringVar(&o.forceOwner, "force_owner", "", "show every object as owned by `UID:GID` (implies -allow_other)")
 		fs.StringVar(&o.ko, "ko", "", "extra kernel mount `OPTIONS`, comma-separated")
 		fs.StringVar(&o.fsname, "fsname", "", "file system `NAME` shown by df (default: CIPHERDIR)")
@@ -240,6 +242,7 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	mo := &fusefs.Options{
 		ReadOnly:      o.ro,
 		AllowOther:    o.allowOther || o.forceOwner != "",
+		ACL:           o.acl,
 		KernelCache:   o.kernelCache,
 		SharedStorage: o.shared,
 		FSName:        o.fsname,
