@@ -179,9 +179,14 @@ func (f *FS) listDir(plain string, d dirLoc, sf StoreFile) ([]fs.DirEntry, error
 		name, err := f.decryptEntry(&l)
 		if err != nil {
 			f.reportCorrupt(plainDisplay(plain), fmt.Errorf("undecryptable name %q in directory %q: %w", l.cpath, plainDisplay(plain), err))
-			continue
+			if !f.badNameMatch(stored) {
+				continue
+			}
+			// Options.BadNames: shown under a name that locate resolves.
+			l.full, l.long = stored, false
+			name = f.badNameShown(d, stored)
 		}
-		if !f.plainNames && !l.long && names.CheckPlain(name) == nil {
+		if !f.plainNames && !l.long && err == nil && names.CheckPlain(name) == nil {
 			// The lookups that follow a listing need not encrypt again
 			// (strict base64 makes the encryption of name exactly stored;
 			// a long name's hash is not checked here, so it is left out).

@@ -46,6 +46,13 @@ type Options struct {
 	// NoLongNames disables long-name hashing (only for recovering very old
 	// vaults).
 	NoLongNames bool
+	// BadNames are shell patterns (path.Match) on ciphertext names, as
+	// gocryptfs' -badname: an entry whose name cannot be decrypted and
+	// matches one is listed instead of left out, as the plaintext of its
+	// longest decryptable prefix plus the rest of the ciphertext name (or
+	// the ciphertext name alone), followed by BadNameSuffix. Under that name
+	// it can be read, renamed (to recover it) and removed.
+	BadNames []string
 	// SharedStorage disables caches that would go stale when another
 	// instance changes the same vault concurrently.
 	SharedStorage bool

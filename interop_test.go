@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -264,5 +265,108 @@ func TestNoLongNamesOption(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(mnt, long+"2"), nil, 0o644); !errors.Is(err, syscall.ENAMETOOLONG) {
 		t.Fatalf("gocryptfs -longnames=false with a long name: %v (the two must agree)", err)
+	}
+}
+
+// Options.BadNames (gocryptfs -badname) shows undecryptable entries whose
+// ciphertext name matches a pattern, under the same names as gocryptfs,
+// and lets them be read, renamed back to health and removed.
+func TestBadNames(t *testing.T) {
+	f, dir := newVault(t, formats[0].opts)
+	must(t, f.WriteFile("valid", []byte("valid content"), 0o644))
+	must(t, f.WriteFile("other", []byte("other content"), 0o644))
+	f.Close()
+	var validC, otherC string
+	for _, n := range cipherNames(t, dir) {
+		if strings.HasPrefix(n, "gocryptfs.") {
+			continue
+		}
+		g, err := sealfs.Open(dir, []byte("pw"), nil)
+		must(t, err)
+		p, err := g.DecryptPath(n)
+		g.Close()
+		must(t, err)
+		switch p {
+		case "valid":
+			validC = n
+		case "other":
+			otherC = n
+		}
+	}
+	otherData, err := os.ReadFile(filepath.Join(dir, otherC))
+	must(t, err)
+	// Three undecryptable names holding other's ciphertext (contents do not
+	// depend on the name): a good name plus junk, no base64 at all, and a
+	// copy of a file with a telling name.
+	for _, n := range []string{validC + "junk", "not-base64!", "gocryptfs.conf.bak"} {
+		must(t, os.WriteFile(filepath.Join(dir, n), otherData, 0o644))
+	}
+	want := []string{"gocryptfs.conf.bak" + sealfs.BadNameSuffix, "not-base64!" + sealfs.BadNameSuffix, "other", "valid", "validjunk" + sealfs.BadNameSuffix}
+
+	open := func(bad ...string) *sealfs.FS {
+		g, err := sealfs.Open(dir, []byte("pw"), &sealfs.Options{BadNames: bad})
+		must(t, err)
+		t.Cleanup(func() { g.Close() })
+		return g
+	}
+	listing := func(g *sealfs.FS) []string {
+		ents, err := g.ReadDir(".")
+		must(t, err)
+		var out []string
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if got := listing(open()); !slices.Equal(got, []string{"other", "valid"}) {
+		t.Fatalf("without BadNames: %v", got)
+	}
+	g := open("*junk", "not-base64!", "gocryptfs.conf.*")
+	if got := listing(g); !slices.Equal(got, want) {
+		t.Fatalf("with BadNames: %v, want %v", got, want)
+	}
+
+	bin := requireGocryptfs(t)
+	mnt := gocryptfsMount(t, bin, dir, writePassfile(t, "pw"), "-badname", "*junk", "-badname", "not-base64!", "-badname", "gocryptfs.conf.*")
+	gents, err := os.ReadDir(mnt)
+	must(t, err)
+	var gnames []string
+	for _, e := range gents {
+		gnames = append(gnames, e.Name())
+	}
+	if !slices.Equal(gnames, want) {
+		t.Fatalf("gocryptfs -badname lists %v, sealfs %v", gnames, want)
+	}
+	for _, n := range want {
+		if got, err := os.ReadFile(filepath.Join(mnt, n)); err != nil || len(got) == 0 {
+			t.Fatalf("gocryptfs reads %q: %q %v", n, got, err)
+		}
+	}
+	unmount(t, mnt)
+
+	for _, n := range want {
+		got, err := g.ReadFile(n)
+		must(t, err)
+		wantData := "other content"
+		if n == "valid" {
+			wantData = "valid content"
+		}
+		if string(got) != wantData {
+			t.Fatalf("%q reads %q", n, got)
+		}
+	}
+	// Recover one by renaming it, remove another.
+	must(t, g.Rename("validjunk"+sealfs.BadNameSuffix, "recovered"))
+	must(t, g.Remove("not-base64!"+sealfs.BadNameSuffix))
+	if _, err := g.Stat("nothing-like-this" + sealfs.BadNameSuffix); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a bad name that is not there: %v", err)
+	}
+	// An ordinary file may carry the suffix too.
+	must(t, g.WriteFile("mine"+sealfs.BadNameSuffix, []byte("mine"), 0o644))
+	if got := listing(g); !slices.Equal(got, []string{"gocryptfs.conf.bak" + sealfs.BadNameSuffix, "mine" + sealfs.BadNameSuffix, "other", "recovered", "valid"}) {
+		t.Fatalf("after recovery: %v", got)
+	}
+	if got, err := open().ReadFile("recovered"); err != nil || string(got) != "other content" {
+		t.Fatalf("recovered file without BadNames: %q %v", got, err)
 	}
 }

@@ -146,13 +146,19 @@ func (f *FS) MkdirAll(name string, perm fs.FileMode) error {
 
 // Remove removes a file, symlink or empty directory (os.Remove).
 func (f *FS) Remove(name string) error {
-	if err := f.checkWrite("remove", name); err != nil {
+	return f.removeOp("remove", name, syscall.EBUSY, f.remove)
+}
+
+// removeOp runs a removal of name: rm on its path (again through the
+// symlinks in the path on ENOTDIR), dotErr for the root.
+func (f *FS) removeOp(op, name string, dotErr syscall.Errno, rm func(p string) error) error {
+	if err := f.checkWrite(op, name); err != nil {
 		return err
 	}
 	if name == "." {
-		return &fs.PathError{Op: "remove", Path: name, Err: syscall.EBUSY}
+		return &fs.PathError{Op: op, Path: name, Err: dotErr}
 	}
-	return pathErr("remove", name, f.retryNotDir(name, f.remove))
+	return pathErr(op, name, f.retryNotDir(name, rm))
 }
 
 func (f *FS) remove(p string) error {
@@ -189,13 +195,7 @@ func (f *FS) remove(p string) error {
 // unlike Remove it fails with EISDIR, and removes nothing, when name is a
 // directory.
 func (f *FS) Unlink(name string) error {
-	if err := f.checkWrite("unlink", name); err != nil {
-		return err
-	}
-	if name == "." {
-		return &fs.PathError{Op: "unlink", Path: name, Err: syscall.EISDIR}
-	}
-	return pathErr("unlink", name, f.retryNotDir(name, f.unlink))
+	return f.removeOp("unlink", name, syscall.EISDIR, f.unlink)
 }
 
 func (f *FS) unlink(p string) error {
@@ -231,13 +231,7 @@ func (f *FS) unlink(p string) error {
 // Rmdir removes an empty directory, like rmdir(2): unlike Remove it fails
 // with ENOTDIR, and removes nothing, when name is not a directory.
 func (f *FS) Rmdir(name string) error {
-	if err := f.checkWrite("rmdir", name); err != nil {
-		return err
-	}
-	if name == "." {
-		return &fs.PathError{Op: "rmdir", Path: name, Err: syscall.EBUSY}
-	}
-	return pathErr("rmdir", name, f.retryNotDir(name, func(p string) error {
+	return f.removeOp("rmdir", name, syscall.EBUSY, func(p string) error {
 		l, err := f.locate(p)
 		if err != nil {
 			return err
@@ -254,7 +248,7 @@ func (f *FS) Rmdir(name string) error {
 			}
 		}
 		return f.rmdirAt(p, &l)
-	}))
+	})
 }
 
 // rmdirAt removes directory p (located at l) and what belongs to its entry.

@@ -231,6 +231,11 @@ func (f *FS) locate(p string) (entryLoc, error) {
 	if err != nil {
 		return entryLoc{}, err
 	}
+	if f.isBadNameCandidate(base) {
+		if l, ok := f.locateBadName(d, p, base); ok {
+			return l, nil
+		}
+	}
 	if f.plainNames {
 		stored, full, long, err := f.encryptName(d, base)
 		if err != nil {

@@ -397,3 +397,32 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+// A vault unlocked by a FIDO2 token cannot take a password: the user is
+// told so (and about -masterkey) instead of "Password incorrect".
+func TestFIDO2VaultRefused(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(t.TempDir(), "pw")
+	check(t, os.WriteFile(pw, []byte("test\n"), 0o600))
+	if code, _, errs := runCLI(t, "init", "-q", "-scryptn", "10", "-passfile", pw, dir); code != 0 {
+		t.Fatalf("init: %d %s", code, errs)
+	}
+	conf := filepath.Join(dir, "gocryptfs.conf")
+	cfg, err := vault.Load(conf)
+	check(t, err)
+	cfg.FeatureFlags = append(cfg.FeatureFlags, string(vault.FlagFIDO2))
+	cfg.FIDO2 = &vault.FIDO2Params{CredentialID: []byte("cred"), HMACSalt: make([]byte, 32)}
+	check(t, os.Chmod(conf, 0o600))
+	check(t, cfg.WriteFile(conf))
+	code, _, errs := runCLI(t, "ls", "-passfile", pw, dir)
+	if code != 1 || !strings.Contains(errs, "FIDO2") || !strings.Contains(errs, "-masterkey") {
+		t.Fatalf("ls of a FIDO2 vault: exit %d, %q", code, errs)
+	}
+}
+
+func check(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -30,6 +31,7 @@ type mountOptions struct {
 	ro          bool
 	allowOther  bool
 	acl         bool
+	badname     stringList
 	forceOwner  string
 	ko          string
 	fsname      string
@@ -121,6 +123,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.BoolVar(&o.fg, "f", false, "same as -fg")
 		fs.BoolVar(&o.ro, "ro", false, "mount read-only")
 		fs.BoolVar(&o.allowOther, "allow_other", false, "let other users access the mount (adds default_permissions)")
+		fs.Var(&o.badname, "badname", "list undecryptable entries whose ciphertext name matches `PATTERN` (shell glob, repeatable) as NAME\" GOCRYPTFS_BAD_NAME\", to read, rename or remove them")
 		fs.BoolVar(&o.acl, "acl", false, "enforce POSIX ACLs (adds default_permissions; ACLs are stored unencrypted, as by gocryptfs)")
 		fs.StringVar(&o.forceOwner, "force_owner", "", "show every object as owned by `UID:GID` (implies -allow_other)")
 		fs.StringVar(&o.ko, "ko", "", "extra kernel mount `OPTIONS`, comma-separated")
@@ -227,6 +230,12 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		o.open.secret.extpass = nil
 	}
 	o.open.noPrealloc, o.open.sharedStorage = o.noprealloc, o.shared
+	for _, p := range o.badname {
+		if _, err := path.Match(p, ""); err != nil {
+			return usageErrorf("-badname %q: %v", p, err)
+		}
+	}
+	o.open.badNames = o.badname
 	quiet := e.quiet
 	if o.passfd > 0 {
 		e.quiet = true // the parent has said where the password comes from

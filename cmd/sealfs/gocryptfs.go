@@ -34,7 +34,7 @@ var gocryptfsActions = map[string]string{
 var gocryptfsNoops = map[string]bool{
 	"q": false, "quiet": false, "d": false, "debug": false,
 	"wpanic": false, "nosyslog": false, "fusedebug": false, "nofail": false,
-	"devrandom": false, "serialize_reads": false, "zerokey": false, // -init -zerokey: ignored, as by gocryptfs 2.3
+	"devrandom": false, "serialize_reads": false, "forcedecode": false, "zerokey": false, // -init -zerokey: ignored, as by gocryptfs 2.3
 	"openssl": true, "cpuprofile": true, "memprofile": true, "trace": true, // profiles: mount only
 }
 

@@ -93,6 +93,7 @@ type openFlags struct {
 	quiet  bool
 	// Library options set by the command, not by flags of their own here.
 	noPrealloc, sharedStorage bool
+	badNames                  []string
 	logger                    *slog.Logger
 }
 
@@ -161,6 +162,7 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 		SharedStorage: o.sharedStorage,
 		Logger:        o.logger,
 		NoLongNames:   !o.format.longNames,
+		BadNames:      o.badNames,
 	}
 	key, err := e.masterKey(ctx, &o.secret)
 	if err != nil {
@@ -178,8 +180,12 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 	}
 	// Load the config first so that a missing one is reported before the
 	// password is asked for.
-	if _, err := loadConfig(opts.ConfigPath); err != nil {
+	cfg, err := loadConfig(opts.ConfigPath)
+	if err != nil {
 		return nil, err
+	}
+	if cfg.FIDO2 != nil {
+		return nil, usageErrorf("%s is unlocked with a FIDO2 token (gocryptfs -fido2), which sealfs does not support: unlock it with -masterkey", opts.ConfigPath)
 	}
 	pw, err := e.readPassword(ctx, &o.secret, false)
 	if err != nil {

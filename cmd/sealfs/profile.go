@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -62,25 +63,25 @@ func (p *profileFlags) start() (stop func() error, err error) {
 		}
 		return f, err
 	}
-	if p.cpu != "" {
-		f, err := create(p.cpu)
+	for _, pr := range []struct {
+		file, flag string
+		start      func(io.Writer) error
+		stop       func()
+	}{
+		{p.cpu, "-cpuprofile", pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{p.trace, "-trace", trace.Start, trace.Stop},
+	} {
+		if pr.file == "" {
+			continue
+		}
+		f, err := create(pr.file)
 		if err != nil {
 			return fail(err)
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fail(fmt.Errorf("-cpuprofile: %w", err))
+		if err := pr.start(f); err != nil {
+			return fail(fmt.Errorf("%s: %w", pr.flag, err))
 		}
-		stops = append(stops, pprof.StopCPUProfile)
-	}
-	if p.trace != "" {
-		f, err := create(p.trace)
-		if err != nil {
-			return fail(err)
-		}
-		if err := trace.Start(f); err != nil {
-			return fail(fmt.Errorf("-trace: %w", err))
-		}
-		stops = append(stops, trace.Stop)
+		stops = append(stops, pr.stop)
 	}
 	var mem *os.File
 	if p.mem != "" {
