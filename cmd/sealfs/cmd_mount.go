@@ -164,14 +164,29 @@ fusermount3), which ends the sealfs process serving it.`,
 	},
 }
 
+// unmountDir unmounts dir. A mount stays busy for a moment after the
+// last file on it is closed (the kernel holds it until the server has
+// answered the RELEASE), so "busy" is retried for up to two seconds.
 func unmountDir(dir string) error {
 	var last error
-	for _, bin := range []string{"fusermount3", "fusermount"} {
-		out, err := exec.Command(bin, "-u", dir).CombinedOutput()
-		if err == nil {
-			return nil
+	for try := 0; try < 20; try++ {
+		busy := false
+		for _, bin := range []string{"fusermount3", "fusermount"} {
+			out, err := exec.Command(bin, "-u", dir).CombinedOutput()
+			if err == nil {
+				return nil
+			}
+			msg := strings.TrimSpace(string(out))
+			busy = busy || strings.Contains(msg, "busy")
+			last = fmt.Errorf("%s -u %s: %v: %s", bin, dir, err, msg)
+			if _, lerr := exec.LookPath(bin); lerr == nil {
+				break // the tool is there and has answered: not the older one too
+			}
 		}
-		last = fmt.Errorf("%s -u %s: %v: %s", bin, dir, err, strings.TrimSpace(string(out)))
+		if !busy {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	return mark(errTargetDir, last)
 }

@@ -59,7 +59,9 @@ func serveFG(t *testing.T, pw, cipher, mnt string, log *syncBuffer) (stop func()
 	}
 	return func() {
 		t.Helper()
-		sh(t, "", "fusermount3", "-u", mnt)
+		if err := unmountDir(mnt); err != nil {
+			t.Fatal(err)
+		}
 		select {
 		case err := <-exited:
 			if err != nil {
