@@ -881,3 +881,37 @@ func checkNoLeftovers(t *testing.T, dir string) {
 		}
 	}
 }
+
+// Without SharedStorage, a directory another instance replaced behind our
+// back (new IV) is seen within a second, as with gocryptfs' one-second
+// directory cache: its files do not stay invisible.
+func TestReplacedDirectorySeenSoon(t *testing.T) {
+	a, dir := newVault(t, formats[0].opts)
+	b, err := sealfs.Open(dir, []byte("pw"), nil)
+	must(t, err)
+	defer b.Close()
+	must(t, a.MkdirAll("d/sub", 0o755))
+	must(t, a.WriteFile("d/sub/f", []byte("first"), 0o644))
+	if got, err := a.ReadFile("d/sub/f"); err != nil || string(got) != "first" {
+		t.Fatalf("first read: %q %v", got, err)
+	}
+	must(t, b.RemoveAll("d"))
+	must(t, b.MkdirAll("d/sub", 0o755))
+	must(t, b.WriteFile("d/sub/f", []byte("second"), 0o644))
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		got, err := a.ReadFile("d/sub/f")
+		if err == nil && string(got) == "second" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("3 s after the directory was replaced: %q %v", got, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ents, err := a.ReadDir("d/sub")
+	must(t, err)
+	if len(ents) != 1 || ents[0].Name() != "f" {
+		t.Fatalf("listing of the replaced directory: %v", ents)
+	}
+}

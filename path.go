@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/sealfs/sealfs/names"
 )
@@ -46,18 +47,28 @@ func cjoin(dir, name string) string {
 // dirCache maps plaintext directory paths to their locations. Only vaults
 // with per-directory IVs need it (it saves one diriv read per path
 // component); without DirIV, locations are a pure function of the path and
-// are computed directly.
+// are computed directly. Entries live dirCacheTTL (as gocryptfs' directory
+// cache does), so that a directory replaced behind our back (a new IV) is
+// seen soon; changes made through this FS drop them at once (forget).
 type dirCache struct {
 	enabled bool
 	mu      sync.RWMutex
-	m       map[string]dirLoc
+	m       map[string]cachedDir
 }
 
-const dirCacheMax = 8192
+type cachedDir struct {
+	loc  dirLoc
+	born time.Time
+}
+
+const (
+	dirCacheMax = 8192
+	dirCacheTTL = time.Second
+)
 
 func (c *dirCache) init(enabled bool) {
 	c.enabled = enabled
-	c.m = make(map[string]dirLoc)
+	c.m = make(map[string]cachedDir)
 }
 
 func (c *dirCache) get(p string) (dirLoc, bool) {
@@ -65,20 +76,31 @@ func (c *dirCache) get(p string) (dirLoc, bool) {
 		return dirLoc{}, false
 	}
 	c.mu.RLock()
-	d, ok := c.m[p]
+	e, ok := c.m[p]
 	c.mu.RUnlock()
-	return d, ok
+	if !ok || time.Since(e.born) >= dirCacheTTL {
+		return dirLoc{}, false
+	}
+	return e.loc, true
 }
 
 func (c *dirCache) put(p string, d dirLoc) {
 	if !c.enabled {
 		return
 	}
+	now := time.Now()
 	c.mu.Lock()
 	if len(c.m) >= dirCacheMax {
-		clear(c.m)
+		for k, e := range c.m {
+			if now.Sub(e.born) >= dirCacheTTL {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= dirCacheMax {
+			clear(c.m)
+		}
 	}
-	c.m[p] = d
+	c.m[p] = cachedDir{loc: d, born: now}
 	c.mu.Unlock()
 }
 
