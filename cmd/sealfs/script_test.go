@@ -56,6 +56,10 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: false,
 		Setup: func(env *testscript.Env) error {
 			env.Vars = append(env.Vars, vars...)
+			// A script that fails between a mount and its unmount would
+			// leave the mount behind (and its work directory undeletable).
+			work := env.WorkDir
+			env.Defer(func() { unmountBelow(work) })
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
@@ -88,6 +92,25 @@ func TestScripts(t *testing.T) {
 // (atexit_sleep_ms defaults to 1000).
 func goRace() string {
 	return strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+}
+
+// unmountBelow lazily unmounts every FUSE mount below dir.
+func unmountBelow(dir string) {
+	data, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || !strings.HasPrefix(f[2], "fuse") {
+			continue
+		}
+		// /proc/self/mounts escapes spaces and the like as octal.
+		mnt := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(f[1])
+		if strings.HasPrefix(mnt, dir+"/") {
+			exec.Command("fusermount3", "-u", "-z", mnt).Run()
+		}
+	}
 }
 
 // cmdGone waits up to 10 s for a file to disappear: a mount's serving
