@@ -3,8 +3,6 @@ package sealfs
 import (
 	"path"
 	"strings"
-
-	"github.com/sealfs/sealfs/names"
 )
 
 // BadNameSuffix ends the names under which Options.BadNames shows
@@ -63,7 +61,7 @@ func (f *FS) locateBadName(d dirLoc, p, shown string) (entryLoc, bool) {
 			}
 			stored = enc + name[i:]
 		}
-		if stored == "" || strings.Contains(stored, "/") || !f.badNameMatch(stored) || !exists(stored) {
+		if stored == "" || !f.badNameMatch(stored) || !exists(stored) {
 			continue
 		}
 		if _, err := f.decryptEntry(&entryLoc{dir: d, stored: stored, full: stored}); err == nil {
@@ -85,5 +83,5 @@ func (f *FS) locateBadName(d dirLoc, p, shown string) (entryLoc, bool) {
 // isBadNameCandidate: only names with the suffix can be bad entries, and
 // only when BadNames is set.
 func (f *FS) isBadNameCandidate(base string) bool {
-	return len(f.opts.BadNames) > 0 && strings.HasSuffix(base, BadNameSuffix) && !names.IsLongName(base)
+	return len(f.opts.BadNames) > 0 && strings.HasSuffix(base, BadNameSuffix)
 }

@@ -167,28 +167,11 @@ func (f *FS) remove(p string) error {
 		return err
 	}
 	// Most removals are of files: try that first, without a stat.
-	if fr, ok := f.store.(FileRemoverStore); ok {
-		err := fr.RemoveFile(l.cpath)
-		if err == nil {
-			f.removeLongName(&l)
-			return nil
-		}
-		if !isErrno(err, syscall.EISDIR, syscall.EPERM) {
-			return err
-		}
-	}
-	fi, err := f.store.Lstat(l.cpath)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
+	err = f.unlinkAt(&l)
+	if isErrno(err, syscall.EISDIR) {
 		return f.rmdirAt(p, &l)
 	}
-	if err := f.store.Remove(l.cpath); err != nil {
-		return err
-	}
-	f.removeLongName(&l)
-	return nil
+	return err
 }
 
 // Unlink removes a file, symlink or other non-directory, like unlink(2):
@@ -203,6 +186,13 @@ func (f *FS) unlink(p string) error {
 	if err != nil {
 		return err
 	}
+	return f.unlinkAt(&l)
+}
+
+// unlinkAt removes the non-directory at l and its long-name file; EISDIR
+// (and nothing removed) for a directory.
+func (f *FS) unlinkAt(l *entryLoc) error {
+	var err error
 	if fr, ok := f.store.(FileRemoverStore); ok {
 		err = fr.RemoveFile(l.cpath)
 		if isErrno(err, syscall.EPERM) {
@@ -224,7 +214,7 @@ func (f *FS) unlink(p string) error {
 	if err != nil {
 		return err
 	}
-	f.removeLongName(&l)
+	f.removeLongName(l)
 	return nil
 }
 

@@ -91,14 +91,7 @@ func (c *dirCache) put(p string, d dirLoc) {
 	now := time.Now()
 	c.mu.Lock()
 	if len(c.m) >= dirCacheMax {
-		for k, e := range c.m {
-			if now.Sub(e.born) >= dirCacheTTL {
-				delete(c.m, k)
-			}
-		}
-		if len(c.m) >= dirCacheMax {
-			clear(c.m)
-		}
+		clear(c.m)
 	}
 	c.m[p] = cachedDir{loc: d, born: now}
 	c.mu.Unlock()
@@ -258,21 +251,22 @@ func (f *FS) locate(p string) (entryLoc, error) {
 			return l, nil
 		}
 	}
-	if f.plainNames {
-		stored, full, long, err := f.encryptName(d, base)
-		if err != nil {
-			return entryLoc{}, err
-		}
-		return entryLoc{dir: d, plain: p, stored: stored, full: full, long: long, cpath: cjoin(d.cpath, stored)}, nil
+	// Plaintext names need no cache: nothing is encrypted.
+	var k nameKey
+	var v nameVal
+	ok := false
+	if !f.plainNames {
+		k = newNameKey(d, base)
+		v, ok = f.names.get(k)
 	}
-	k := newNameKey(d, base)
-	v, ok := f.names.get(k)
 	if !ok {
 		if v.stored, v.full, v.long, err = f.encryptName(d, base); err != nil {
 			return entryLoc{}, err
 		}
 		v.cpath = cjoin(d.cpath, v.stored)
-		f.names.put(k, v)
+		if !f.plainNames {
+			f.names.put(k, v)
+		}
 	}
 	return entryLoc{dir: d, plain: p, stored: v.stored, full: v.full, long: v.long, cpath: v.cpath}, nil
 }

@@ -447,16 +447,24 @@ func xattrAt(base string, call func(p *byte) (uintptr, unix.Errno), fallback fun
 		if err != nil {
 			return 0, err
 		}
-		r, e := call(p)
-		if e != unix.ENOSYS {
-			if e != 0 {
-				return 0, e
-			}
-			return int(r), nil
+		if n, err, ok := xattratResult(call(p)); ok {
+			return n, err
 		}
-		noXattrat.Store(true)
 	}
 	return fallback()
+}
+
+// xattratResult turns the result of an *xattrat(2) call into Go's; ok is
+// false (and noXattrat set) when the kernel lacks the call.
+func xattratResult(r uintptr, e unix.Errno) (n int, err error, ok bool) {
+	switch e {
+	case 0:
+		return int(r), nil, true
+	case unix.ENOSYS:
+		noXattrat.Store(true)
+		return 0, nil, false
+	}
+	return 0, e, true
 }
 
 // cstr is a NUL-terminated copy of a short string, made on the caller's
@@ -484,13 +492,9 @@ func (s *dirStore) lgetxattrAt(dirfd int, base, attr string, buf []byte) (int, e
 		r, _, e := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(&b[0])), unix.AT_SYMLINK_NOFOLLOW,
 			uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
 		runtime.KeepAlive(buf)
-		if e != unix.ENOSYS {
-			if e != 0 {
-				return 0, e
-			}
-			return int(r), nil
+		if n, err, ok := xattratResult(r, e); ok {
+			return n, err
 		}
-		noXattrat.Store(true)
 	}
 	return unix.Lgetxattr(s.procPath(dirfd, base), attr, buf)
 }
@@ -529,10 +533,7 @@ func (s *dirStore) Getxattr(name, attr string) ([]byte, error) {
 			if err != nil {
 				return err
 			}
-			val = bytes.Clone(buf[:n])
-			if val == nil {
-				val = []byte{}
-			}
+			val = bytes.Clone(buf[:n]) // not nil: buf is not
 			return nil
 		}
 	})

@@ -374,7 +374,7 @@ func logLevel(debug bool) slog.Level {
 // returns when it reports the mount ready, or with its exit code.
 func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) error {
 	var pw []byte
-	if o.open.secret.masterkey == "" {
+	if !o.open.secret.keyGiven() {
 		if _, err := loadConfig(configPath(cipherDir, o.open.config, o.configName())); err != nil {
 			return err
 		}

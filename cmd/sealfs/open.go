@@ -43,11 +43,11 @@ func (f *formatFlags) register(fs *flag.FlagSet, atInit bool) {
 	fs.IntVar(&f.longNameMax, "longnamemax", 255, "hash encrypted names longer than `N` bytes (62..255)")
 	fs.BoolVar(&f.raw64, "raw64", true, "unpadded base64 for encrypted names "+compat)
 	fs.BoolVar(&f.hkdf, "hkdf", true, "derive subkeys with HKDF "+compat)
+	longNames := "(=false: refuse such names and hide hashed entries, for recovering vaults older than gocryptfs 0.9)"
 	if atInit {
-		fs.BoolVar(&f.longNames, "longnames", true, "hash encrypted names that are too long "+compat)
-	} else {
-		fs.BoolVar(&f.longNames, "longnames", true, "hash encrypted names that are too long into gocryptfs.longname.* files (=false: refuse such names and hide hashed entries, for recovering vaults older than gocryptfs 0.9)")
+		longNames = compat
 	}
+	fs.BoolVar(&f.longNames, "longnames", true, "hash encrypted names that are too long into gocryptfs.longname.* files "+longNames)
 }
 
 // check validates the option values (exit code 1 for -longnamemax, as in

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 
 	"golang.org/x/term"
@@ -37,47 +36,12 @@ type secretFlags struct {
 	passfile  stringList
 	extpass   stringList
 	masterkey string
-	zerokey   bool // masterkey is the all-zero key of -zerokey
+	zerokey   bool // gocryptfs' -zerokey: the all-zero master key
 }
 
-// zeroKeyText is the -masterkey text of -zerokey.
-var zeroKeyText = strings.Repeat("0", 64)
-
-// masterKeyFlag is -masterkey, which -zerokey excludes.
-type masterKeyFlag struct{ s *secretFlags }
-
-func (f masterKeyFlag) String() string {
-	if f.s == nil || f.s.zerokey {
-		return ""
-	}
-	return f.s.masterkey
-}
-
-func (f masterKeyFlag) Set(v string) error {
-	if f.s.zerokey {
-		return errors.New("-zerokey and -masterkey cannot be used together")
-	}
-	f.s.masterkey = v
-	return nil
-}
-
-// zeroKeyFlag is gocryptfs' -zerokey: the all-zero master key.
-type zeroKeyFlag struct{ s *secretFlags }
-
-func (f zeroKeyFlag) String() string   { return "false" }
-func (f zeroKeyFlag) IsBoolFlag() bool { return true }
-
-func (f zeroKeyFlag) Set(v string) error {
-	on, err := strconv.ParseBool(v)
-	if err != nil || !on {
-		return err
-	}
-	if f.s.masterkey != "" && !f.s.zerokey {
-		return errors.New("-zerokey and -masterkey cannot be used together")
-	}
-	f.s.masterkey, f.s.zerokey = zeroKeyText, true
-	return nil
-}
+// keyGiven reports whether the master key comes from the command line
+// (-masterkey or -zerokey), so that no password is asked for.
+func (s *secretFlags) keyGiven() bool { return s.masterkey != "" || s.zerokey }
 
 // Usage texts of -masterkey.
 const (
@@ -91,10 +55,10 @@ func (s *secretFlags) register(fs *flag.FlagSet, masterKeyUsage string) {
 	fs.Var(&s.passfile, "passfile", "read the password from the first line of `FILE` (repeatable: the first lines are concatenated)")
 	fs.Var(&s.extpass, "extpass", "run `CMD` and use the first line of its output as the password (one argument is split on spaces; repeat the option to give arguments verbatim)")
 	if masterKeyUsage != "" {
-		fs.Var(masterKeyFlag{s}, "masterkey", masterKeyUsage)
+		fs.StringVar(&s.masterkey, "masterkey", "", masterKeyUsage)
 	}
 	if masterKeyUsage == masterKeyUnlockUsage {
-		fs.Var(zeroKeyFlag{s}, "zerokey", "unlock with the all-zero master key: no security at all, for automated tests (as in gocryptfs)")
+		fs.BoolVar(&s.zerokey, "zerokey", false, "unlock with the all-zero master key: no security at all, for automated tests (as in gocryptfs)")
 	}
 }
 
@@ -103,7 +67,10 @@ func (s *secretFlags) validate() error {
 	if len(s.passfile) > 0 && len(s.extpass) > 0 {
 		return usageErrorf("-passfile and -extpass cannot be used together")
 	}
-	if s.masterkey != "" && (len(s.passfile) > 0 || len(s.extpass) > 0) {
+	if s.zerokey && s.masterkey != "" {
+		return usageErrorf("-zerokey and -masterkey cannot be used together")
+	}
+	if s.keyGiven() && (len(s.passfile) > 0 || len(s.extpass) > 0) {
 		if s.zerokey {
 			return usageErrorf("-zerokey cannot be used together with -passfile or -extpass")
 		}
@@ -319,14 +286,14 @@ func readLine(r io.Reader, max int) ([]byte, error) {
 // errPassword when "-masterkey stdin" cannot be read.
 func (e *env) masterKey(ctx context.Context, s *secretFlags) (*vault.Key, error) {
 	text := s.masterkey
-	switch {
-	case text == "":
-		return nil, nil
-	case s.zerokey:
+	if s.zerokey {
 		e.infof("Using all-zero dummy master key.\n")
 		e.warnf("the all-zero master key provides no security at all: use it for tests only\n")
+		text = strings.Repeat("0", 64)
 	}
 	switch text {
+	case "":
+		return nil, nil
 	case "stdin":
 		var line []byte
 		var err error
