@@ -61,6 +61,7 @@ type Options struct {
 // Server is a mounted file system.
 type Server struct {
 	srv      *fuse.Server
+	raw      *noOpendir
 	r        *root
 	idleDone chan struct{}
 	once     sync.Once
@@ -210,11 +211,17 @@ func newRoot(opts *Options) *root {
 }
 
 func mount(dir string, r *root, rootNode fs.InodeEmbedder, ttl time.Duration) (*Server, error) {
-	srv, err := fs.Mount(dir, rootNode, mountOptions(dir, &r.opts, ttl))
+	o := mountOptions(dir, &r.opts, ttl)
+	raw := newNoOpendir(fs.NewNodeFS(rootNode, o), !r.opts.SharedStorage)
+	srv, err := fuse.NewServer(raw, dir, &o.MountOptions)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{srv: srv, r: r, idleDone: make(chan struct{})}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		return nil, err // as fs.Mount: a loop without a mount ends by itself
+	}
+	s := &Server{srv: srv, raw: raw, r: r, idleDone: make(chan struct{})}
 	if ra := r.opts.ReadAhead; ra >= 0 {
 		if ra == 0 {
 			ra = 1 << 20

@@ -39,6 +39,13 @@ func requireFUSE(t *testing.T) {
 // mountVault creates a vault and mounts it; both go away with the test.
 func mountVault(t *testing.T, o vault.Options, mo *Options) (mnt, cipher string, f *sealfs.FS) {
 	t.Helper()
+	mnt, cipher, f, _ = mountVaultServer(t, o, mo)
+	return mnt, cipher, f
+}
+
+// mountVaultServer is mountVault that also returns the server.
+func mountVaultServer(t *testing.T, o vault.Options, mo *Options) (mnt, cipher string, f *sealfs.FS, srv *Server) {
+	t.Helper()
 	requireFUSE(t)
 	cipher = t.TempDir()
 	o.ScryptLogN = 10
@@ -47,7 +54,7 @@ func mountVault(t *testing.T, o vault.Options, mo *Options) (mnt, cipher string,
 		t.Fatal(err)
 	}
 	mnt = t.TempDir()
-	srv, err := Mount(mnt, f, mo)
+	srv, err = Mount(mnt, f, mo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +65,7 @@ func mountVault(t *testing.T, o vault.Options, mo *Options) (mnt, cipher string,
 		srv.Wait()
 		f.Close()
 	})
-	return mnt, cipher, f
+	return mnt, cipher, f, srv
 }
 
 // Tests of posixtest that do not apply: locks are not implemented (the

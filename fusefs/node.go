@@ -435,15 +435,38 @@ func copyXattr(val []byte, dest []byte) (uint32, syscall.Errno) {
 	return uint32(copy(dest, val)), 0
 }
 
+// Extended attributes that tools ask every file for.
+const (
+	xattrACLAccess  = "system.posix_acl_access"
+	xattrACLDefault = "system.posix_acl_default"
+	xattrSELinux    = "security.selinux"
+)
+
+func isACLName(attr string) bool { return attr == xattrACLAccess || attr == xattrACLDefault }
+
+// Getxattr answers "not supported" (EOPNOTSUPP) where the mount does not
+// support the attribute: a POSIX ACL without -acl (where gocryptfs says
+// ENODATA), and an SELinux label on an object that has none stored. That
+// is what a local file system without ACLs or labels answers, and it
+// matters for speed: "ls -l" (like cp, tar and rsync) asks every file
+// for both, and stops asking on a device that says EOPNOTSUPP once,
+// where ENODATA costs two round trips to the server for every file.
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	n.r.touch()
 	if attr == "security.capability" {
 		return 0, syscall.ENODATA // no file capabilities inside a vault (gocryptfs: EOPNOTSUPP unless -suid)
 	}
+	if !n.r.opts.ACL && isACLName(attr) {
+		return 0, syscall.EOPNOTSUPP
+	}
 	p := n.path()
 	v, err := n.r.fsys.Getxattr(p, attr)
 	if err != nil {
-		return 0, n.errno("getxattr", p, err)
+		errno := n.errno("getxattr", p, err)
+		if errno == syscall.ENODATA && attr == xattrSELinux {
+			errno = syscall.EOPNOTSUPP
+		}
+		return 0, errno
 	}
 	return copyXattr(v, dest)
 }
@@ -463,6 +486,9 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 	}
 	var buf []byte
 	for _, a := range names {
+		if !n.r.opts.ACL && isACLName(a) {
+			continue // not supported without -acl (see Getxattr)
+		}
 		buf = append(append(buf, a...), 0)
 	}
 	return copyXattr(buf, dest)
