@@ -4,7 +4,14 @@
 # workload on each, alternating between the two, on tmpfs and on the disk,
 # and prints each figure and the ratio.
 #
-#   bench/compare.sh [-quick] [-where tmpfs|disk|both] [-rounds N]
+#   bench/compare.sh [-quick] [-where tmpfs|disk|both] [-rounds N] [-cpus LIST]
+#
+# -cpus LIST runs everything (both servers and the workload) on those CPUs
+# (taskset -c LIST). On one CPU the figures that wait on a round trip to
+# the server for every request (ls -lR, rm -rf, random I/O at queue depth
+# 1) measure the work each server does per request, without the cost of
+# waking a sleeping CPU for every request and reply, which dominates them
+# on small virtual machines and is the same for both servers.
 #
 # SEALFS_ENV="GOMAXPROCS=4 ..." sets environment variables for the sealfs
 # mount only (to compare runtime settings against the same gocryptfs).
@@ -21,15 +28,21 @@ cd "$(dirname "$0")/.."
 quick=0
 where=both
 rounds=3
+cpus=
+args=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
     -quick) quick=1 ;;
     -where) where=$2; shift ;;
     -rounds) rounds=$2; shift ;;
-    *) echo "usage: $0 [-quick] [-where tmpfs|disk|both] [-rounds N]" >&2; exit 1 ;;
+    -cpus) cpus=$2; shift ;;
+    *) echo "usage: $0 [-quick] [-where tmpfs|disk|both] [-rounds N] [-cpus LIST]" >&2; exit 1 ;;
   esac
   shift
 done
+if [ -n "$cpus" ] && [ -z "${SEALFS_BENCH_PINNED:-}" ]; then
+  SEALFS_BENCH_PINNED=$cpus exec taskset -c "$cpus" "$0" "${args[@]}"
+fi
 
 . bench/lib.sh
 bench_need gocryptfs fusermount3 fio bc
@@ -121,6 +134,7 @@ bench_on() {
   fusermount3 -u "$base/g.mnt"; fusermount3 -u "$base/s.mnt"
 }
 
+[ -n "$cpus" ] && echo "pinned to CPU(s) $cpus (taskset -c $cpus)"
 echo "sealfs: $("$bin" version)"
 echo "gocryptfs: $(gocryptfs -version)"
 echo "ratio = gocryptfs time / sealfs time (IOPS: sealfs / gocryptfs); > 1 means sealfs is faster"
