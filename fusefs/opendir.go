@@ -82,7 +82,8 @@ func (z *noOpendir) read(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirE
 		return next(cancel, in, out)
 	}
 	c := z.take(in.NodeId, in.Offset)
-	if c == nil {
+	fresh := c == nil
+	if fresh {
 		var oo fuse.OpenOut
 		oi := fuse.OpenIn{InHeader: in.InHeader, Flags: syscall.O_RDONLY | syscall.O_DIRECTORY}
 		if st := z.RawFileSystem.OpenDir(cancel, &oi, &oo); !st.Ok() {
@@ -95,6 +96,11 @@ func (z *noOpendir) read(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirE
 	st := next(cancel, &r, out)
 	if !st.Ok() || out.Offset == in.Offset {
 		z.release(in.NodeId, c) // the end of the listing, or a failure
+		if fresh && in.Offset != 0 && st == fuse.EINVAL {
+			// A seek past the end of a new listing: the directory
+			// shrank since the handle of this listing was evicted.
+			return fuse.OK
+		}
 		return st
 	}
 	c.start, c.end = in.Offset, out.Offset
