@@ -17,7 +17,10 @@ const (
 	aclDefault = "system.posix_acl_default"
 )
 
-func isACL(attr string) bool { return attr == aclAccess || attr == aclDefault }
+// IsACLXattr reports whether attr names a POSIX ACL
+// (system.posix_acl_access or system.posix_acl_default), which the vault
+// stores unencrypted on the ciphertext.
+func IsACLXattr(attr string) bool { return attr == aclAccess || attr == aclDefault }
 
 func (f *FS) xattrStore(op, name string) (XattrStore, error) {
 	xs, ok := f.store.(XattrStore)
@@ -31,7 +34,7 @@ func (f *FS) xattrName(attr string) (string, error) {
 	if attr == "" || strings.IndexByte(attr, 0) >= 0 {
 		return "", syscall.EINVAL
 	}
-	if isACL(attr) {
+	if IsACLXattr(attr) {
 		return attr, nil
 	}
 	return f.nt.EncryptXattrName(attr)
@@ -71,7 +74,7 @@ func (f *FS) Getxattr(name, attr string) ([]byte, error) {
 	if err != nil {
 		return nil, pathErr("getxattr", name, err)
 	}
-	if isACL(attr) || len(cval) == 0 {
+	if IsACLXattr(attr) || len(cval) == 0 {
 		return cval, nil
 	}
 	val, err := f.codec.DecryptBlob(cval)
@@ -110,7 +113,7 @@ func (f *FS) Setxattr(name, attr string, value []byte, flags int) error {
 		return &fs.PathError{Op: "setxattr", Path: name, Err: syscall.ERANGE}
 	}
 	cval := value
-	if !isACL(attr) && len(value) > 0 {
+	if !IsACLXattr(attr) && len(value) > 0 {
 		cval = f.codec.EncryptBlob(value)
 	}
 	return pathErr("setxattr", name, xs.Setxattr(l.cpath, cattr, cval, flags))
@@ -134,7 +137,7 @@ func (f *FS) Listxattr(name string) ([]string, error) {
 	}
 	var out []string
 	for _, c := range clist {
-		if isACL(c) {
+		if IsACLXattr(c) {
 			out = append(out, c)
 			continue
 		}
@@ -146,7 +149,7 @@ func (f *FS) Listxattr(name string) ([]string, error) {
 			f.reportCorrupt(name, errors.Join(errors.New("undecryptable xattr name "+c), err))
 			continue
 		}
-		if isACL(attr) {
+		if IsACLXattr(attr) {
 			continue
 		}
 		out = append(out, attr)

@@ -435,14 +435,8 @@ func copyXattr(val []byte, dest []byte) (uint32, syscall.Errno) {
 	return uint32(copy(dest, val)), 0
 }
 
-// Extended attributes that tools ask every file for.
-const (
-	xattrACLAccess  = "system.posix_acl_access"
-	xattrACLDefault = "system.posix_acl_default"
-	xattrSELinux    = "security.selinux"
-)
-
-func isACLName(attr string) bool { return attr == xattrACLAccess || attr == xattrACLDefault }
+// xattrSELinux is the SELinux label, which tools ask every file for.
+const xattrSELinux = "security.selinux"
 
 // Getxattr answers "not supported" (EOPNOTSUPP) where the mount does not
 // support the attribute: a POSIX ACL without -acl (where gocryptfs says
@@ -456,7 +450,7 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 	if attr == "security.capability" {
 		return 0, syscall.ENODATA // no file capabilities inside a vault (gocryptfs: EOPNOTSUPP unless -suid)
 	}
-	if !n.r.opts.ACL && isACLName(attr) {
+	if !n.r.opts.ACL && sealfs.IsACLXattr(attr) {
 		return 0, syscall.EOPNOTSUPP
 	}
 	p := n.path()
@@ -486,7 +480,7 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 	}
 	var buf []byte
 	for _, a := range names {
-		if !n.r.opts.ACL && isACLName(a) {
+		if !n.r.opts.ACL && sealfs.IsACLXattr(a) {
 			continue // not supported without -acl (see Getxattr)
 		}
 		buf = append(append(buf, a...), 0)

@@ -134,13 +134,7 @@ func (z *noOpendir) take(node, off uint64) *dirCursor {
 		return nil
 	}
 	c := list[pick]
-	list = append(list[:pick], list[pick+1:]...)
-	if len(list) == 0 {
-		delete(z.cursors, node)
-	} else {
-		z.cursors[node] = list
-	}
-	z.count--
+	z.unlist(node, c)
 	return c
 }
 
