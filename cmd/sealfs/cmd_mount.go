@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,7 +45,8 @@ type mountOptions struct {
 	nonempty    bool
 	notifypid   int // user's -notifypid
 	readypid    int // internal: the parent waiting for the background child
-	passfd      int
+	passfd      int // internal: the password comes on this descriptor
+	keyfd       int // internal: the master key (hex) comes on this descriptor
 	kernel      kernelFlags
 	prof        profileFlags
 	extra       mountExtraFlags // cmd_mount_reverse.go
@@ -142,6 +144,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.IntVar(&o.notifypid, "notifypid", 0, "send SIGUSR1 to `PID` once the file system is mounted")
 		fs.IntVar(&o.readypid, "sealfs-ready-pid", 0, internalUsage+"the parent to send SIGUSR1 to when mounted")
 		fs.IntVar(&o.passfd, "passfd", 0, internalUsage+"read the password from file descriptor `N`")
+		fs.IntVar(&o.keyfd, "keyfd", 0, internalUsage+"read the master key from file descriptor `N`")
 		o.kernel.register(fs)
 		o.prof.register(fs)
 		return o
@@ -244,6 +247,13 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		o.open.secret.passfile = stringList{"/proc/self/fd/" + strconv.Itoa(o.passfd)}
 		o.open.secret.extpass = nil
 	}
+	if o.keyfd > 0 {
+		key, err := readKeyFd(o.keyfd)
+		if err != nil {
+			return err
+		}
+		o.open.secret.masterkey = key
+	}
 	o.open.noPrealloc, o.open.sharedStorage = o.noprealloc, o.shared
 	for _, p := range o.badname {
 		if _, err := path.Match(p, ""); err != nil {
@@ -252,7 +262,7 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	o.open.badNames = o.badname
 	quiet := e.quiet
-	if o.passfd > 0 {
+	if o.passfd > 0 || o.keyfd > 0 {
 		e.quiet = true // the parent has said where the password comes from
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel(o.debug)}))
@@ -362,6 +372,44 @@ func serverProcs() {
 	runtime.GOMAXPROCS(max(1, runtime.NumCPU()-1))
 }
 
+// withoutFlag returns args without the option name and its value, in any
+// of the forms parseArgs accepts (-name V, -name=V, --name V, --name=V),
+// up to "--".
+func withoutFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) >= 2 && a[0] == '-' {
+			n := strings.TrimLeft(a, "-")
+			if n == name {
+				i++ // and its value
+				continue
+			}
+			if strings.HasPrefix(n, name+"=") {
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// readKeyFd reads the master key the parent sent on descriptor fd.
+func readKeyFd(fd int) (string, error) {
+	f := os.NewFile(uintptr(fd), "keyfd")
+	defer f.Close()
+	line, err := readLine(f, maxPasswordLen)
+	if err != nil {
+		return "", mark(errPassword, fmt.Errorf("reading the master key from the parent: %w", err))
+	}
+	key := string(line)
+	clear(line)
+	return key, nil
+}
+
 func logLevel(debug bool) slog.Level {
 	if debug {
 		return slog.LevelDebug
@@ -373,16 +421,33 @@ func logLevel(debug bool) slog.Level {
 // "sealfs mount -fg" in a new session with the password on a pipe, and
 // returns when it reports the mount ready, or with its exit code.
 func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) error {
-	var pw []byte
-	if !o.open.secret.keyGiven() {
+	// The secret goes to the child on a pipe, never in its arguments,
+	// where every user could read it for as long as the mount lives.
+	args := append([]string{}, e.argv...)
+	var secret []byte
+	secretFlag := "-passfd"
+	switch {
+	case o.open.secret.masterkey != "":
+		key, err := e.masterKey(ctx, &o.open.secret) // reads it here with -masterkey=stdin
+		if err != nil {
+			return err
+		}
+		b := key.Bytes()
+		key.Destroy()
+		secret = make([]byte, hex.EncodedLen(len(b)))
+		hex.Encode(secret, b)
+		clear(b)
+		defer clear(secret)
+		args, secretFlag = withoutFlag(args, "masterkey"), "-keyfd"
+	case !o.open.secret.keyGiven():
 		if _, err := loadConfig(configPath(cipherDir, o.open.config, o.configName())); err != nil {
 			return err
 		}
 		var err error
-		if pw, err = e.readPassword(ctx, &o.open.secret, false); err != nil {
+		if secret, err = e.readPassword(ctx, &o.open.secret, false); err != nil {
 			return err
 		}
-		defer clear(pw)
+		defer clear(secret)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -391,13 +456,12 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 	ready := make(chan os.Signal, 1)
 	signal.Notify(ready, syscall.SIGUSR1)
 	defer signal.Stop(ready)
-	args := append([]string{}, e.argv...)
 	args = append(args, "-fg", "-sealfs-ready-pid", strconv.Itoa(os.Getpid()))
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var w *os.File
-	if pw != nil {
+	if secret != nil {
 		r, wr, err := os.Pipe()
 		if err != nil {
 			return err
@@ -405,13 +469,17 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 		defer r.Close()
 		w = wr
 		cmd.ExtraFiles = []*os.File{r}
-		cmd.Args = append(cmd.Args, "-passfd", "3")
+		cmd.Args = append(cmd.Args, secretFlag, "3")
 	}
 	if err := cmd.Start(); err != nil {
+		if w != nil {
+			w.Close()
+		}
 		return err
 	}
 	if w != nil {
-		w.Write(append(pw, '\n'))
+		w.Write(secret)
+		w.Write([]byte{'\n'})
 		w.Close()
 	}
 	exited := make(chan error, 1)

@@ -178,6 +178,9 @@
 // stays unread) and otherwise from the terminal without echo ("Password: ",
 // and "Repeat: " for a new password). Passwords are at most 2048 bytes and
 // must not be empty. -passfile, -extpass and -masterkey exclude each other.
+// A key given on the command line is visible to every user (ps) for as
+// long as the command runs; the process that serves a background mount
+// gets the key or password on a pipe, never in its arguments.
 // Informational messages ("passfile: reading from file ...") go to stdout
 // for init and passwd, as in gocryptfs, and to stderr for the other
 // commands; -q silences them.

@@ -466,3 +466,66 @@ func TestReverseCommandLine(t *testing.T) {
 		}
 	}
 }
+
+// TestMasterKeyNotInArguments mounts in the background with -masterkey
+// KEY and with -masterkey=stdin: the mount works, and the key is in the
+// arguments of no process while it serves (the background child gets it
+// on a pipe).
+func TestMasterKeyNotInArguments(t *testing.T) {
+	needFUSE(t)
+	cipher, mnt, pw := newVaultDirs(t)
+	lazyUnmountAtEnd(t, mnt)
+	key := strings.TrimSpace(sh(t, "", "sealfs", "xray", "-q", "-dumpmasterkey", "-passfile", pw, filepath.Join(cipher, "gocryptfs.conf")))
+	if len(key) != 64 {
+		t.Fatalf("dumpmasterkey printed %q", key)
+	}
+	// The form people copy from the init output: dashed groups.
+	var groups []string
+	for i := 0; i < 64; i += 8 {
+		groups = append(groups, key[i:i+8])
+	}
+	dashed := strings.Join(groups, "-")
+
+	for _, c := range []struct {
+		name  string
+		stdin string
+		args  []string
+	}{
+		{"argument", "", []string{"-q", "-masterkey", dashed, cipher, mnt}},
+		{"argument=", "", []string{"-q", "-masterkey=" + key, cipher, mnt}},
+		{"stdin", key + "\n", []string{"-q", "-masterkey=stdin", cipher, mnt}},
+	} {
+		sh(t, c.stdin, "sealfs", c.args...)
+		if !mounted(mnt) {
+			t.Fatalf("%s: not mounted", c.name)
+		}
+		want := []byte("unlocked with the master key, " + c.name)
+		if err := os.WriteFile(filepath.Join(mnt, "f"), want, 0o600); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		servers := 0
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			cmdline := strings.ReplaceAll(string(b), "\x00", " ")
+			if strings.Contains(cmdline, cipher) && strings.Contains(cmdline, " -fg") {
+				servers++
+			}
+			low := strings.ToLower(strings.ReplaceAll(cmdline, "-", ""))
+			if strings.Contains(low, key) {
+				t.Errorf("%s: the master key is in the arguments of %s: %q", c.name, p, cmdline)
+			}
+		}
+		if servers != 1 {
+			t.Errorf("%s: found %d serving processes of %s, want 1", c.name, servers, cipher)
+		}
+		sh(t, "", "fusermount3", "-u", mnt)
+		got := sh(t, "", "sealfs", "cat", "-q", "-passfile", pw, cipher, "f")
+		if got != string(want) {
+			t.Errorf("%s: after unmounting, f holds %q, want %q", c.name, got, want)
+		}
+	}
+}
