@@ -5,6 +5,12 @@
 # and prints each figure and the ratio.
 #
 #   bench/compare.sh [-quick] [-where tmpfs|disk|both] [-rounds N] [-cpus LIST]
+#                    [-only STEP,...]
+#
+# -only runs only the named steps (write read untar md5sum ls rm randread
+# randwrite) and those they need: md5sum, ls and rm need the tree that
+# untar writes, and untar needs rm to clear it before the next round; read
+# needs write's file, randwrite randread's.
 #
 # -cpus LIST runs everything (both servers and the workload) on those CPUs
 # (taskset -c LIST). On one CPU the figures that wait on a round trip to
@@ -29,6 +35,7 @@ quick=0
 where=both
 rounds=3
 cpus=
+only=
 args=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,7 +43,8 @@ while [ $# -gt 0 ]; do
     -where) where=$2; shift ;;
     -rounds) rounds=$2; shift ;;
     -cpus) cpus=$2; shift ;;
-    *) echo "usage: $0 [-quick] [-where tmpfs|disk|both] [-rounds N] [-cpus LIST]" >&2; exit 1 ;;
+    -only) only=$2; shift ;;
+    *) echo "usage: $0 [-quick] [-where tmpfs|disk|both] [-rounds N] [-cpus LIST] [-only STEP,...]" >&2; exit 1 ;;
   esac
   shift
 done
@@ -90,6 +98,31 @@ step() {
   echo "$name $v $(echo "$(cputime "$pid") - $c0" | bc -l)"
 }
 
+# selected STEP: whether STEP runs (-only, with what it needs).
+selected() {
+  [ -z "$only" ] && return 0
+  local want=",$only,"
+  case $want in *,md5sum,* | *,ls,* | *,rm,* | *,untar,*) want="$want,untar,rm," ;; esac
+  case $want in *,read,* | *,write,*) want="$want,write,read," ;; esac
+  case $want in *,randwrite,* | *,randread,*) want="$want,randread,randwrite," ;; esac
+  case $want in *",$1,"*) return 0 ;; esac
+  return 1
+}
+
+# ratio_range RESULTS STEP: the lowest and highest ratio of one round
+# (gocryptfs and sealfs back to back), as "min-max".
+ratio_range() {
+  awk -v k="$2" '$2 == k { if ($1 == "g") g[++ng] = $3; else s[++ns] = $3 }
+    END {
+      for (i = 1; i <= ng && i <= ns; i++) {
+        r = (k ~ /iops$/) ? s[i] / g[i] : g[i] / s[i]
+        if (i == 1 || r < lo) lo = r
+        if (i == 1 || r > hi) hi = r
+      }
+      printf "%.2f-%.2f", lo, hi
+    }' "$1"
+}
+
 median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 bench_on() {
@@ -102,7 +135,9 @@ bench_on() {
   local gpid spid
   gpid=$(pgrep -f -- "gocryptfs .*$base/g.cipher" | head -1)
   spid=$(pgrep -f -- "sealfs mount .*$base/s.cipher .*-fg" | head -1)
-  local steps=("write_${stream_mb}MiB_fsync" "read_${stream_mb}MiB_cold" "untar_${nfiles}_files" md5sum_all ls_-lR rm_-rf randread_4k_qd1_iops randwrite_4k_qd1_iops)
+  local all=("write_${stream_mb}MiB_fsync" "read_${stream_mb}MiB_cold" "untar_${nfiles}_files" md5sum_all ls_-lR rm_-rf randread_4k_qd1_iops randwrite_4k_qd1_iops)
+  local steps=() st
+  for st in "${all[@]}"; do selected "${st%%_*}" && steps+=("$st"); done
   local res=$work/res.$RANDOM
   # Every step runs on both mounts back to back (the order swapped each
   # round), so that a noisy neighbour hits both alike; the table shows medians.
@@ -117,8 +152,8 @@ bench_on() {
       fi
     done
   done
-  printf '\n%s (median of %d round(s); cpu = server CPU seconds)\n' "$label" "$rounds"
-  printf '%-26s %10s %10s %7s   %9s %9s %7s\n' workload gocryptfs sealfs ratio "g cpu" "s cpu" "ratio"
+  printf '\n%s (median of %d round(s); cpu = server CPU seconds; range = lowest and highest ratio of one round)\n' "$label" "$rounds"
+  printf '%-26s %10s %10s %7s %11s   %9s %9s %7s\n' workload gocryptfs sealfs ratio range "g cpu" "s cpu" "ratio"
   for st in "${steps[@]}"; do
     local gv sv gc sc ratio cratio
     gv=$(awk -v k="$st" '$1 == "g" && $2 == k {print $3}' "$res" | median)
@@ -127,8 +162,8 @@ bench_on() {
     sc=$(awk -v k="$st" '$1 == "s" && $2 == k {print $4}' "$res" | median)
     cratio=$(echo "$gc / ($sc + 0.001)" | bc -l)
     case $st in
-      *iops) ratio=$(echo "$sv / $gv" | bc -l); printf '%-26s %10.0f %10.0f %7.2f   %8.2fs %8.2fs %7.2f\n' "$st" "$gv" "$sv" "$ratio" "$gc" "$sc" "$cratio" ;;
-      *) ratio=$(echo "$gv / $sv" | bc -l); printf '%-26s %9.2fs %9.2fs %7.2f   %8.2fs %8.2fs %7.2f\n' "$st" "$gv" "$sv" "$ratio" "$gc" "$sc" "$cratio" ;;
+      *iops) ratio=$(echo "$sv / $gv" | bc -l); printf '%-26s %10.0f %10.0f %7.2f %11s   %8.2fs %8.2fs %7.2f\n' "$st" "$gv" "$sv" "$ratio" "$(ratio_range "$res" "$st")" "$gc" "$sc" "$cratio" ;;
+      *) ratio=$(echo "$gv / $sv" | bc -l); printf '%-26s %9.2fs %9.2fs %7.2f %11s   %8.2fs %8.2fs %7.2f\n' "$st" "$gv" "$sv" "$ratio" "$(ratio_range "$res" "$st")" "$gc" "$sc" "$cratio" ;;
     esac
   done
   fusermount3 -u "$base/g.mnt"; fusermount3 -u "$base/s.mnt"
