@@ -43,7 +43,9 @@ same password or master key.
 The export is incremental: a second run writes only files whose
 ciphertext changed, deletes what disappeared from PLAINDIR, and keeps
 modification times, so rsync and cloud sync tools see no change for
-unchanged files. Files are replaced atomically.
+unchanged files. Files are replaced atomically. FIFOs, sockets and
+device nodes are recreated as the reverse mount shows them (device nodes
+need root, as with rsync).
 
 With -tar, the view is written as a tar archive to OUTDIR, or to stdout
 when OUTDIR is "-".
@@ -238,6 +240,8 @@ func (x *exporter) tree(ctx context.Context, out string) error {
 			dirs = append(dirs, p)
 		case fi.Mode()&fs.ModeSymlink != 0:
 			err = x.symlink(p, dst, fi)
+		case fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0:
+			err = x.special(dst, fi)
 		default:
 			err = x.file(p, dst, fi)
 		}
@@ -367,6 +371,63 @@ func (x *exporter) file(p, dst string, fi fs.FileInfo) error {
 	if err == nil {
 		err = os.Chmod(tmp, fi.Mode().Perm())
 	}
+	if err == nil {
+		err = setTimes(tmp, fi, false)
+	}
+	if err == nil {
+		if st, serr := os.Lstat(dst); serr == nil && st.IsDir() {
+			os.RemoveAll(dst)
+		}
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	x.written++
+	return nil
+}
+
+// special recreates a FIFO, socket or device node of the view at dst,
+// as rsync -a of a reverse mount does (device nodes need CAP_MKNOD), under
+// a temporary name that then replaces dst.
+func (x *exporter) special(dst string, fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("%w: no device number for a special file", errors.ErrUnsupported)
+	}
+	var typ uint32
+	switch m := fi.Mode(); {
+	case m&fs.ModeNamedPipe != 0:
+		typ = unix.S_IFIFO
+	case m&fs.ModeSocket != 0:
+		typ = unix.S_IFSOCK
+	case m&fs.ModeCharDevice != 0:
+		typ = unix.S_IFCHR
+	default:
+		typ = unix.S_IFBLK
+	}
+	if old, err := os.Lstat(dst); err == nil {
+		if ost, ok := old.Sys().(*syscall.Stat_t); ok && ost.Mode&unix.S_IFMT == typ && ost.Rdev == st.Rdev {
+			x.unchanged++
+			if err := os.Chmod(dst, fi.Mode().Perm()); err != nil {
+				return err
+			}
+			return setTimes(dst, fi, false)
+		}
+	}
+	var tmp string
+	for i := 0; ; i++ {
+		tmp = filepath.Join(filepath.Dir(dst), fmt.Sprintf(".sealfs-export-%d-%d", os.Getpid(), i))
+		err := unix.Mknod(tmp, typ|0o600, int(st.Rdev))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) || i == 100 {
+			return &fs.PathError{Op: "mknod", Path: dst, Err: err}
+		}
+	}
+	err := os.Chmod(tmp, fi.Mode().Perm())
 	if err == nil {
 		err = setTimes(tmp, fi, false)
 	}

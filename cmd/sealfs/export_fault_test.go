@@ -156,21 +156,6 @@ func TestExportUnreadable(t *testing.T) {
 	}
 }
 
-// TestExportSkipsFIFO: a plaintext FIFO has no content to encrypt; the
-// export reports it by name, exports everything else and exits with 11.
-func TestExportSkipsFIFO(t *testing.T) {
-	plain := testvault.CopyPlain(t, "reverse")
-	if err := syscall.Mkfifo(filepath.Join(plain, "dir1", "a-fifo"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "out")
-	code, _, stderr := runCLI(t, "export", "-passfile", passfile(t), plain, out)
-	if code != exitOther || !strings.Contains(stderr, "skipped dir1/a-fifo (") || !strings.Contains(stderr, "1 objects could not be exported") {
-		t.Fatalf("export: exit %d: %s", code, stderr)
-	}
-	checkView(t, "reverse", out)
-}
-
 // TestExportProgress: the progress line goes to stderr only when it is
 // a terminal, and not with -q.
 func TestExportProgress(t *testing.T) {

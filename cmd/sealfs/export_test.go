@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/internal/testvault"
 )
@@ -184,6 +186,59 @@ func TestExportTar(t *testing.T) {
 	}
 	if n != len(want) {
 		t.Errorf("tar has %d entries, want %d", n, len(want))
+	}
+}
+
+// TestExportSpecialFiles: FIFOs, sockets and (as root) device nodes are
+// recreated in the export, as the reverse view shows them, and decrypt to
+// the plaintext objects; a second export leaves them alone.
+func TestExportSpecialFiles(t *testing.T) {
+	plain := testvault.CopyPlain(t, "reverse")
+	want := map[string]uint32{"fifo": syscall.S_IFIFO, "sock": syscall.S_IFSOCK}
+	if err := syscall.Mkfifo(filepath.Join(plain, "fifo"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mknod(filepath.Join(plain, "sock"), syscall.S_IFSOCK|0o600, 0); err != nil {
+		t.Fatal(err)
+	}
+	nullDev := int(unix.Mkdev(1, 3))
+	if os.Geteuid() == 0 {
+		if err := syscall.Mknod(filepath.Join(plain, "null"), syscall.S_IFCHR|0o666, nullDev); err != nil {
+			t.Fatal(err)
+		}
+		want["null"] = syscall.S_IFCHR
+	}
+	pw := passfile(t)
+	out := filepath.Join(t.TempDir(), "out")
+	if code, _, stderr := runCLI(t, "export", "-q", "-passfile", pw, plain, out); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, stderr)
+	}
+	f, err := sealfs.Open(out, []byte(testvault.Password), &sealfs.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, typ := range want {
+		fi, err := f.Lstat(name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		st, ok := fi.Sys().(*sealfs.Stat)
+		if !ok {
+			t.Fatalf("%s: Sys() is %T", name, fi.Sys())
+		}
+		pst, _ := os.Lstat(filepath.Join(plain, name))
+		if st.Mode&syscall.S_IFMT != typ || fi.Mode().Perm() != pst.Mode().Perm() {
+			t.Errorf("%s: exported as mode %o (%v), want type %o and %v", name, st.Mode, fi.Mode(), typ, pst.Mode().Perm())
+		}
+		if typ == syscall.S_IFCHR && int(st.Rdev) != nullDev {
+			t.Errorf("%s: device %#x, want %#x", name, st.Rdev, nullDev)
+		}
+	}
+	code, _, stderr := runCLI(t, "export", "-passfile", pw, plain, out)
+	if code != 0 || !strings.Contains(stderr, "(0 written") {
+		t.Fatalf("second export: exit %d: %s", code, stderr)
 	}
 }
 
