@@ -368,6 +368,13 @@ func (x *exporter) file(p, dst string, fi fs.FileInfo) error {
 	if err == nil && n != fi.Size() {
 		err = fmt.Errorf("%w: read %d of %d bytes", io.ErrUnexpectedEOF, n, fi.Size())
 	}
+	return x.install(tmp, dst, fi, err)
+}
+
+// install gives the new object tmp the mode and times of fi and moves it
+// over dst (a directory there goes first); with err, or when that fails,
+// tmp is removed.
+func (x *exporter) install(tmp, dst string, fi fs.FileInfo, err error) error {
 	if err == nil {
 		err = os.Chmod(tmp, fi.Mode().Perm())
 	}
@@ -427,22 +434,7 @@ func (x *exporter) special(dst string, fi fs.FileInfo) error {
 			return &fs.PathError{Op: "mknod", Path: dst, Err: err}
 		}
 	}
-	err := os.Chmod(tmp, fi.Mode().Perm())
-	if err == nil {
-		err = setTimes(tmp, fi, false)
-	}
-	if err == nil {
-		if st, serr := os.Lstat(dst); serr == nil && st.IsDir() {
-			os.RemoveAll(dst)
-		}
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	x.written++
-	return nil
+	return x.install(tmp, dst, fi, nil)
 }
 
 // tar writes the view as a tar archive.
