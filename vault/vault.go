@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"unicode"
 	"unicode/utf8"
@@ -163,6 +164,10 @@ type Options struct {
 	ScryptLogN int
 	// Creator is written into the config; "" means "sealfs".
 	Creator string
+	// FIDO2 marks a vault whose password is a FIDO2 token's hmac-secret
+	// (gocryptfs -init -fido2): the config records the token parameters
+	// and the FIDO2 feature flag. Getting the secret is the caller's job.
+	FIDO2 *FIDO2Params
 	// NoHKDF and NoRaw64 describe legacy formats (gocryptfs before 1.3);
 	// only FormatOnly uses them (master key without a config, §14.3).
 	// New ignores them, as gocryptfs 2.x -init does.
@@ -223,6 +228,9 @@ func flagsFor(o *Options) []string {
 	if o.Suite == content.AESSIV {
 		fl = append(fl, FlagAESSIV)
 	}
+	if o.FIDO2 != nil {
+		fl = append(fl, FlagFIDO2)
+	}
 	out := make([]string, len(fl))
 	for i, f := range fl {
 		out[i] = string(f)
@@ -248,6 +256,16 @@ func formatConfig(o *Options) (*Config, error) {
 		creator = "sealfs"
 	}
 	c := &Config{Creator: creator, Version: 2, FeatureFlags: flagsFor(o)}
+	if o.FIDO2 != nil {
+		if len(o.FIDO2.CredentialID) == 0 || len(o.FIDO2.HMACSalt) == 0 {
+			return nil, fmt.Errorf("%w: FIDO2 without credential ID or HMAC salt", ErrInvalidConfig)
+		}
+		c.FIDO2 = &FIDO2Params{
+			CredentialID:  bytes.Clone(o.FIDO2.CredentialID),
+			HMACSalt:      bytes.Clone(o.FIDO2.HMACSalt),
+			AssertOptions: slices.Clone(o.FIDO2.AssertOptions),
+		}
+	}
 	if !o.PlaintextNames && o.LongNameMax != 0 && o.LongNameMax != names.DefaultLongNameMax {
 		c.LongNameMax = o.LongNameMax
 	}

@@ -611,3 +611,43 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestNewFIDO2: Options.FIDO2 records the token parameters and the FIDO2
+// flag (last, as gocryptfs writes it), and the secret unlocks the config
+// like a password; parameters without credential or salt are refused.
+func TestNewFIDO2(t *testing.T) {
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer key.Destroy()
+	secret := bytes.Repeat([]byte{0xa5}, 32)
+	p := &FIDO2Params{CredentialID: []byte("credential"), HMACSalt: bytes.Repeat([]byte{1}, 32), AssertOptions: []string{"pin=true"}}
+	c, err := New(key, secret, &Options{ScryptLogN: MinScryptLogN, FIDO2: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.CredentialID[0] = 'X' // the config has its own copy
+	if c.FIDO2 == nil || string(c.FIDO2.CredentialID) != "credential" || len(c.FIDO2.AssertOptions) != 1 {
+		t.Fatalf("FIDO2 = %+v", c.FIDO2)
+	}
+	if fl := c.FeatureFlags; fl[len(fl)-1] != string(FlagFIDO2) {
+		t.Errorf("flags %v: want FIDO2 last", fl)
+	}
+	data, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := back.Unlock(secret)
+	if err != nil {
+		t.Fatalf("unlock with the secret: %v", err)
+	}
+	k2.Destroy()
+	if _, err := New(key, secret, &Options{ScryptLogN: MinScryptLogN, FIDO2: &FIDO2Params{CredentialID: []byte("c")}}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("FIDO2 without a salt: %v", err)
+	}
+}

@@ -398,9 +398,10 @@ func TestProgress(t *testing.T) {
 	}
 }
 
-// A vault unlocked by a FIDO2 token cannot take a password: the user is
-// told so (and about -masterkey) instead of "Password incorrect".
-func TestFIDO2VaultRefused(t *testing.T) {
+// TestFIDO2VaultNeedsToken: a vault unlocked by a FIDO2 token cannot take
+// a password: the user is told to give -fido2 DEVICE or -masterkey instead
+// of "Password incorrect".
+func TestFIDO2VaultNeedsToken(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "pw")
 	check(t, os.WriteFile(pw, []byte("test\n"), 0o600))
@@ -415,7 +416,7 @@ func TestFIDO2VaultRefused(t *testing.T) {
 	check(t, os.Chmod(conf, 0o600))
 	check(t, cfg.WriteFile(conf))
 	code, _, errs := runCLI(t, "ls", "-passfile", pw, dir)
-	if code != 1 || !strings.Contains(errs, "FIDO2") || !strings.Contains(errs, "-masterkey") {
+	if code != 1 || !strings.Contains(errs, "FIDO2") || !strings.Contains(errs, "-fido2 DEVICE") || !strings.Contains(errs, "-masterkey") {
 		t.Fatalf("ls of a FIDO2 vault: exit %d, %q", code, errs)
 	}
 }

@@ -90,6 +90,9 @@ func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := s.forConfig(cfg); err != nil {
+		return nil, nil, err
+	}
 	key, err := e.masterKey(ctx, s)
 	if err != nil {
 		return nil, nil, err

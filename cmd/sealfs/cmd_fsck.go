@@ -112,6 +112,9 @@ func (e *env) unlockKey(ctx context.Context, dir string, o *openFlags) (*vault.C
 
 // unlockConfig reads the password and unwraps the master key of cfg.
 func (e *env) unlockConfig(ctx context.Context, cfg *vault.Config, s *secretFlags) (*vault.Key, error) {
+	if err := s.forConfig(cfg); err != nil {
+		return nil, err
+	}
 	pw, err := e.readPassword(ctx, s, false)
 	if err != nil {
 		return nil, err

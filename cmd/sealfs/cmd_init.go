@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/sealfs/sealfs"
@@ -25,6 +26,9 @@ type initOptions struct {
 	quiet     bool
 	reverse   bool
 	devrandom bool
+	// fido2Assert are -fido2-assert-option values: "-t X" for fido2-assert,
+	// stored in the config (gocryptfs 2.5+).
+	fido2Assert stringList
 }
 
 var cmdInit = &command{
@@ -52,6 +56,7 @@ outside 10..28, fail with exit code 24; -longnamemax outside 62..255 with 1.`,
 		o := &initOptions{}
 		o.format.register(fs, true)
 		o.secret.register(fs, masterKeyInitUsage)
+		fs.Var(&o.fido2Assert, "fido2-assert-option", "with -fido2, pass \"-t `OPTION`\" to fido2-assert whenever the vault is unlocked (repeatable; stored in the config)")
 		fs.IntVar(&o.scryptN, "scryptn", vault.DefaultScryptLogN, "scrypt cost: N = 2^`LOGN` (10..28); lower is faster to unlock and weaker")
 		fs.StringVar(&o.config, "config", "", "write the config to `FILE` instead of CIPHERDIR/gocryptfs.conf")
 		fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages (and no master key display)")
@@ -74,6 +79,12 @@ func runInit(ctx context.Context, e *env, opts any, args []string) error {
 	// needed, so it combines with -passfile and -extpass.
 	if len(o.secret.passfile) > 0 && len(o.secret.extpass) > 0 {
 		return usageErrorf("-passfile and -extpass cannot be used together")
+	}
+	if o.secret.fido2 != "" && (len(o.secret.passfile) > 0 || len(o.secret.extpass) > 0) {
+		return usageErrorf("-fido2 cannot be used together with -passfile or -extpass")
+	}
+	if len(o.fido2Assert) > 0 && o.secret.fido2 == "" {
+		return usageErrorf("-fido2-assert-option needs -fido2")
 	}
 	if err := o.format.check(); err != nil {
 		return err
@@ -129,10 +140,25 @@ func runInit(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	defer key.Destroy()
 
-	e.infof("Choose a password for protecting your files.\n")
-	pw, err := e.readPassword(ctx, &o.secret, true)
-	if err != nil {
-		return err
+	var pw []byte
+	if o.secret.fido2 != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return err
+		}
+		cred, err := e.fido2Register(ctx, o.secret.fido2, filepath.Base(abs))
+		if err != nil {
+			return err
+		}
+		vopts.FIDO2 = &vault.FIDO2Params{CredentialID: cred, HMACSalt: random32(), AssertOptions: o.fido2Assert}
+		if pw, err = e.fido2Secret(ctx, o.secret.fido2, vopts.FIDO2); err != nil {
+			return err
+		}
+	} else {
+		e.infof("Choose a password for protecting your files.\n")
+		if pw, err = e.readPassword(ctx, &o.secret, true); err != nil {
+			return err
+		}
 	}
 	defer clear(pw)
 

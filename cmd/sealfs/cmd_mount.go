@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -47,6 +48,7 @@ type mountOptions struct {
 	readypid    int // internal: the parent waiting for the background child
 	passfd      int // internal: the password comes on this descriptor
 	keyfd       int // internal: the master key (hex) comes on this descriptor
+	fido2fd     int // internal: the FIDO2 hmac-secret (base64) comes on this descriptor
 	kernel      kernelFlags
 	prof        profileFlags
 	extra       mountExtraFlags // cmd_mount_reverse.go
@@ -145,6 +147,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.IntVar(&o.readypid, "sealfs-ready-pid", 0, internalUsage+"the parent to send SIGUSR1 to when mounted")
 		fs.IntVar(&o.passfd, "passfd", 0, internalUsage+"read the password from file descriptor `N`")
 		fs.IntVar(&o.keyfd, "keyfd", 0, internalUsage+"read the master key from file descriptor `N`")
+		fs.IntVar(&o.fido2fd, "fido2fd", 0, internalUsage+"read the FIDO2 hmac-secret from file descriptor `N`")
 		o.kernel.register(fs)
 		o.prof.register(fs)
 		return o
@@ -248,11 +251,25 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		o.open.secret.extpass = nil
 	}
 	if o.keyfd > 0 {
-		key, err := readKeyFd(o.keyfd)
+		key, err := readSecretFd(o.keyfd, "the master key")
 		if err != nil {
 			return err
 		}
-		o.open.secret.masterkey = key
+		o.open.secret.masterkey = string(key)
+		clear(key)
+	}
+	if o.fido2fd > 0 {
+		b64, err := readSecretFd(o.fido2fd, "the FIDO2 secret")
+		if err != nil {
+			return err
+		}
+		secret := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+		n, err := base64.StdEncoding.Decode(secret, b64)
+		clear(b64)
+		if err != nil || n == 0 {
+			return mark(errPassword, errors.New("the FIDO2 secret from the parent is not base64"))
+		}
+		o.open.secret.fido2Secret = secret[:n]
 	}
 	o.open.noPrealloc, o.open.sharedStorage = o.noprealloc, o.shared
 	for _, p := range o.badname {
@@ -262,7 +279,7 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	o.open.badNames = o.badname
 	quiet := e.quiet
-	if o.passfd > 0 || o.keyfd > 0 {
+	if o.passfd > 0 || o.keyfd > 0 || o.fido2fd > 0 {
 		e.quiet = true // the parent has said where the password comes from
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel(o.debug)}))
@@ -397,17 +414,16 @@ func withoutFlag(args []string, name string) []string {
 	return out
 }
 
-// readKeyFd reads the master key the parent sent on descriptor fd.
-func readKeyFd(fd int) (string, error) {
-	f := os.NewFile(uintptr(fd), "keyfd")
+// readSecretFd reads the line the parent sent on descriptor fd (what
+// names it, for the error message).
+func readSecretFd(fd int, what string) ([]byte, error) {
+	f := os.NewFile(uintptr(fd), "secretfd")
 	defer f.Close()
 	line, err := readLine(f, maxPasswordLen)
 	if err != nil {
-		return "", mark(errPassword, fmt.Errorf("reading the master key from the parent: %w", err))
+		return nil, mark(errPassword, fmt.Errorf("reading %s from the parent: %w", what, err))
 	}
-	key := string(line)
-	clear(line)
-	return key, nil
+	return line, nil
 }
 
 func logLevel(debug bool) slog.Level {
@@ -440,14 +456,27 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 		defer clear(secret)
 		args, secretFlag = withoutFlag(args, "masterkey"), "-keyfd"
 	case !o.open.secret.keyGiven():
-		if _, err := loadConfig(configPath(cipherDir, o.open.config, o.configName())); err != nil {
+		if err := o.open.secret.validate(); err != nil {
 			return err
 		}
-		var err error
+		cfg, err := loadConfig(configPath(cipherDir, o.open.config, o.configName()))
+		if err != nil {
+			return err
+		}
+		if err := o.open.secret.forConfig(cfg); err != nil {
+			return err
+		}
 		if secret, err = e.readPassword(ctx, &o.open.secret, false); err != nil {
 			return err
 		}
 		defer clear(secret)
+		if cfg.FIDO2 != nil {
+			// The hmac-secret is binary: it goes as base64.
+			b64 := make([]byte, base64.StdEncoding.EncodedLen(len(secret)))
+			base64.StdEncoding.Encode(b64, secret)
+			clear(secret)
+			secret, secretFlag = b64, "-fido2fd"
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -14,7 +14,8 @@
 //
 //	sealfs init [-plaintextnames] [-aessiv | -xchacha] [-deterministic-names]
 //	            [-longnamemax N] [-scryptn LOGN] [-passfile FILE | -extpass CMD]
-//	            [-masterkey KEY] [-config FILE] [-reverse] [-q] CIPHERDIR
+//	            [-masterkey KEY] [-fido2 DEVICE [-fido2-assert-option OPT]...]
+//	            [-config FILE] [-reverse] [-q] CIPHERDIR
 //
 // Creates a vault in CIPHERDIR, which must exist and be empty: the config
 // file gocryptfs.conf (mode 0400) and, unless names are plaintext or
@@ -31,7 +32,11 @@
 // Otherwise "Not running on a terminal, suppressing master key display" is
 // printed instead (a key given with -masterkey is never shown). -reverse writes PLAINDIR/.gocryptfs.reverse.conf for
 // reverse mode (AES-SIV; the directory need not be empty; the config must
-// not exist yet). -scryptn is 10..28 (default 16). -raw64=false,
+// not exist yet). With -fido2, the password is the hmac-secret of a new
+// credential on the FIDO2 token DEVICE (fido2-cred and fido2-assert from
+// libfido2's tools, as in gocryptfs; every -fido2-assert-option OPT is
+// stored and passed as "-t OPT" on each unlock), and the vault is then
+// unlocked with -fido2 DEVICE. -scryptn is 10..28 (default 16). -raw64=false,
 // -hkdf=false and -devrandom are accepted and ignored, as by gocryptfs 2.x.
 //
 //	sealfs passwd [-masterkey KEY] [-passfile FILE | -extpass CMD] [-scryptn LOGN] [-config FILE] [-reverse] [-q] CIPHERDIR
@@ -166,6 +171,7 @@
 //	                 spaces; repeat the option to pass arguments verbatim)
 //	-masterkey KEY   use the master key (64 hex digits; dashes and spaces ignored)
 //	                 instead of a password; -masterkey=stdin reads it like a password
+//	-fido2 DEVICE    a FIDO2 vault: ask the token DEVICE (fido2-assert) for the secret
 //	-config FILE     the config file (default CIPHERDIR/gocryptfs.conf)
 //	-q, -quiet       no informational messages (and no progress line)
 //
@@ -214,4 +220,5 @@
 //	    scrypt parameters, malformed JSON)
 //	29  bad exclusions: -exclude-from unreadable, a path outside PLAINDIR,
 //	    exclusions without -reverse
+//	31  -fido2: fido2-cred or fido2-assert failed or printed no usable result
 package main

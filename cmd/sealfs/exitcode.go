@@ -29,6 +29,7 @@ const (
 	exitWriteConf         = 24 // config could not be written; invalid init flag combination
 	exitConfigInvalid     = 27 // config fails validation
 	exitExclude           = 29 // bad exclusion options (unreadable -exclude-from, ...)
+	exitFIDO2             = 31 // a FIDO2 tool (fido2-cred, fido2-assert) failed
 )
 
 // Error kinds. Command code marks an error with a kind (see mark); the
@@ -47,6 +48,7 @@ var (
 	errMount     = errors.New("mount failed")
 	errCtlSock   = errors.New("cannot create the control socket")
 	errExclude   = errors.New("bad exclusion options")
+	errFIDO2     = errors.New("FIDO2 token failed")
 	// errInterrupted: a mount ended by SIGINT/SIGTERM (exit code 15).
 	errInterrupted = errors.New("unmounted by a signal")
 )
@@ -74,6 +76,8 @@ func exitCode(err error) int {
 		return exitCtlSock
 	case errors.Is(err, errExclude):
 		return exitExclude
+	case errors.Is(err, errFIDO2):
+		return exitFIDO2
 	case errors.Is(err, errInterrupted):
 		return exitSigInt
 	case errors.Is(err, errUsage):

@@ -141,9 +141,6 @@ func translateGocryptfs(args []string) (string, []string, error) {
 			action, actionFlag = cmd, a
 			continue
 		}
-		if name == "fido2" || name == "fido2-assert-option" {
-			return "", nil, usageErrorf("%s: sealfs does not support FIDO2 tokens (a FIDO2 vault opens with -masterkey)", a)
-		}
 		rest = append(rest, a)
 	}
 	rest = append(rest, tail...)

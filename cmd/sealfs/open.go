@@ -184,8 +184,8 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 	if err != nil {
 		return nil, err
 	}
-	if cfg.FIDO2 != nil {
-		return nil, usageErrorf("%s is unlocked with a FIDO2 token (gocryptfs -fido2), which sealfs does not support: unlock it with -masterkey", opts.ConfigPath)
+	if err := o.secret.forConfig(cfg); err != nil {
+		return nil, err
 	}
 	pw, err := e.readPassword(ctx, &o.secret, false)
 	if err != nil {

@@ -36,7 +36,31 @@ type secretFlags struct {
 	passfile  stringList
 	extpass   stringList
 	masterkey string
-	zerokey   bool // gocryptfs' -zerokey: the all-zero master key
+	zerokey   bool   // gocryptfs' -zerokey: the all-zero master key
+	fido2     string // -fido2 DEVICE: a FIDO2 token's hmac-secret is the password
+
+	// Set from the vault's config by forConfig: the token parameters of a
+	// FIDO2 vault. fido2Secret is the secret a background mount got from
+	// its parent.
+	fido2Params *vault.FIDO2Params
+	fido2Secret []byte
+}
+
+// forConfig checks the unlock options against the config of the vault to
+// open: a FIDO2 vault needs -fido2 DEVICE (or a key), and -fido2 a FIDO2
+// vault. readPassword then asks the token.
+func (s *secretFlags) forConfig(cfg *vault.Config) error {
+	if s.keyGiven() {
+		return nil
+	}
+	switch {
+	case cfg.FIDO2 != nil && s.fido2 == "" && s.fido2Secret == nil:
+		return usageErrorf("the master key is encrypted with a FIDO2 token (gocryptfs -init -fido2): give -fido2 DEVICE, or -masterkey")
+	case cfg.FIDO2 == nil && s.fido2 != "":
+		return usageErrorf("-fido2: this vault is unlocked with a password, not a FIDO2 token")
+	}
+	s.fido2Params = cfg.FIDO2
+	return nil
 }
 
 // keyGiven reports whether the master key comes from the command line
@@ -57,6 +81,7 @@ func (s *secretFlags) register(fs *flag.FlagSet, masterKeyUsage string) {
 	if masterKeyUsage != "" {
 		fs.StringVar(&s.masterkey, "masterkey", "", masterKeyUsage)
 	}
+	fs.StringVar(&s.fido2, "fido2", "", "the password is the hmac-secret of the FIDO2 token `DEVICE` (through libfido2's fido2-cred and fido2-assert, as in gocryptfs)")
 	if masterKeyUsage == masterKeyUnlockUsage {
 		fs.BoolVar(&s.zerokey, "zerokey", false, "unlock with the all-zero master key: no security at all, for automated tests (as in gocryptfs)")
 	}
@@ -66,6 +91,9 @@ func (s *secretFlags) register(fs *flag.FlagSet, masterKeyUsage string) {
 func (s *secretFlags) validate() error {
 	if len(s.passfile) > 0 && len(s.extpass) > 0 {
 		return usageErrorf("-passfile and -extpass cannot be used together")
+	}
+	if s.fido2 != "" && (len(s.passfile) > 0 || len(s.extpass) > 0 || s.masterkey != "" || s.zerokey) {
+		return usageErrorf("-fido2 cannot be used together with -passfile, -extpass, -masterkey or -zerokey")
 	}
 	if s.zerokey && s.masterkey != "" {
 		return usageErrorf("-zerokey and -masterkey cannot be used together")
@@ -85,6 +113,12 @@ func (s *secretFlags) validate() error {
 // must clear the returned slice when done. Errors are marked errPassword
 // (exit code 9); an empty password is an error.
 func (e *env) readPassword(ctx context.Context, s *secretFlags, confirm bool) ([]byte, error) {
+	switch {
+	case s.fido2Secret != nil:
+		return bytes.Clone(s.fido2Secret), nil
+	case s.fido2Params != nil:
+		return e.fido2Secret(ctx, s.fido2, s.fido2Params)
+	}
 	var pw []byte
 	var err error
 	switch {

@@ -26,7 +26,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"sealfs": main})
+	testscript.Main(m, map[string]func(){"sealfs": main, "fido2-cred": fakeFIDO2Cred, "fido2-assert": fakeFIDO2Assert})
 }
 
 // TestScripts runs testdata/script/*.txtar. Besides the standard
@@ -152,7 +152,7 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	cmd := exec.Command(path, args[1:]...)
 	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = append(os.Environ(), "HOME="+ts.Getenv("HOME"), "TMPDIR="+ts.Getenv("TMPDIR"), "WORK="+ts.Getenv("WORK"), "GORACE="+goRace())
+	cmd.Env = append(os.Environ(), "HOME="+ts.Getenv("HOME"), "TMPDIR="+ts.Getenv("TMPDIR"), "WORK="+ts.Getenv("WORK"), "GORACE="+goRace(), "FAKE_FIDO2_FAIL="+ts.Getenv("FAKE_FIDO2_FAIL"))
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout = ts.Stdout()
 	cmd.Stderr = ts.Stderr()
