@@ -115,7 +115,10 @@ func (s *secretFlags) validate() error {
 func (e *env) readPassword(ctx context.Context, s *secretFlags, confirm bool) ([]byte, error) {
 	switch {
 	case s.fido2Secret != nil:
-		return bytes.Clone(s.fido2Secret), nil
+		// The caller clears it, as any password.
+		pw := s.fido2Secret
+		s.fido2Secret = nil
+		return pw, nil
 	case s.fido2Params != nil:
 		return e.fido2Secret(ctx, s.fido2, s.fido2Params)
 	}
