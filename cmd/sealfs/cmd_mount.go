@@ -441,6 +441,7 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 	// where every user could read it for as long as the mount lives.
 	args := append([]string{}, e.argv...)
 	var secret []byte
+	defer func() { clear(secret) }()
 	secretFlag := "-passfd"
 	switch {
 	case o.open.secret.masterkey != "":
@@ -453,7 +454,6 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 		secret = make([]byte, hex.EncodedLen(len(b)))
 		hex.Encode(secret, b)
 		clear(b)
-		defer clear(secret)
 		args, secretFlag = withoutFlag(args, "masterkey"), "-keyfd"
 	case !o.open.secret.keyGiven():
 		if err := o.open.secret.validate(); err != nil {
@@ -469,7 +469,6 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 		if secret, err = e.readPassword(ctx, &o.open.secret, false); err != nil {
 			return err
 		}
-		defer clear(secret)
 		if cfg.FIDO2 != nil {
 			// The hmac-secret is binary: it goes as base64.
 			b64 := make([]byte, base64.StdEncoding.EncodedLen(len(secret)))
