@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sealfs/sealfs/vault"
 )
@@ -182,5 +183,32 @@ func TestFIDO2Interop(t *testing.T) {
 			t.Errorf("%s vault through %s: %q %v", c.maker, c.reader, got, err)
 		}
 		sh(t, "", "fusermount3", "-u", mnt)
+	}
+
+	// Reverse mode: the encrypted view of a plaintext directory with a
+	// FIDO2 reverse config, opened by gocryptfs with the token.
+	d := newDirs(t, "plain", "view", "back")
+	plain, view, back := d[0], d[1], d[2]
+	lazyUnmountAtEnd(t, view)
+	lazyUnmountAtEnd(t, back)
+	if err := os.WriteFile(filepath.Join(plain, "f"), []byte("reverse with a token"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, "", "sealfs", "init", "-reverse", "-q", "-scryptn", "10", "-fido2", "/dev/hidraw3", plain)
+	sh(t, "", "sealfs", "mount", "-reverse", "-q", "-fido2", "/dev/hidraw3", plain, view)
+	sh(t, "", "gocryptfs", "-q", "-fido2", "/dev/hidraw3", view, back)
+	if got, err := os.ReadFile(filepath.Join(back, "f")); err != nil || string(got) != "reverse with a token" {
+		t.Errorf("reverse FIDO2 view through gocryptfs: %q %v", got, err)
+	}
+	sh(t, "", "fusermount3", "-u", back)
+	// gocryptfs holds the view open until its process has ended.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, err := shErr("", "fusermount3", "-u", view)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(out, "busy") || time.Now().After(deadline) {
+			t.Fatalf("fusermount3 -u %s: %v: %s", view, err, out)
+		}
 	}
 }
