@@ -259,13 +259,13 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		clear(key)
 	}
 	if o.fido2fd > 0 {
-		b64, err := readSecretFd(o.fido2fd, "the FIDO2 secret")
+		enc, err := readSecretFd(o.fido2fd, "the FIDO2 secret")
 		if err != nil {
 			return err
 		}
-		secret := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
-		n, err := base64.StdEncoding.Decode(secret, b64)
-		clear(b64)
+		secret := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+		n, err := base64.StdEncoding.Decode(secret, enc)
+		clear(enc)
 		if err != nil || n == 0 {
 			return mark(errPassword, errors.New("the FIDO2 secret from the parent is not base64"))
 		}
@@ -471,10 +471,10 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 		}
 		if cfg.FIDO2 != nil {
 			// The hmac-secret is binary: it goes as base64.
-			b64 := make([]byte, base64.StdEncoding.EncodedLen(len(secret)))
-			base64.StdEncoding.Encode(b64, secret)
+			enc := make([]byte, base64.StdEncoding.EncodedLen(len(secret)))
+			base64.StdEncoding.Encode(enc, secret)
 			clear(secret)
-			secret, secretFlag = b64, "-fido2fd"
+			secret, secretFlag = enc, "-fido2fd"
 		}
 	}
 	self, err := os.Executable()

@@ -21,6 +21,9 @@ import (
 
 const fido2RelyingParty = "gocryptfs"
 
+// b64 is the encoding of every binary field the tools read and print.
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
 // fido2Tool runs a fido2 tool with the given input lines and returns the
 // lines it printed. The tool talks to the user (touch, PIN) on the
 // terminal and on stderr.
@@ -58,7 +61,6 @@ func random32() []byte {
 // user (the base name of CIPHERDIR) and returns its ID.
 func (e *env) fido2Register(ctx context.Context, device, user string) ([]byte, error) {
 	e.infof("FIDO2 Register: interact with your device ...\n")
-	b64 := base64.StdEncoding.EncodeToString
 	lines, err := e.fido2Tool(ctx, "fido2-cred", []string{"-M", "-h", device},
 		b64(random32()), fido2RelyingParty, user, b64(random32()))
 	if err != nil {
@@ -78,7 +80,6 @@ func (e *env) fido2Secret(ctx context.Context, device string, p *vault.FIDO2Para
 		args = append(args, "-t", o)
 	}
 	args = append(args, device)
-	b64 := base64.StdEncoding.EncodeToString
 	lines, err := e.fido2Tool(ctx, "fido2-assert", args,
 		b64(random32()), fido2RelyingParty, b64(p.CredentialID), b64(p.HMACSalt))
 	if err != nil {

@@ -52,8 +52,6 @@ func fakeFIDO2(tool, want string, out func(in []string) []string) {
 	os.Exit(0)
 }
 
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
 func unb64(s string) []byte {
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
