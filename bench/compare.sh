@@ -26,7 +26,7 @@
 # so > 1.00 means sealfs is faster; each step runs on both mounts back to
 # back and the table shows medians over the rounds. Beside it, the CPU time
 # each server process spent on the step (steadier than wall time on a busy
-# machine). Needs root (drop_caches, mounts), fuse3,
+# machine; per I/O for the IOPS steps, which run for a fixed time). Needs root (drop_caches, mounts), fuse3,
 # gocryptfs and fio (installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,7 +70,8 @@ nfiles=$(tar -tf "$tarball" | grep -vc '/$')
 cputime() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 # step NAME MNT PID -> runs one step of the workload on MNT (served by PID)
-# and prints "name wall_seconds server_cpu_seconds" (IOPS steps: "name iops cpu").
+# and prints "name wall_seconds server_cpu_seconds" (IOPS steps: "name iops
+# server_cpu_microseconds_per_io").
 step() {
   local name=$1 m=$2 pid=$3 t c0 v
   local fiosize=256M; [ $quick = 1 ] && fiosize=64M
@@ -94,8 +95,14 @@ step() {
       v=$(fio --name=rw --directory="$m" --filename=fio.dat --size=$fiosize --rw=randwrite --bs=4k --iodepth=1 --runtime=$rt --time_based --output-format=terse --terse-version=3 | awk -F';' '{print $49}')
       rm -f "$m/fio.dat" ;;
   esac
+  local cpu; cpu=$(echo "$(cputime "$pid") - $c0" | bc -l)
+  case $name in
+    # IOPS steps run for a fixed time, so the faster server does more
+    # I/O in it: compare CPU per I/O (microseconds) instead.
+    *iops) cpu=$(echo "$cpu * 1000000 / ($v * $rt)" | bc -l) ;;
+  esac
   [ -n "${v:-}" ] || v=$(elapsed "$t")
-  echo "$name $v $(echo "$(cputime "$pid") - $c0" | bc -l)"
+  echo "$name $v $cpu"
 }
 
 # selected STEP: whether STEP runs (-only, with what it needs).
@@ -152,7 +159,7 @@ bench_on() {
       fi
     done
   done
-  printf '\n%s (median of %d round(s); cpu = server CPU seconds; range = lowest and highest ratio of one round)\n' "$label" "$rounds"
+  printf '\n%s (median of %d round(s); cpu = server CPU seconds, per I/O for IOPS; range = lowest and highest ratio of one round)\n' "$label" "$rounds"
   printf '%-26s %10s %10s %7s %11s   %9s %9s %7s\n' workload gocryptfs sealfs ratio range "g cpu" "s cpu" "ratio"
   for st in "${steps[@]}"; do
     local gv sv gc sc ratio cratio
@@ -162,7 +169,7 @@ bench_on() {
     sc=$(awk -v k="$st" '$1 == "s" && $2 == k {print $4}' "$res" | median)
     cratio=$(echo "$gc / ($sc + 0.001)" | bc -l)
     case $st in
-      *iops) ratio=$(echo "$sv / $gv" | bc -l); printf '%-26s %10.0f %10.0f %7.2f %11s   %8.2fs %8.2fs %7.2f\n' "$st" "$gv" "$sv" "$ratio" "$(ratio_range "$res" "$st")" "$gc" "$sc" "$cratio" ;;
+      *iops) ratio=$(echo "$sv / $gv" | bc -l); printf '%-26s %10.0f %10.0f %7.2f %11s   %7.1fus %7.1fus %7.2f\n' "$st" "$gv" "$sv" "$ratio" "$(ratio_range "$res" "$st")" "$gc" "$sc" "$cratio" ;;
       *) ratio=$(echo "$gv / $sv" | bc -l); printf '%-26s %9.2fs %9.2fs %7.2f %11s   %8.2fs %8.2fs %7.2f\n' "$st" "$gv" "$sv" "$ratio" "$(ratio_range "$res" "$st")" "$gc" "$sc" "$cratio" ;;
     esac
   done
