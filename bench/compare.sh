@@ -99,7 +99,8 @@ step() {
   case $name in
     # IOPS steps run for a fixed time, so the faster server does more
     # I/O in it: compare CPU per I/O (microseconds) instead.
-    *iops) cpu=$(echo "$cpu * 1000000 / ($v * $rt)" | bc -l) ;;
+    *iops) [ -n "${v:-}" ] && [ "$v" != 0 ] || { echo "$name: fio gave no IOPS" >&2; exit 1; }
+      cpu=$(echo "$cpu * 1000000 / ($v * $rt)" | bc -l) ;;
   esac
   [ -n "${v:-}" ] || v=$(elapsed "$t")
   echo "$name $v $cpu"
