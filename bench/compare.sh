@@ -26,8 +26,9 @@
 # so > 1.00 means sealfs is faster; each step runs on both mounts back to
 # back and the table shows medians over the rounds. Beside it, the CPU time
 # each server process spent on the step (steadier than wall time on a busy
-# machine; per I/O for the IOPS steps, which run for a fixed time). Needs root (drop_caches, mounts), fuse3,
-# gocryptfs and fio (installed when missing).
+# machine; per I/O for the IOPS steps, which run for a fixed time). Needs
+# root (drop_caches, mounts), fuse3, gocryptfs and fio (installed when
+# missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
