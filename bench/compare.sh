@@ -5,7 +5,11 @@
 # and prints each figure and the ratio.
 #
 #   bench/compare.sh [-quick] [-where tmpfs|disk|both] [-rounds N] [-cpus LIST]
-#                    [-only STEP,...]
+#                    [-only STEP,...] [-iouring]
+#
+# -iouring mounts sealfs with -iouring (FUSE-over-io_uring, Linux 6.14+),
+# switching the fuse module's enable_uring parameter on for the run and
+# back afterwards. gocryptfs (go-fuse) cannot use it and keeps /dev/fuse.
 #
 # -only runs only the named steps (write read untar md5sum ls rm randread
 # randwrite) and those they need: md5sum, ls and rm need the tree that
@@ -37,6 +41,7 @@ where=both
 rounds=3
 cpus=
 only=
+iouring=
 args=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,7 +50,8 @@ while [ $# -gt 0 ]; do
     -rounds) rounds=$2; shift ;;
     -cpus) cpus=$2; shift ;;
     -only) only=$2; shift ;;
-    *) echo "usage: $0 [-quick] [-where tmpfs|disk|both] [-rounds N] [-cpus LIST] [-only STEP,...]" >&2; exit 1 ;;
+    -iouring) iouring=-iouring ;;
+    *) echo "usage: $0 [-quick] [-where tmpfs|disk|both] [-rounds N] [-cpus LIST] [-only STEP,...] [-iouring]" >&2; exit 1 ;;
   esac
   shift
 done
@@ -140,7 +146,7 @@ bench_on() {
   gocryptfs -init -q -scryptn 10 -passfile "$pw" -- "$base/g.cipher" >/dev/null
   "$bin" init -q -scryptn 10 -passfile "$pw" "$base/s.cipher" >/dev/null
   gocryptfs -q -passfile "$pw" -- "$base/g.cipher" "$base/g.mnt"; mounts+=("$base/g.mnt")
-  env ${SEALFS_ENV:-} "$bin" mount -q -passfile "$pw" "$base/s.cipher" "$base/s.mnt"; mounts+=("$base/s.mnt")
+  env ${SEALFS_ENV:-} "$bin" mount $iouring -q -passfile "$pw" "$base/s.cipher" "$base/s.mnt"; mounts+=("$base/s.mnt")
   local gpid spid
   gpid=$(pgrep -f -- "gocryptfs .*$base/g.cipher" | head -1)
   spid=$(pgrep -f -- "sealfs mount .*$base/s.cipher .*-fg" | head -1)
@@ -179,6 +185,14 @@ bench_on() {
 }
 
 [ -n "$cpus" ] && echo "pinned to CPU(s) $cpus (taskset -c $cpus)"
+if [ -n "$iouring" ]; then
+  uring_param=/sys/module/fuse/parameters/enable_uring
+  [ -w $uring_param ] || { echo "-iouring: this kernel has no $uring_param (FUSE-over-io_uring needs Linux 6.14+)" >&2; exit 1; }
+  uring_was=$(cat $uring_param)
+  echo Y >$uring_param
+  bench_at_exit+=("echo $uring_was >$uring_param")
+  echo "sealfs mounts with -iouring (FUSE over io_uring; enable_uring was $uring_was)"
+fi
 echo "sealfs: $("$bin" version)"
 echo "gocryptfs: $(gocryptfs -version)"
 echo "ratio = gocryptfs time / sealfs time (IOPS: sealfs / gocryptfs); > 1 means sealfs is faster"

@@ -17,6 +17,7 @@ bench_need() {
 bench_setup() {
   work=$(mktemp -d "/var/tmp/$1.XXXXXX")
   mounts=()
+  bench_at_exit=()
   trap bench_cleanup EXIT
   bin=$work/sealfs
   go build -o "$bin" ./cmd/sealfs
@@ -25,9 +26,15 @@ bench_setup() {
 }
 
 bench_cleanup() {
-  local m
+  local m c i
   for m in "${mounts[@]}"; do fusermount3 -u "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null || true; done
-  mountpoint -q "$work/tmpfs" 2>/dev/null && umount "$work/tmpfs"
+  # fusermount returns before the servers have exited and closed their
+  # files in CIPHERDIR; the tmpfs under them stays busy until they have.
+  if mountpoint -q "$work/tmpfs" 2>/dev/null; then
+    for i in $(seq 50); do umount "$work/tmpfs" 2>/dev/null && break; sleep 0.1; done
+    mountpoint -q "$work/tmpfs" && umount -l "$work/tmpfs"
+  fi
+  for c in "${bench_at_exit[@]}"; do eval "$c"; done
   rm -rf "$work"
 }
 

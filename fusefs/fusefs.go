@@ -22,6 +22,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/fusefs/internal/uring"
 	"golang.org/x/sys/unix"
 )
 
@@ -56,12 +57,20 @@ type Options struct {
 	// permissions itself (default_permissions) with the ACLs, which are
 	// stored unencrypted on the ciphertext as gocryptfs stores them.
 	ACL bool
+	// IOURing serves the mount over FUSE-over-io_uring where the kernel
+	// offers it (Linux 6.14 and later with the fuse module's
+	// enable_uring parameter on): a queue per CPU, each answered by a
+	// thread on that CPU, which spares the cross-CPU wake-ups of
+	// /dev/fuse (random reads at queue depth 1 about twice as fast on
+	// 2 cores). Where it is not offered, /dev/fuse serves as usual.
+	IOURing bool
 }
 
 // Server is a mounted file system.
 type Server struct {
 	srv      *fuse.Server
 	raw      *noOpendir
+	ring     *uring.Ring
 	r        *root
 	idleDone chan struct{}
 	once     sync.Once
@@ -213,7 +222,7 @@ func newRoot(opts *Options) *root {
 func mount(dir string, r *root, rootNode fs.InodeEmbedder, ttl time.Duration) (*Server, error) {
 	o := mountOptions(dir, &r.opts, ttl)
 	raw := newNoOpendir(fs.NewNodeFS(rootNode, o), !r.opts.SharedStorage)
-	srv, err := fuse.NewServer(raw, dir, &o.MountOptions)
+	srv, ring, err := newServer(raw, dir, &o.MountOptions, r)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +230,7 @@ func mount(dir string, r *root, rootNode fs.InodeEmbedder, ttl time.Duration) (*
 	if err := srv.WaitMount(); err != nil {
 		return nil, err // as fs.Mount: a loop without a mount ends by itself
 	}
-	s := &Server{srv: srv, raw: raw, r: r, idleDone: make(chan struct{})}
+	s := &Server{srv: srv, raw: raw, ring: ring, r: r, idleDone: make(chan struct{})}
 	if ra := r.opts.ReadAhead; ra >= 0 {
 		if ra == 0 {
 			ra = 1 << 20

@@ -54,6 +54,14 @@ func mountVaultServer(t *testing.T, o vault.Options, mo *Options) (mnt, cipher s
 		t.Fatal(err)
 	}
 	mnt = t.TempDir()
+	if os.Getenv("SEALFS_TEST_IOURING") != "" {
+		m := Options{}
+		if mo != nil {
+			m = *mo
+		}
+		m.IOURing = true
+		mo = &m
+	}
 	srv, err = Mount(mnt, f, mo)
 	if err != nil {
 		t.Fatal(err)

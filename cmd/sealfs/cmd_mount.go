@@ -44,6 +44,7 @@ type mountOptions struct {
 	debug       bool
 	kernelCache bool
 	nonempty    bool
+	iouring     bool
 	notifypid   int // user's -notifypid
 	readypid    int // internal: the parent waiting for the background child
 	passfd      int // internal: the password comes on this descriptor
@@ -143,6 +144,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.Bool("nofail", false, "ignored (an /etc/fstab option for systemd)")
 		fs.BoolVar(&o.kernelCache, "kernel_cache", false, "keep the kernel page cache across opens")
 		fs.BoolVar(&o.nonempty, "nonempty", false, "allow a non-empty mount point")
+		fs.BoolVar(&o.iouring, "iouring", false, "serve over FUSE-over-io_uring where the kernel offers it (Linux 6.14+, fuse module parameter enable_uring=Y): a queue per CPU")
 		fs.IntVar(&o.notifypid, "notifypid", 0, "send SIGUSR1 to `PID` once the file system is mounted")
 		fs.IntVar(&o.readypid, "sealfs-ready-pid", 0, internalUsage+"the parent to send SIGUSR1 to when mounted")
 		fs.IntVar(&o.passfd, "passfd", 0, internalUsage+"read the password from file descriptor `N`")
@@ -289,8 +291,9 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		return err
 	}
 	defer closeFS()
-	serverProcs()
+	serverProcs(o.iouring)
 	mo := &fusefs.Options{
+		IOURing:       o.iouring,
 		ReadOnly:      o.ro,
 		AllowOther:    o.allowOther || o.forceOwner != "",
 		ACL:           o.acl,
@@ -382,8 +385,11 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 // more than it saves. On 2 cores, measured with bench/compare.sh's
 // workload: untar, ls -lR and rm -rf 30-50% faster with one P, streaming
 // reads about 20% slower (less parallel decryption).
-func serverProcs() {
-	if os.Getenv("GOMAXPROCS") != "" {
+//
+// Over io_uring every CPU's queue has its own thread, which must not wait
+// for another's P: one P per core.
+func serverProcs(iouring bool) {
+	if os.Getenv("GOMAXPROCS") != "" || iouring {
 		return
 	}
 	runtime.GOMAXPROCS(max(1, runtime.NumCPU()-1))

@@ -1,0 +1,112 @@
+//go:build linux
+
+package fusefs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sealfs/sealfs/fusefs/internal/uring"
+)
+
+// mountMu serialises the mounts that look for their new /dev/fuse
+// descriptor (go-fuse keeps it private): the one descriptor that appeared
+// during fuse.NewServer is the mount's.
+var mountMu sync.Mutex
+
+// newServer mounts raw at dir (as fuse.NewServer) and, with
+// Options.IOURing where the kernel offers FUSE-over-io_uring, starts the
+// per-CPU queues before anything else is served. The returned ring is nil
+// when /dev/fuse serves the mount.
+func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *root) (*fuse.Server, *uring.Ring, error) {
+	if !r.opts.IOURing {
+		srv, err := fuse.NewServer(raw, dir, mo)
+		return srv, nil, err
+	}
+	if !uring.Enabled() {
+		r.log.Info("io_uring: the kernel does not offer FUSE over io_uring (fuse module parameter enable_uring is off or missing); serving /dev/fuse")
+		srv, err := fuse.NewServer(raw, dir, mo)
+		return srv, nil, err
+	}
+	if err := uring.Probe(); err != nil {
+		r.log.Info("io_uring: not available to this process; serving /dev/fuse", "err", err)
+		srv, err := fuse.NewServer(raw, dir, mo)
+		return srv, nil, err
+	}
+	m := *mo
+	m.ExtraCapabilities |= fuse.CAP_OVER_IO_URING
+	mountMu.Lock()
+	before := fuseFds()
+	srv, err := fuse.NewServer(raw, dir, &m)
+	after := fuseFds()
+	mountMu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	if srv.KernelSettings().Flags64()&fuse.CAP_OVER_IO_URING == 0 {
+		r.log.Info("io_uring: the kernel did not offer FUSE over io_uring; serving /dev/fuse")
+		return srv, nil, nil
+	}
+	var fd = -1
+	for n := range after {
+		if !before[n] {
+			if fd >= 0 {
+				fd = -2
+				break
+			}
+			fd = n
+		}
+	}
+	// From here the kernel holds every request until each CPU's queue has
+	// an entry, or until a registration fails, which sends it back to
+	// /dev/fuse for good.
+	if fd < 0 {
+		err = fmt.Errorf("cannot tell which /dev/fuse descriptor is the mount's")
+	} else {
+		var ring *uring.Ring
+		ring, err = uring.Start(fd, raw, uring.Config{
+			Payload: payloadSize(m.MaxWrite),
+			OnError: func(err error) { r.log.Warn("io_uring queue stopped", "err", err) },
+		})
+		if err == nil {
+			r.log.Debug("io_uring: serving over per-CPU queues")
+			return srv, ring, nil
+		}
+	}
+	if fd < 0 || uring.Refuse(fd) != nil {
+		srv.Unmount()
+		return nil, nil, fmt.Errorf("io_uring: %w", err)
+	}
+	r.log.Warn("io_uring: setting up the queues failed; serving /dev/fuse", "err", err)
+	return srv, nil, nil
+}
+
+// payloadSize is the kernel's largest request or reply payload for a
+// connection with this max_write: max(max_write, max_pages × page size,
+// 8 KiB), with max_pages as go-fuse asks for it.
+func payloadSize(maxWrite int) int {
+	pg := os.Getpagesize()
+	pages := (maxWrite-1)/pg + 1
+	return max(maxWrite, pages*pg, 8192)
+}
+
+// fuseFds lists this process's descriptors open on /dev/fuse.
+func fuseFds() map[int]bool {
+	out := map[int]bool{}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return out
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == "/dev/fuse" {
+			if n, err := strconv.Atoi(e.Name()); err == nil {
+				out[n] = true
+			}
+		}
+	}
+	return out
+}

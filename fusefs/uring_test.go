@@ -1,0 +1,94 @@
+//go:build linux
+
+package fusefs
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/hanwen/go-fuse/v2/posixtest"
+	"github.com/sealfs/sealfs/fusefs/internal/uring"
+	"github.com/sealfs/sealfs/vault"
+)
+
+const enableURing = "/sys/module/fuse/parameters/enable_uring"
+
+// requireURing switches the fuse module's enable_uring on for the test
+// (and back afterwards) where the kernel has FUSE-over-io_uring.
+func requireURing(t *testing.T) {
+	t.Helper()
+	requireFUSE(t)
+	old, err := os.ReadFile(enableURing)
+	if err != nil {
+		t.Skipf("kernel without FUSE-over-io_uring (%v)", err)
+	}
+	if !uring.Enabled() {
+		if err := os.WriteFile(enableURing, []byte("Y"), 0); err != nil {
+			t.Fatalf("switching on %s: %v", enableURing, err)
+		}
+		t.Cleanup(func() { os.WriteFile(enableURing, bytes.TrimSpace(old), 0) })
+	}
+}
+
+// TestIOURing runs go-fuse's POSIX suite, and reads and writes of every
+// size, against a mount served over io_uring, and checks that the ring
+// (not /dev/fuse) answered.
+func TestIOURing(t *testing.T) {
+	requireURing(t)
+	t.Run("posix", func(t *testing.T) {
+		names := make([]string, 0, len(posixtest.All))
+		for n := range posixtest.All {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			t.Run(name, func(t *testing.T) {
+				if why, ok := posixSkip[name]; ok {
+					t.Skip(why)
+				}
+				mnt, _, _, srv := mountVaultServer(t, vault.Options{}, &Options{IOURing: true})
+				if srv.ring == nil {
+					t.Fatal("mount is not served over io_uring")
+				}
+				posixtest.All[name](t, mnt)
+				if srv.ring.Served() == 0 {
+					t.Fatal("no request went over the ring")
+				}
+			})
+		}
+	})
+	t.Run("data", func(t *testing.T) {
+		mnt, _, f, srv := mountVaultServer(t, vault.Options{}, &Options{IOURing: true})
+		if srv.ring == nil {
+			t.Fatal("mount is not served over io_uring")
+		}
+		for _, n := range []int{0, 1, 4095, 4096, 4097, 1 << 20, 3<<20 + 12345} {
+			want := make([]byte, n)
+			for i := range want {
+				want[i] = byte(i*7 + n)
+			}
+			p := filepath.Join(mnt, "f")
+			if err := os.WriteFile(p, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := srv.ring.Served()
+			got, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%d bytes: read back differs", n)
+			}
+			lib, err := f.ReadFile("f")
+			if err != nil || !bytes.Equal(lib, want) {
+				t.Fatalf("%d bytes: the library reads something else (%v)", n, err)
+			}
+			if srv.ring.Served() == before {
+				t.Fatalf("%d bytes: the read did not go over the ring", n)
+			}
+		}
+	})
+}
