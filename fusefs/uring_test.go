@@ -4,10 +4,13 @@ package fusefs
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"testing"
+	"testing/fstest"
 
 	"github.com/hanwen/go-fuse/v2/posixtest"
 	"github.com/sealfs/sealfs/fusefs/internal/uring"
@@ -89,6 +92,37 @@ func TestIOURing(t *testing.T) {
 			if srv.ring.Served() == before {
 				t.Fatalf("%d bytes: the read did not go over the ring", n)
 			}
+		}
+	})
+	t.Run("view", func(t *testing.T) {
+		m := fstest.MapFS{
+			"a.txt":   {Data: []byte("hello"), Mode: 0o644},
+			"d/b.txt": {Data: []byte("world"), Mode: 0o600},
+			"d/link":  {Data: []byte("../a.txt"), Mode: os.ModeSymlink | 0o777},
+		}
+		mnt := t.TempDir()
+		srv, err := MountFS(mnt, m, &Options{IOURing: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { srv.Unmount(); srv.Wait() }()
+		if srv.ring == nil {
+			t.Fatal("view is not served over io_uring")
+		}
+		if b, err := os.ReadFile(filepath.Join(mnt, "d/b.txt")); err != nil || string(b) != "world" {
+			t.Fatalf("read: %q %v", b, err)
+		}
+		if tgt, err := os.Readlink(filepath.Join(mnt, "d/link")); err != nil || tgt != "../a.txt" {
+			t.Fatalf("readlink: %q %v", tgt, err)
+		}
+		if ents, err := os.ReadDir(filepath.Join(mnt, "d")); err != nil || len(ents) != 2 {
+			t.Fatalf("readdir: %v %v", ents, err)
+		}
+		if err := os.WriteFile(filepath.Join(mnt, "new"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+			t.Fatalf("write: %v", err)
+		}
+		if srv.ring.Served() == 0 {
+			t.Fatal("no request went over the ring")
 		}
 	})
 }

@@ -245,6 +245,7 @@ var interopFormats = []struct {
 // repository; ref holds the result of the same tools on a local directory.
 type interopFixture struct {
 	src, tarball, repo, ref string
+	sealfsMount             []string // extra flags for sealfs mounts
 }
 
 func newInteropFixture(t *testing.T) *interopFixture {
@@ -376,10 +377,17 @@ func (fx *interopFixture) roundTrip(t *testing.T, pw string, flags []string, wri
 	cipher, mnt := d[0], d[1]
 	lazyUnmountAtEnd(t, mnt)
 	sh(t, "", writer, slices.Concat([]string{"-init", "-q", "-scryptn", "10", "-passfile", pw}, flags, []string{cipher})...)
-	sh(t, "", writer, "-q", "-passfile", pw, cipher, mnt)
+	mount := func(tool string) {
+		var extra []string
+		if tool == "sealfs" {
+			extra = fx.sealfsMount
+		}
+		sh(t, "", tool, slices.Concat(extra, []string{"-q", "-passfile", pw, cipher, mnt})...)
+	}
+	mount(writer)
 	fx.fill(t, mnt)
 	sh(t, "", "fusermount3", "-u", mnt)
-	sh(t, "", reader, "-q", "-passfile", pw, cipher, mnt)
+	mount(reader)
 	fx.check(t, mnt)
 	sh(t, "", "fusermount3", "-u", mnt)
 }

@@ -101,6 +101,9 @@ func (q *queue) serve(e *entry) (commit uint64) {
 	if !st.Ok() {
 		out = nil
 	}
+	if len(out) > len(e.payload) {
+		st, out = fuse.EIO, nil
+	}
 	if len(out) > 0 && &out[0] != &e.payload[0] {
 		copy(e.payload, out)
 	}

@@ -206,6 +206,9 @@ func (r *ring) enter(wait uint32) error {
 	}
 }
 
+// pending reports whether a completion is waiting.
+func (r *ring) pending() bool { return *r.cqHead != atomic.LoadUint32(r.cqTail) }
+
 // reap returns the next completion (user data, result), if any.
 func (r *ring) reap() (uint64, int32, bool) {
 	h := *r.cqHead
@@ -226,7 +229,8 @@ type Config struct {
 	// smaller ones).
 	Payload int
 	// PerQueue is the number of entries (requests in progress at once) of
-	// each CPU's queue; 0 means 4.
+	// each CPU's queue; 0 means 4, or 2 beyond 16 CPUs (each entry holds
+	// a payload buffer, backed once used).
 	PerQueue int
 	// OnError, if set, is told about a queue that stopped for another
 	// reason than the end of the connection.
@@ -255,6 +259,9 @@ func Start(fd int, raw fuse.RawFileSystem, c Config) (*Ring, error) {
 	}
 	if c.PerQueue <= 0 {
 		c.PerQueue = 4
+		if n > 16 {
+			c.PerQueue = 2
+		}
 	}
 	pg := os.Getpagesize()
 	c.Payload = (max(c.Payload, 8192) + pg - 1) / pg * pg
@@ -289,15 +296,22 @@ func possibleCPUs() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	hi := 0
-	for _, part := range strings.Split(strings.TrimSpace(string(b)), ",") {
-		last := part
-		if i := strings.IndexByte(part, '-'); i >= 0 {
-			last = part[i+1:]
+	return cpuCount(string(b))
+}
+
+// cpuCount: one more than the highest CPU of a kernel CPU list
+// ("0-3,8-11").
+func cpuCount(list string) (int, error) {
+	hi := -1
+	for _, part := range strings.Split(strings.TrimSpace(list), ",") {
+		first, last, isRange := strings.Cut(part, "-")
+		if !isRange {
+			last = first
 		}
+		u, err1 := strconv.Atoi(first)
 		v, err := strconv.Atoi(last)
-		if err != nil {
-			return 0, fmt.Errorf("parsing possible CPUs %q: %w", b, err)
+		if err != nil || err1 != nil || u < 0 || v < u {
+			return 0, fmt.Errorf("parsing the CPU list %q: bad entry %q", list, part)
 		}
 		hi = max(hi, v)
 	}
@@ -409,7 +423,7 @@ func (q *queue) run(started chan<- error) {
 			q.submit(cmdCommitFetch, int(ud), commit)
 			// Hand this reply to the kernel before serving the next
 			// request of the batch.
-			if _, _, more := q.peek(); more {
+			if q.r.pending() {
 				if err := q.r.enter(0); err != nil {
 					q.fail(err)
 					return
@@ -417,10 +431,6 @@ func (q *queue) run(started chan<- error) {
 			}
 		}
 	}
-}
-
-func (q *queue) peek() (uint64, int32, bool) {
-	return 0, 0, *q.r.cqHead != atomic.LoadUint32(q.r.cqTail)
 }
 
 func (q *queue) fail(err error) {
