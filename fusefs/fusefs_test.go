@@ -54,6 +54,8 @@ func mountVaultServer(t *testing.T, o vault.Options, mo *Options) (mnt, cipher s
 		t.Fatal(err)
 	}
 	mnt = t.TempDir()
+	// SEALFS_TEST_IOURING=1 runs every mount of these tests over
+	// io_uring (with enable_uring on), to try the ring on the whole suite.
 	if os.Getenv("SEALFS_TEST_IOURING") != "" {
 		m := Options{}
 		if mo != nil {
@@ -86,7 +88,11 @@ var posixSkip = map[string]string{
 	"DirectIO":            "the mount does not use direct_io",
 }
 
-func TestPosix(t *testing.T) {
+func TestPosix(t *testing.T) { runPosix(t, nil, nil) }
+
+// runPosix runs every applicable posixtest test on a fresh vault mounted
+// with mo; after, if set, checks the server once the test has run.
+func runPosix(t *testing.T, mo *Options, after func(t *testing.T, srv *Server)) {
 	names := make([]string, 0, len(posixtest.All))
 	for n := range posixtest.All {
 		names = append(names, n)
@@ -97,8 +103,11 @@ func TestPosix(t *testing.T) {
 			if why, ok := posixSkip[name]; ok {
 				t.Skip(why)
 			}
-			mnt, _, _ := mountVault(t, vault.Options{}, nil)
+			mnt, _, _, srv := mountVaultServer(t, vault.Options{}, mo)
 			posixtest.All[name](t, mnt)
+			if after != nil {
+				after(t, srv)
+			}
 		})
 	}
 }

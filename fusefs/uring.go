@@ -23,19 +23,20 @@ var mountMu sync.Mutex
 // per-CPU queues before anything else is served. The returned ring is nil
 // when /dev/fuse serves the mount.
 func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *root) (*fuse.Server, *uring.Ring, error) {
-	if !r.opts.IOURing {
+	plain := func() (*fuse.Server, *uring.Ring, error) {
 		srv, err := fuse.NewServer(raw, dir, mo)
 		return srv, nil, err
+	}
+	if !r.opts.IOURing {
+		return plain()
 	}
 	if !uring.Enabled() {
 		r.log.Info("io_uring: the kernel does not offer FUSE over io_uring (fuse module parameter enable_uring is off or missing); serving /dev/fuse")
-		srv, err := fuse.NewServer(raw, dir, mo)
-		return srv, nil, err
+		return plain()
 	}
 	if err := uring.Probe(); err != nil {
 		r.log.Info("io_uring: not available to this process; serving /dev/fuse", "err", err)
-		srv, err := fuse.NewServer(raw, dir, mo)
-		return srv, nil, err
+		return plain()
 	}
 	m := *mo
 	m.ExtraCapabilities |= fuse.CAP_OVER_IO_URING

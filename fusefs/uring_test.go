@@ -7,12 +7,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"syscall"
 	"testing"
 	"testing/fstest"
 
-	"github.com/hanwen/go-fuse/v2/posixtest"
 	"github.com/sealfs/sealfs/fusefs/internal/uring"
 	"github.com/sealfs/sealfs/vault"
 )
@@ -42,26 +40,14 @@ func requireURing(t *testing.T) {
 func TestIOURing(t *testing.T) {
 	requireURing(t)
 	t.Run("posix", func(t *testing.T) {
-		names := make([]string, 0, len(posixtest.All))
-		for n := range posixtest.All {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			t.Run(name, func(t *testing.T) {
-				if why, ok := posixSkip[name]; ok {
-					t.Skip(why)
-				}
-				mnt, _, _, srv := mountVaultServer(t, vault.Options{}, &Options{IOURing: true})
-				if srv.ring == nil {
-					t.Fatal("mount is not served over io_uring")
-				}
-				posixtest.All[name](t, mnt)
-				if srv.ring.Served() == 0 {
-					t.Fatal("no request went over the ring")
-				}
-			})
-		}
+		runPosix(t, &Options{IOURing: true}, func(t *testing.T, srv *Server) {
+			if srv.ring == nil {
+				t.Fatal("mount is not served over io_uring")
+			}
+			if srv.ring.Served() == 0 {
+				t.Fatal("no request went over the ring")
+			}
+		})
 	})
 	t.Run("data", func(t *testing.T) {
 		mnt, _, f, srv := mountVaultServer(t, vault.Options{}, &Options{IOURing: true})

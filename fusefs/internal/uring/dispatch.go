@@ -4,6 +4,7 @@ package uring
 
 import (
 	"bytes"
+	"slices"
 	"unsafe"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -125,24 +126,23 @@ func (q *queue) dispatch(h *fuse.InHeader, e *entry, pl []byte) (st fuse.Status,
 		}
 	}()
 	if h.NodeId == pollHackInode {
-		return pollHack(h.Opcode, e)
+		return pollHack(h.Opcode)
 	}
 	raw, c := q.raw, q.cancel
-	one := func() (string, fuse.Status) {
-		s, ok := names(pl, 1)
-		if !ok {
-			return "", fuse.EINVAL
+	// The opcodes whose payload is one NUL-terminated name.
+	var name string
+	switch h.Opcode {
+	case opLookup, opMknod, opMkdir, opUnlink, opRmdir, opLink, opCreate, opGetxattr, opRemovexattr:
+		k := bytes.IndexByte(pl, 0)
+		if k < 0 {
+			return fuse.EINVAL, nil
 		}
-		return s[0], fuse.OK
+		name = string(pl[:k])
 	}
 	switch h.Opcode {
 	case opLookup:
-		name, st := one()
-		if !st.Ok() {
-			return st, nil
-		}
 		if h.NodeId == fuse.FUSE_ROOT_ID && name == pollHackName {
-			return pollHack(h.Opcode, e)
+			return pollHack(h.Opcode)
 		}
 		var o fuse.EntryOut
 		return raw.Lookup(c, h, name, &o), bytesOf(&o)
@@ -165,32 +165,16 @@ func (q *queue) dispatch(h *fuse.InHeader, e *entry, pl []byte) (st fuse.Status,
 		var o fuse.EntryOut
 		return raw.Symlink(c, h, s[1], s[0], &o), bytesOf(&o)
 	case opMknod:
-		name, st := one()
-		if !st.Ok() {
-			return st, nil
-		}
 		var i fuse.MknodIn
 		var o fuse.EntryOut
 		return raw.Mknod(c, in(&i, e), name, &o), bytesOf(&o)
 	case opMkdir:
-		name, st := one()
-		if !st.Ok() {
-			return st, nil
-		}
 		var i fuse.MkdirIn
 		var o fuse.EntryOut
 		return raw.Mkdir(c, in(&i, e), name, &o), bytesOf(&o)
 	case opUnlink:
-		name, st := one()
-		if !st.Ok() {
-			return st, nil
-		}
 		return raw.Unlink(c, h, name), nil
 	case opRmdir:
-		name, st := one()
-		if !st.Ok() {
-			return st, nil
-		}
 		return raw.Rmdir(c, h, name), nil
 	case opRename, opRename2:
 		s, ok := names(pl, 2)
@@ -200,10 +184,6 @@ func (q *queue) dispatch(h *fuse.InHeader, e *entry, pl []byte) (st fuse.Status,
 		var i fuse.RenameIn
 		return raw.Rename(c, in(&i, e), s[0], s[1]), nil
 	case opLink:
-		name, st := one()
-		if !st.Ok() {
-			return st, nil
-		}
 		var i fuse.LinkIn
 		var o fuse.EntryOut
 		return raw.Link(c, in(&i, e), name, &o), bytesOf(&o)
@@ -216,10 +196,6 @@ func (q *queue) dispatch(h *fuse.InHeader, e *entry, pl []byte) (st fuse.Status,
 		var o fuse.OpenOut
 		return raw.OpenDir(c, in(&i, e), &o), bytesOf(&o)
 	case opCreate:
-		name, st := one()
-		if !st.Ok() {
-			return st, nil
-		}
 		var i fuse.CreateIn
 		var o fuse.CreateOut
 		return raw.Create(c, in(&i, e), name, &o), bytesOf(&o)
@@ -239,7 +215,8 @@ func (q *queue) dispatch(h *fuse.InHeader, e *entry, pl []byte) (st fuse.Status,
 		if !st.Ok() {
 			return st, nil
 		}
-		return readResult(res, buf)
+		d, st := res.Bytes(buf)
+		return st, d
 	case opWrite:
 		var i fuse.WriteIn
 		in(&i, e)
@@ -289,19 +266,13 @@ func (q *queue) dispatch(h *fuse.InHeader, e *entry, pl []byte) (st fuse.Status,
 		dest := e.payload[:min(int(i.Size), len(e.payload))]
 		var sz uint32
 		if h.Opcode == opGetxattr {
-			name, st := one()
-			if !st.Ok() {
-				return st, nil
-			}
 			sz, st = raw.GetXAttr(c, h, name, dest)
-			if !st.Ok() && !(i.Size == 0 && st == fuse.ERANGE) {
-				return st, nil
-			}
 		} else {
 			sz, st = raw.ListXAttr(c, h, dest)
-			if !st.Ok() && !(i.Size == 0 && st == fuse.ERANGE) {
-				return st, nil
-			}
+		}
+		// A size probe (Size 0) is answered with the size, ERANGE or not.
+		if !st.Ok() && !(i.Size == 0 && st == fuse.ERANGE) {
+			return st, nil
 		}
 		if i.Size == 0 {
 			o := fuse.GetXAttrOut{Size: sz}
@@ -312,10 +283,6 @@ func (q *queue) dispatch(h *fuse.InHeader, e *entry, pl []byte) (st fuse.Status,
 		}
 		return fuse.OK, dest[:sz]
 	case opRemovexattr:
-		name, st := one()
-		if !st.Ok() {
-			return st, nil
-		}
 		return raw.RemoveXAttr(c, h, name), nil
 	case opReaddir, opReaddirplus:
 		var i fuse.ReadIn
@@ -367,23 +334,14 @@ func (q *queue) dispatch(h *fuse.InHeader, e *entry, pl []byte) (st fuse.Status,
 		if !st.Ok() {
 			return st, nil
 		}
-		return st, append(bytesOf(&o)[:len(bytesOf(&o)):len(bytesOf(&o))], outBuf...)
+		return st, slices.Concat(bytesOf(&o), outBuf)
 	}
 	return fuse.ENOSYS, nil
 }
 
-// readResult turns a go-fuse ReadResult into the reply payload.
-func readResult(res fuse.ReadResult, buf []byte) (fuse.Status, []byte) {
-	d, st := res.Bytes(buf)
-	if !st.Ok() {
-		return st, nil
-	}
-	return fuse.OK, d
-}
-
 // pollHack answers go-fuse's mount check file the way go-fuse's protocol
 // layer does: a regular file that exists, with ENOSYS for POLL.
-func pollHack(op uint32, e *entry) (fuse.Status, []byte) {
+func pollHack(op uint32) (fuse.Status, []byte) {
 	attr := fuse.Attr{Ino: pollHackInode, Mode: fuse.S_IFREG | 0o644, Nlink: 1}
 	switch op {
 	case opLookup:

@@ -24,7 +24,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -239,8 +238,6 @@ type Config struct {
 
 // Ring is a running set of queues serving one connection.
 type Ring struct {
-	wg     sync.WaitGroup
-	queues []*queue
 	served atomic.Uint64
 }
 
@@ -269,12 +266,7 @@ func Start(fd int, raw fuse.RawFileSystem, c Config) (*Ring, error) {
 	started := make(chan error, n)
 	for qid := 0; qid < n; qid++ {
 		q := &queue{qid: qid, dev: fd, raw: raw, cfg: c, cancel: make(chan struct{}), served: &rg.served}
-		rg.queues = append(rg.queues, q)
-		rg.wg.Add(1)
-		go func() {
-			defer rg.wg.Done()
-			q.run(started)
-		}()
+		go q.run(started)
 	}
 	var first error
 	for range n {
@@ -284,9 +276,6 @@ func Start(fd int, raw fuse.RawFileSystem, c Config) (*Ring, error) {
 	}
 	return rg, first
 }
-
-// Wait waits until every queue has stopped (the connection ended).
-func (rg *Ring) Wait() { rg.wg.Wait() }
 
 // possibleCPUs: the kernel has one queue per possible CPU
 // (/sys/devices/system/cpu/possible, e.g. "0-7"), and the ring serves
