@@ -32,6 +32,20 @@ go vet ./...
 echo "== go test -race"
 go test -race -timeout 20m -count=1 ./...
 
+# Where the kernel has FUSE-over-io_uring, the mounts run once more over
+# it: the fusefs suite with every mount asking for the ring, and the
+# command line, which uses the ring by default where the kernel offers it.
+uring=/sys/module/fuse/parameters/enable_uring
+if [ -w "$uring" ] && [ -r /dev/fuse ]; then
+  echo "== go test -race over FUSE-over-io_uring (fusefs, cmd/sealfs)"
+  was=$(cat "$uring")
+  trap 'echo "$was" >"$uring"' EXIT
+  echo Y >"$uring"
+  SEALFS_TEST_IOURING=1 go test -race -timeout 20m -count=1 ./fusefs ./cmd/sealfs
+  echo "$was" >"$uring"
+  trap - EXIT
+fi
+
 echo "== fuzz (short)"
 fuzztime=${FUZZTIME:-5s}
 for pkg in $(go list ./...); do

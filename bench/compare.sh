@@ -7,9 +7,11 @@
 #   bench/compare.sh [-quick] [-where tmpfs|disk|both] [-rounds N] [-cpus LIST]
 #                    [-only STEP,...] [-iouring]
 #
-# -iouring mounts sealfs with -iouring (FUSE-over-io_uring, Linux 6.14+),
+# -iouring serves the sealfs mount over FUSE-over-io_uring (Linux 6.14+),
 # switching the fuse module's enable_uring parameter on for the run and
-# back afterwards. gocryptfs (go-fuse) cannot use it and keeps /dev/fuse.
+# back afterwards; gocryptfs (go-fuse) cannot use it and keeps /dev/fuse.
+# Without -iouring sealfs is mounted with -noiouring, so that /dev/fuse
+# serves both whatever the parameter says.
 #
 # -only runs only the named steps (write read untar md5sum ls rm randread
 # randwrite) and those they need: md5sum, ls and rm need the tree that
@@ -41,7 +43,7 @@ where=both
 rounds=3
 cpus=
 only=
-iouring=
+iouring=-noiouring
 args=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -185,7 +187,7 @@ bench_on() {
 }
 
 [ -n "$cpus" ] && echo "pinned to CPU(s) $cpus (taskset -c $cpus)"
-if [ -n "$iouring" ]; then
+if [ "$iouring" = -iouring ]; then
   uring_param=/sys/module/fuse/parameters/enable_uring
   [ -w $uring_param ] || { echo "-iouring: this kernel has no $uring_param (FUSE-over-io_uring needs Linux 6.14+)" >&2; exit 1; }
   uring_was=$(cat $uring_param)

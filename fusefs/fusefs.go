@@ -62,7 +62,8 @@ type Options struct {
 	// enable_uring parameter on): a queue per CPU, each answered by a
 	// thread on that CPU, which spares the cross-CPU wake-ups of
 	// /dev/fuse (random reads at queue depth 1 about twice as fast on
-	// 2 cores). Where it is not offered, /dev/fuse serves as usual.
+	// 2 cores). Where it is not offered, /dev/fuse serves as usual (with
+	// a log line; IOURingOffered tells beforehand).
 	IOURing bool
 }
 

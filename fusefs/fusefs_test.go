@@ -19,6 +19,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/posixtest"
 	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/internal/testuring"
 	"github.com/sealfs/sealfs/names"
 	"github.com/sealfs/sealfs/vault"
 	"golang.org/x/sys/unix"
@@ -55,8 +56,10 @@ func mountVaultServer(t *testing.T, o vault.Options, mo *Options) (mnt, cipher s
 	}
 	mnt = t.TempDir()
 	// SEALFS_TEST_IOURING=1 runs every mount of these tests over
-	// io_uring (with enable_uring on), to try the ring on the whole suite.
+	// io_uring (switching enable_uring on), to try the ring on the whole
+	// suite (test.sh does).
 	if os.Getenv("SEALFS_TEST_IOURING") != "" {
+		testuring.SwitchOn(t)
 		m := Options{}
 		if mo != nil {
 			m = *mo
@@ -67,6 +70,10 @@ func mountVaultServer(t *testing.T, o vault.Options, mo *Options) (mnt, cipher s
 	srv, err = Mount(mnt, f, mo)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Getenv("SEALFS_TEST_IOURING") != "" && srv.ring == nil {
+		srv.Unmount()
+		t.Fatal("SEALFS_TEST_IOURING: the mount is not served over io_uring")
 	}
 	t.Cleanup(func() {
 		if err := srv.Unmount(); err != nil {

@@ -18,6 +18,14 @@ import (
 // during fuse.NewServer is the mount's.
 var mountMu sync.Mutex
 
+// IOURingOffered reports whether a mount with Options.IOURing would be
+// served over io_uring: the kernel offers FUSE-over-io_uring (the fuse
+// module's enable_uring parameter is on) and this process may set up an
+// io_uring with 128-byte entries (not barred by sysctl or seccomp).
+func IOURingOffered() bool {
+	return uring.Enabled() && uring.Probe() == nil
+}
+
 // newServer mounts raw at dir (as fuse.NewServer) and, with
 // Options.IOURing where the kernel offers FUSE-over-io_uring, starts the
 // per-CPU queues before anything else is served. The returned ring is nil

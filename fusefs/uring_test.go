@@ -11,27 +11,16 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/sealfs/sealfs/fusefs/internal/uring"
+	"github.com/sealfs/sealfs/internal/testuring"
 	"github.com/sealfs/sealfs/vault"
 )
 
-const enableURing = "/sys/module/fuse/parameters/enable_uring"
-
 // requireURing switches the fuse module's enable_uring on for the test
-// (and back afterwards) where the kernel has FUSE-over-io_uring.
+// where the kernel has FUSE-over-io_uring.
 func requireURing(t *testing.T) {
 	t.Helper()
 	requireFUSE(t)
-	old, err := os.ReadFile(enableURing)
-	if err != nil {
-		t.Skipf("kernel without FUSE-over-io_uring (%v)", err)
-	}
-	if !uring.Enabled() {
-		if err := os.WriteFile(enableURing, []byte("Y"), 0); err != nil {
-			t.Fatalf("switching on %s: %v", enableURing, err)
-		}
-		t.Cleanup(func() { os.WriteFile(enableURing, bytes.TrimSpace(old), 0) })
-	}
+	testuring.SwitchOn(t)
 }
 
 // TestIOURing runs go-fuse's POSIX suite, and reads and writes of every

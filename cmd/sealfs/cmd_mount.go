@@ -44,7 +44,8 @@ type mountOptions struct {
 	debug       bool
 	kernelCache bool
 	nonempty    bool
-	iouring     bool
+	iouring     setBool // -iouring, on unless -iouring=false or -noiouring
+	noiouring   bool
 	notifypid   int // user's -notifypid
 	readypid    int // internal: the parent waiting for the background child
 	passfd      int // internal: the password comes on this descriptor
@@ -53,6 +54,20 @@ type mountOptions struct {
 	kernel      kernelFlags
 	prof        profileFlags
 	extra       mountExtraFlags // cmd_mount_reverse.go
+}
+
+// setBool is a boolean option that remembers whether it was given.
+type setBool struct{ v, set bool }
+
+func (b *setBool) String() string   { return strconv.FormatBool(b.v) }
+func (b *setBool) IsBoolFlag() bool { return true }
+func (b *setBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.v, b.set = v, true
+	return nil
 }
 
 // kernelFlags are the generic mount options gocryptfs accepts as its own
@@ -144,7 +159,9 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.Bool("nofail", false, "ignored (an /etc/fstab option for systemd)")
 		fs.BoolVar(&o.kernelCache, "kernel_cache", false, "keep the kernel page cache across opens")
 		fs.BoolVar(&o.nonempty, "nonempty", false, "allow a non-empty mount point")
-		fs.BoolVar(&o.iouring, "iouring", false, "serve over FUSE-over-io_uring where the kernel offers it (Linux 6.14+, fuse module parameter enable_uring=Y): a queue per CPU")
+		o.iouring.v = true
+		fs.Var(&o.iouring, "iouring", "serve over FUSE-over-io_uring where the kernel offers it (Linux 6.14+, fuse module parameter enable_uring=Y): a queue per CPU")
+		fs.BoolVar(&o.noiouring, "noiouring", false, "serve over /dev/fuse even where the kernel offers FUSE-over-io_uring")
 		fs.IntVar(&o.notifypid, "notifypid", 0, "send SIGUSR1 to `PID` once the file system is mounted")
 		fs.IntVar(&o.readypid, "sealfs-ready-pid", 0, internalUsage+"the parent to send SIGUSR1 to when mounted")
 		fs.IntVar(&o.passfd, "passfd", 0, internalUsage+"read the password from file descriptor `N`")
@@ -291,9 +308,10 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		return err
 	}
 	defer closeFS()
-	serverProcs(o.iouring)
+	ring := o.useRing()
+	serverProcs(ring)
 	mo := &fusefs.Options{
-		IOURing:       o.iouring,
+		IOURing:       ring,
 		ReadOnly:      o.ro,
 		AllowOther:    o.allowOther || o.forceOwner != "",
 		ACL:           o.acl,
@@ -375,6 +393,17 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	default:
 		return nil
 	}
+}
+
+// useRing reports whether the mount asks for FUSE-over-io_uring: by
+// default where the kernel offers it, so that a kernel without it mounts
+// quietly over /dev/fuse; an explicit -iouring also where it does not, so
+// that the mount logs why the ring is not used.
+func (o *mountOptions) useRing() bool {
+	if !o.iouring.v || o.noiouring {
+		return false
+	}
+	return o.iouring.set || fusefs.IOURingOffered()
 }
 
 // serverProcs sizes the Go scheduler of the process that serves a mount:

@@ -4,45 +4,27 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealfs/sealfs/fusefs"
+	"github.com/sealfs/sealfs/internal/testuring"
 )
 
-const enableURing = "/sys/module/fuse/parameters/enable_uring"
+const ringServes = "io_uring: serving over per-CPU queues"
 
-// switchOnURing turns the fuse module's enable_uring parameter on for the
-// test and back afterwards (root; Linux 6.14+).
-func switchOnURing(t *testing.T) {
+// mountFgLogs runs "sealfs mount -fg -d ARGS CIPHER MNT", writes a file
+// through the mount and reads it back, unmounts, and returns what the
+// mount logged.
+func mountFgLogs(t *testing.T, cipher, mnt string, args ...string) string {
 	t.Helper()
-	old, err := os.ReadFile(enableURing)
-	if err != nil {
-		t.Skipf("kernel without FUSE-over-io_uring (%v)", err)
-	}
-	if strings.TrimSpace(string(old)) != "Y" {
-		if err := os.WriteFile(enableURing, []byte("Y"), 0); err != nil {
-			t.Fatalf("switching on %s: %v", enableURing, err)
-		}
-		t.Cleanup(func() { os.WriteFile(enableURing, bytes.TrimSpace(old), 0) })
-	}
-}
-
-// TestMountIOURing mounts with -iouring: the log says the ring serves,
-// data goes through, and vaults filled through the ring read identically
-// through gocryptfs and the other way round.
-func TestMountIOURing(t *testing.T) {
-	needFUSE(t, "gocryptfs", "git", "rsync", "tar", "cp")
-	switchOnURing(t)
-	pw := writePassfile(t)
-	d := newDirs(t, "cipher", "mnt")
-	cipher, mnt := d[0], d[1]
-	lazyUnmountAtEnd(t, mnt)
-	sh(t, "", "sealfs", "-init", "-q", "-scryptn", "10", "-passfile", pw, cipher)
 	var logs bytes.Buffer
-	cmd := exec.Command("sealfs", "mount", "-fg", "-d", "-iouring", "-passfile", pw, cipher, mnt)
+	cmd := exec.Command("sealfs", append(append([]string{"mount", "-fg", "-d"}, args...), cipher, mnt)...)
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -55,7 +37,7 @@ func TestMountIOURing(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	want := bytes.Repeat([]byte("through the ring\n"), 100000)
+	want := bytes.Repeat([]byte("through the mount\n"), 100000)
 	if err := os.WriteFile(filepath.Join(mnt, "f"), want, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +48,22 @@ func TestMountIOURing(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("mount process: %v\n%s", err, logs.String())
 	}
-	if !strings.Contains(logs.String(), "io_uring: serving over per-CPU queues") {
-		t.Fatalf("the ring did not serve the mount:\n%s", logs.String())
+	return logs.String()
+}
+
+// TestMountIOURing mounts with -iouring: the log says the ring serves,
+// data goes through, and vaults filled through the ring read identically
+// through gocryptfs and the other way round.
+func TestMountIOURing(t *testing.T) {
+	needFUSE(t, "gocryptfs", "git", "rsync", "tar", "cp")
+	testuring.SwitchOn(t)
+	pw := writePassfile(t)
+	d := newDirs(t, "cipher", "mnt")
+	cipher, mnt := d[0], d[1]
+	lazyUnmountAtEnd(t, mnt)
+	sh(t, "", "sealfs", "-init", "-q", "-scryptn", "10", "-passfile", pw, cipher)
+	if logs := mountFgLogs(t, cipher, mnt, "-iouring", "-passfile", pw); !strings.Contains(logs, ringServes) {
+		t.Fatalf("the ring did not serve the mount:\n%s", logs)
 	}
 
 	fx := newInteropFixture(t)
@@ -77,5 +73,58 @@ func TestMountIOURing(t *testing.T) {
 			t.Run("sealfs-to-gocryptfs", func(t *testing.T) { fx.roundTrip(t, pw, f.flags, "sealfs", "gocryptfs") })
 			t.Run("gocryptfs-to-sealfs", func(t *testing.T) { fx.roundTrip(t, pw, f.flags, "gocryptfs", "sealfs") })
 		})
+	}
+}
+
+// TestMountIOURingDefault: where the kernel offers FUSE-over-io_uring a
+// mount uses it without being asked, and -noiouring or -iouring=false
+// keep /dev/fuse.
+func TestMountIOURingDefault(t *testing.T) {
+	needFUSE(t)
+	testuring.SwitchOn(t)
+	pw := writePassfile(t)
+	d := newDirs(t, "cipher", "mnt")
+	cipher, mnt := d[0], d[1]
+	lazyUnmountAtEnd(t, mnt)
+	sh(t, "", "sealfs", "-init", "-q", "-scryptn", "10", "-passfile", pw, cipher)
+	if logs := mountFgLogs(t, cipher, mnt, "-passfile", pw); !strings.Contains(logs, ringServes) {
+		t.Fatalf("by default the ring did not serve the mount:\n%s", logs)
+	}
+	for _, off := range []string{"-noiouring", "-iouring=false"} {
+		if logs := mountFgLogs(t, cipher, mnt, off, "-passfile", pw); strings.Contains(logs, ringServes) {
+			t.Fatalf("%s: the ring served the mount:\n%s", off, logs)
+		}
+	}
+	// gocryptfs-style, from an fstab line through mount.fuse3.
+	if logs := mountFgLogs(t, cipher, mnt, "-o", "noiouring", "-passfile", pw); strings.Contains(logs, ringServes) {
+		t.Fatalf("-o noiouring: the ring served the mount:\n%s", logs)
+	}
+}
+
+// TestUseRing: the options that decide whether a mount asks for the
+// ring. An explicit -iouring asks even where the kernel does not offer it
+// (so that the mount logs why it serves /dev/fuse); the default asks only
+// where it is offered.
+func TestUseRing(t *testing.T) {
+	offered := fusefs.IOURingOffered()
+	for _, tc := range []struct {
+		args string
+		want bool
+	}{
+		{"", offered},
+		{"-iouring", true},
+		{"-iouring=true", true},
+		{"-iouring=false", false},
+		{"-noiouring", false},
+		{"-iouring -noiouring", false},
+	} {
+		fs := flag.NewFlagSet("mount", flag.ContinueOnError)
+		opts := cmdMount.flags(fs).(*mountOptions)
+		if _, err := parseArgs(fs, strings.Fields(tc.args)); err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if got := opts.useRing(); got != tc.want {
+			t.Errorf("%q: useRing %v, want %v (kernel offers the ring: %v)", tc.args, got, tc.want, offered)
+		}
 	}
 }

@@ -92,6 +92,7 @@ func names(p []byte, n int) ([]string, bool) {
 // serve answers the request in e and returns its commit id. The reply
 // (fuse_out_header and payload) is written into e.
 func (q *queue) serve(e *entry) (commit uint64) {
+	kernelAcquire()
 	h := (*fuse.InHeader)(unsafe.Pointer(&e.hdr[0]))
 	unique := h.Unique
 	commit = *(*uint64)(unsafe.Pointer(&e.hdr[hdrCommitID]))
@@ -116,6 +117,7 @@ func (q *queue) serve(e *entry) (commit uint64) {
 	*(*uint64)(unsafe.Pointer(&e.hdr[8])) = unique
 	clear(e.hdr[16:hdrOpIn])
 	*(*uint32)(unsafe.Pointer(&e.hdr[hdrPayloadSz])) = uint32(len(out))
+	kernelRelease()
 	return commit
 }
 
