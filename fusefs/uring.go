@@ -96,8 +96,12 @@ func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *roo
 
 // payloadSize is the kernel's largest request or reply payload for a
 // connection with this max_write: max(max_write, max_pages × page size,
-// 8 KiB), with max_pages as go-fuse asks for it.
+// 8 KiB), with max_pages as go-fuse asks for it (and go-fuse's 128 KiB
+// for a max_write of 0).
 func payloadSize(maxWrite int) int {
+	if maxWrite <= 0 {
+		maxWrite = 128 << 10
+	}
 	pg := os.Getpagesize()
 	pages := (maxWrite-1)/pg + 1
 	return max(maxWrite, pages*pg, 8192)

@@ -7,9 +7,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/sealfs/sealfs/internal/testuring"
 	"github.com/sealfs/sealfs/vault"
@@ -100,4 +105,110 @@ func TestIOURing(t *testing.T) {
 			t.Fatal("no request went over the ring")
 		}
 	})
+}
+
+// slowFsyncFS is a file system of one empty directory whose FSYNCDIR
+// waits until release is closed.
+type slowFsyncFS struct {
+	fuse.RawFileSystem
+	inFsync chan struct{}
+	release chan struct{}
+}
+
+func (s *slowFsyncFS) GetAttr(_ <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	if in.NodeId != fuse.FUSE_ROOT_ID {
+		return fuse.ENOENT
+	}
+	out.Mode = syscall.S_IFDIR | 0o755
+	out.Nlink = 2
+	out.Ino = 1
+	return fuse.OK // attributes valid for 0 s: every stat asks
+}
+
+func (s *slowFsyncFS) OpenDir(<-chan struct{}, *fuse.OpenIn, *fuse.OpenOut) fuse.Status {
+	return fuse.OK
+}
+
+func (s *slowFsyncFS) FsyncDir(<-chan struct{}, *fuse.FsyncIn) fuse.Status {
+	close(s.inFsync)
+	<-s.release
+	return fuse.OK
+}
+
+// onCPU0 runs f on a thread bound to CPU 0, so that its FUSE requests
+// go to CPU 0's queue.
+func onCPU0(t *testing.T, f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set unix.CPUSet
+	set.Set(0)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		t.Errorf("binding to CPU 0: %v", err)
+		return
+	}
+	f()
+}
+
+// TestIOURingSlowRequest: an fsync that takes long does not hold up
+// the other requests from the same CPU (whose queue it is served on).
+func TestIOURingSlowRequest(t *testing.T) {
+	requireURing(t)
+	mnt := t.TempDir()
+	raw := &slowFsyncFS{RawFileSystem: fuse.NewDefaultRawFileSystem(), inFsync: make(chan struct{}), release: make(chan struct{})}
+	r := newRoot(&Options{IOURing: true})
+	srv, ring, err := newServer(raw, mnt, &fuse.MountOptions{FsName: "slowfsync", Name: "sealfs-test"}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(raw.release)
+		}
+	}
+	defer func() {
+		release()
+		srv.Unmount()
+		srv.Wait()
+	}()
+	if err := srv.WaitMount(); err != nil {
+		t.Fatal(err)
+	}
+	if ring == nil {
+		t.Fatal("mount is not served over io_uring")
+	}
+	d, err := os.Open(mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	synced := make(chan error, 1)
+	go onCPU0(t, func() { synced <- d.Sync() })
+	select {
+	case <-raw.inFsync:
+	case <-time.After(10 * time.Second):
+		t.Fatal("FSYNCDIR did not arrive")
+	}
+	stated := make(chan error, 1)
+	go onCPU0(t, func() {
+		_, err := os.Stat(mnt)
+		stated <- err
+	})
+	select {
+	case err := <-stated:
+		if err != nil {
+			t.Errorf("stat during the fsync: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a stat from the same CPU waited for the slow fsync")
+	}
+	release()
+	if err := <-synced; err != nil {
+		t.Errorf("fsync: %v", err)
+	}
+	if ring.Served() < 2 {
+		t.Errorf("the ring served %d requests", ring.Served())
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -47,6 +48,7 @@ const (
 	offCQRing      = 0x8000000
 	offSQEs        = 0x10000000
 	enterGetEvents = 1
+	sqeOpRead      = 22
 	opURingCmd     = 46
 	sqeSize        = 128
 	cqeSize        = 16
@@ -323,6 +325,71 @@ type queue struct {
 	mem    []byte
 	cancel chan struct{} // never closed: interrupts go to go-fuse's /dev/fuse readers
 	served *atomic.Uint64
+
+	// Requests that may take long (slowOpcode) are served on goroutines
+	// of their own, so that they do not hold up the rest of this CPU's
+	// queue; their replies wait in done, and a write to the eventfd efd
+	// completes the read of it that the queue keeps pending (into wake),
+	// which wakes the queue's thread to commit them.
+	mu    sync.Mutex
+	aside sync.WaitGroup
+	done  []answered
+	efd   int
+	wake  []byte
+}
+
+// answered is an entry whose reply is ready to commit.
+type answered struct {
+	i      int
+	commit uint64
+}
+
+// udWake is the user data of the eventfd read.
+const udWake = 1 << 63
+
+// slowOpcode reports whether requests of this opcode may take long: they
+// wait for the disk (fsync, fallocate, copy_file_range) or for a lock.
+func slowOpcode(op uint32) bool {
+	switch op {
+	case opFsync, opFsyncdir, opFlush, opFallocate, opCopyFileRange, opSetlkw:
+		return true
+	}
+	return false
+}
+
+// armWake queues the read of efd whose completion wakes the queue.
+func (q *queue) armWake() {
+	s := q.r.sqe()
+	s[0] = sqeOpRead
+	*(*int32)(unsafe.Pointer(&s[4])) = int32(q.efd)
+	*(*uint64)(unsafe.Pointer(&s[16])) = uint64(uintptr(unsafe.Pointer(&q.wake[0])))
+	*(*uint32)(unsafe.Pointer(&s[24])) = 8
+	*(*uint64)(unsafe.Pointer(&s[32])) = udWake
+}
+
+// serveAside serves entry i on the calling goroutine and hands the reply
+// to the queue's thread.
+func (q *queue) serveAside(i int) {
+	commit := q.serve(q.ents[i])
+	one := [8]byte{1}
+	q.mu.Lock()
+	q.done = append(q.done, answered{i, commit})
+	if q.efd >= 0 {
+		unix.Write(q.efd, one[:])
+	}
+	q.mu.Unlock()
+}
+
+// commitAside submits the replies that serveAside made ready.
+func (q *queue) commitAside() {
+	q.mu.Lock()
+	done := q.done
+	q.done = nil
+	q.mu.Unlock()
+	for _, a := range done {
+		q.served.Add(1)
+		q.submit(cmdCommitFetch, a.i, a.commit)
+	}
 }
 
 func (q *queue) submit(op uint32, i int, commit uint64) {
@@ -355,10 +422,16 @@ func (q *queue) setup() error {
 	// Buffers outside the Go heap: the kernel writes them from the task
 	// work of this thread, and pages are only backed once touched.
 	per := hdrSize + q.cfg.Payload
-	q.mem, err = unix.Mmap(-1, 0, per*q.cfg.PerQueue, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	q.mem, err = unix.Mmap(-1, 0, per*q.cfg.PerQueue+8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return fmt.Errorf("entry buffers: %w", err)
 	}
+	q.wake = q.mem[per*q.cfg.PerQueue:]
+	if q.efd, err = unix.Eventfd(0, unix.EFD_CLOEXEC); err != nil {
+		q.efd = -1
+		return fmt.Errorf("eventfd: %w", err)
+	}
+	q.armWake()
 	for i := 0; i < q.cfg.PerQueue; i++ {
 		b := q.mem[i*per : (i+1)*per]
 		e := &entry{hdr: b[:hdrSize:hdrSize], payload: b[hdrSize:]}
@@ -374,6 +447,13 @@ func (q *queue) setup() error {
 
 func (q *queue) run(started chan<- error) {
 	defer func() {
+		q.mu.Lock()
+		if q.efd >= 0 {
+			unix.Close(q.efd)
+			q.efd = -1
+		}
+		q.mu.Unlock()
+		q.aside.Wait() // they write into the entries
 		if q.r != nil {
 			q.r.close()
 		}
@@ -397,6 +477,15 @@ func (q *queue) run(started chan<- error) {
 			if !ok {
 				break
 			}
+			if ud == udWake {
+				q.commitAside()
+				if res < 0 && res != -int32(syscall.EINTR) && res != -int32(syscall.EAGAIN) {
+					q.fail(fmt.Errorf("queue %d eventfd: %w", q.qid, syscall.Errno(-res)))
+					return
+				}
+				q.armWake()
+				continue
+			}
 			if res < 0 {
 				// The connection ended (ENOTCONN, ECONNABORTED, ...)
 				// or the kernel refused the entry: it is gone.
@@ -407,6 +496,14 @@ func (q *queue) run(started chan<- error) {
 				continue
 			}
 			e := q.ents[ud]
+			if slowOpcode(*(*uint32)(unsafe.Pointer(&e.hdr[4]))) {
+				q.aside.Add(1)
+				go func() {
+					defer q.aside.Done()
+					q.serveAside(int(ud))
+				}()
+				continue
+			}
 			commit := q.serve(e)
 			q.served.Add(1)
 			q.submit(cmdCommitFetch, int(ud), commit)
