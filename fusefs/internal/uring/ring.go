@@ -210,6 +210,18 @@ func (r *ring) enter(wait uint32) error {
 // pending reports whether a completion is waiting.
 func (r *ring) pending() bool { return *r.cqHead != atomic.LoadUint32(r.cqTail) }
 
+// firstError returns the result of the first waiting completion that
+// is an error, or 0, without taking any.
+func (r *ring) firstError() int32 {
+	for h, t := *r.cqHead, atomic.LoadUint32(r.cqTail); h != t; h++ {
+		c := r.cqes[(h&r.cqMask)*cqeSize:]
+		if res := *(*int32)(unsafe.Pointer(&c[8])); res < 0 {
+			return res
+		}
+	}
+	return 0
+}
+
 // reap returns the next completion (user data, result), if any.
 func (r *ring) reap() (uint64, int32, bool) {
 	h := *r.cqHead
@@ -442,7 +454,15 @@ func (q *queue) setup() error {
 		q.ents = append(q.ents, e)
 		q.submit(cmdRegister, i, 0)
 	}
-	return q.r.enter(0)
+	if err := q.r.enter(0); err != nil {
+		return err
+	}
+	// A registration the kernel refuses completes at once, with an error;
+	// one it accepts completes when a request comes.
+	if res := q.r.firstError(); res < 0 {
+		return fmt.Errorf("registering the entries: %w", syscall.Errno(-res))
+	}
+	return nil
 }
 
 func (q *queue) run(started chan<- error) {
