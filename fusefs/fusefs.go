@@ -65,6 +65,11 @@ type Options struct {
 	// 2 cores). Where it is not offered, /dev/fuse serves as usual (with
 	// a log line; IOURingOffered tells beforehand).
 	IOURing bool
+	// GoFuseReaders reads /dev/fuse with go-fuse's own reader loop, as
+	// Debug does (it logs every request), instead of sealfs' loop with
+	// one reader at a time (which answers a client that waits for each
+	// reply on the same thread every time). For comparisons.
+	GoFuseReaders bool
 }
 
 // Server is a mounted file system.
@@ -72,6 +77,7 @@ type Server struct {
 	srv      *fuse.Server
 	raw      *noOpendir
 	ring     *uring.Ring
+	dev      bool // sealfs' reader reads /dev/fuse (uring.ServeDev)
 	r        *root
 	idleDone chan struct{}
 	once     sync.Once
@@ -223,15 +229,15 @@ func newRoot(opts *Options) *root {
 func mount(dir string, r *root, rootNode fs.InodeEmbedder, ttl time.Duration) (*Server, error) {
 	o := mountOptions(dir, &r.opts, ttl)
 	raw := newNoOpendir(fs.NewNodeFS(rootNode, o), !r.opts.SharedStorage)
-	srv, ring, err := newServer(raw, dir, &o.MountOptions, r)
+	srv, err := newServer(raw, dir, &o.MountOptions, r)
 	if err != nil {
 		return nil, err
 	}
-	go srv.Serve()
+	go srv.serve()
 	if err := srv.WaitMount(); err != nil {
 		return nil, err // as fs.Mount: a loop without a mount ends by itself
 	}
-	s := &Server{srv: srv, raw: raw, ring: ring, r: r, idleDone: make(chan struct{})}
+	s := &Server{srv: srv.Server, raw: raw, ring: srv.ring, dev: srv.fd >= 0, r: r, idleDone: make(chan struct{})}
 	if ra := r.opts.ReadAhead; ra >= 0 {
 		if ra == 0 {
 			ra = 1 << 20

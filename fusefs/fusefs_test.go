@@ -95,7 +95,24 @@ var posixSkip = map[string]string{
 	"DirectIO":            "the mount does not use direct_io",
 }
 
-func TestPosix(t *testing.T) { runPosix(t, nil, nil) }
+// TestPosix runs go-fuse's POSIX suite with /dev/fuse read by sealfs'
+// reader (the default) and by go-fuse's (with -d).
+func TestPosix(t *testing.T) {
+	t.Run("sealfs-reader", func(t *testing.T) {
+		runPosix(t, nil, func(t *testing.T, srv *Server) {
+			if !srv.dev && srv.ring == nil {
+				t.Fatal("/dev/fuse is not read by sealfs' reader")
+			}
+		})
+	})
+	t.Run("go-fuse-readers", func(t *testing.T) {
+		runPosix(t, &Options{GoFuseReaders: true}, func(t *testing.T, srv *Server) {
+			if srv.dev {
+				t.Fatal("GoFuseReaders: sealfs' reader reads /dev/fuse")
+			}
+		})
+	})
+}
 
 // runPosix runs every applicable posixtest test on a fresh vault mounted
 // with mo; after, if set, checks the server once the test has run.

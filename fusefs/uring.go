@@ -4,6 +4,7 @@ package fusefs
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,41 +27,68 @@ func IOURingOffered() bool {
 	return uring.Enabled() && uring.Probe() == nil
 }
 
-// newServer mounts raw at dir (as fuse.NewServer) and, with
-// Options.IOURing where the kernel offers FUSE-over-io_uring, starts the
-// per-CPU queues before anything else is served. The returned ring is nil
-// when /dev/fuse serves the mount.
-func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *root) (*fuse.Server, *uring.Ring, error) {
-	plain := func() (*fuse.Server, *uring.Ring, error) {
-		srv, err := fuse.NewServer(raw, dir, mo)
-		return srv, nil, err
+// A server is a mounted connection and how its requests are read.
+type server struct {
+	*fuse.Server
+	ring *uring.Ring // nil unless the ring serves
+	fd   int         // the mount's /dev/fuse descriptor for ServeDev, or -1
+	raw  fuse.RawFileSystem
+	cfg  uring.DevConfig
+	log  *slog.Logger
+}
+
+// serve serves the connection until it ends: over the ring (go-fuse's
+// loop then only gets FORGET and INTERRUPT), by ServeDev, or by go-fuse's
+// own loop. go-fuse's loop runs last in every case: after the end of the
+// connection it only cleans up.
+func (s *server) serve() {
+	if s.fd >= 0 {
+		if err := uring.ServeDev(s.fd, s.raw, s.cfg); err != nil {
+			s.log.Warn("serving /dev/fuse stopped; go-fuse's reader takes over", "err", err)
+		}
 	}
-	if !r.opts.IOURing {
-		return plain()
-	}
-	if !uring.Enabled() {
+	s.Serve()
+}
+
+// newServer mounts raw at dir (as fuse.NewServer). With Options.IOURing
+// where the kernel offers FUSE-over-io_uring, it starts the per-CPU
+// queues before anything else is served. Otherwise /dev/fuse serves,
+// read by ServeDev (one reader at a time), or by go-fuse's readers with
+// go-fuse's request log (Debug), with Options.GoFuseReaders, or where the
+// mount's descriptor cannot be told.
+func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *root) (*server, error) {
+	s := &server{fd: -1, raw: raw, log: r.log}
+	wantRing := r.opts.IOURing
+	if wantRing && !uring.Enabled() {
 		r.log.Info("io_uring: the kernel does not offer FUSE over io_uring (fuse module parameter enable_uring is off or missing); serving /dev/fuse")
-		return plain()
+		wantRing = false
 	}
-	if err := uring.Probe(); err != nil {
-		r.log.Info("io_uring: not available to this process; serving /dev/fuse", "err", err)
-		return plain()
+	if wantRing {
+		if err := uring.Probe(); err != nil {
+			r.log.Info("io_uring: not available to this process; serving /dev/fuse", "err", err)
+			wantRing = false
+		}
+	}
+	ownReader := !mo.Debug && !r.opts.GoFuseReaders
+	if !wantRing && !ownReader {
+		var err error
+		s.Server, err = fuse.NewServer(raw, dir, mo)
+		return s, err
 	}
 	m := *mo
-	m.ExtraCapabilities |= fuse.CAP_OVER_IO_URING
+	if wantRing {
+		m.ExtraCapabilities |= fuse.CAP_OVER_IO_URING
+	}
 	mountMu.Lock()
 	before := fuseFds()
 	srv, err := fuse.NewServer(raw, dir, &m)
 	after := fuseFds()
 	mountMu.Unlock()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if srv.KernelSettings().Flags64()&fuse.CAP_OVER_IO_URING == 0 {
-		r.log.Info("io_uring: the kernel did not offer FUSE over io_uring; serving /dev/fuse")
-		return srv, nil, nil
-	}
-	var fd = -1
+	s.Server = srv
+	fd := -1
 	for n := range after {
 		if !before[n] {
 			if fd >= 0 {
@@ -70,28 +98,39 @@ func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *roo
 			fd = n
 		}
 	}
-	// From here the kernel holds every request until each CPU's queue has
-	// an entry, or until a registration fails, which sends it back to
-	// /dev/fuse for good.
-	if fd < 0 {
-		err = fmt.Errorf("cannot tell which /dev/fuse descriptor is the mount's")
-	} else {
-		var ring *uring.Ring
-		ring, err = uring.Start(fd, raw, uring.Config{
-			Payload: payloadSize(m.MaxWrite),
-			OnError: func(err error) { r.log.Warn("io_uring queue stopped", "err", err) },
-		})
-		if err == nil {
-			r.log.Debug("io_uring: serving over per-CPU queues")
-			return srv, ring, nil
+	payload := payloadSize(m.MaxWrite)
+	if wantRing && srv.KernelSettings().Flags64()&fuse.CAP_OVER_IO_URING == 0 {
+		r.log.Info("io_uring: the kernel did not offer FUSE over io_uring; serving /dev/fuse")
+		wantRing = false
+	}
+	if wantRing {
+		// From here the kernel holds every request until each CPU's
+		// queue has an entry, or until a registration fails, which sends
+		// it back to /dev/fuse for good.
+		if fd < 0 {
+			err = fmt.Errorf("cannot tell which /dev/fuse descriptor is the mount's")
+		} else {
+			s.ring, err = uring.Start(fd, raw, uring.Config{
+				Payload: payload,
+				OnError: func(err error) { r.log.Warn("io_uring queue stopped", "err", err) },
+			})
+			if err == nil {
+				r.log.Debug("io_uring: serving over per-CPU queues")
+				return s, nil
+			}
+			s.ring = nil
 		}
+		if fd < 0 || uring.Refuse(fd) != nil {
+			srv.Unmount()
+			return nil, fmt.Errorf("io_uring: %w", err)
+		}
+		r.log.Warn("io_uring: setting up the queues failed; serving /dev/fuse", "err", err)
 	}
-	if fd < 0 || uring.Refuse(fd) != nil {
-		srv.Unmount()
-		return nil, nil, fmt.Errorf("io_uring: %w", err)
+	if ownReader && fd >= 0 {
+		s.fd = fd
+		s.cfg = uring.DevConfig{Payload: payload}
 	}
-	r.log.Warn("io_uring: setting up the queues failed; serving /dev/fuse", "err", err)
-	return srv, nil, nil
+	return s, nil
 }
 
 // payloadSize is the kernel's largest request or reply payload for a

@@ -149,18 +149,18 @@ func onCPU0(t *testing.T, f func()) {
 	f()
 }
 
-// TestIOURingSlowRequest: an fsync that takes long does not hold up
-// the other requests from the same CPU (whose queue it is served on).
-func TestIOURingSlowRequest(t *testing.T) {
-	requireURing(t)
+// slowRequest mounts slowFsyncFS with o, and checks that while an fsync
+// of the root waits (and its thread gets a signal, which makes the kernel
+// send an INTERRUPT), a stat from the same CPU is answered, and that the
+// fsync then succeeds. It returns the server for further checks.
+func slowRequest(t *testing.T, o *Options) *server {
 	mnt := t.TempDir()
 	raw := &slowFsyncFS{RawFileSystem: fuse.NewDefaultRawFileSystem(), inFsync: make(chan struct{}), release: make(chan struct{})}
-	r := newRoot(&Options{IOURing: true})
-	srv, ring, err := newServer(raw, mnt, &fuse.MountOptions{FsName: "slowfsync", Name: "sealfs-test"}, r)
+	srv, err := newServer(raw, mnt, &fuse.MountOptions{FsName: "slowfsync", Name: "sealfs-test"}, newRoot(o))
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve()
+	go srv.serve()
 	released := false
 	release := func() {
 		if !released {
@@ -168,28 +168,32 @@ func TestIOURingSlowRequest(t *testing.T) {
 			close(raw.release)
 		}
 	}
-	defer func() {
+	t.Cleanup(func() {
 		release()
 		srv.Unmount()
 		srv.Wait()
-	}()
+	})
 	if err := srv.WaitMount(); err != nil {
 		t.Fatal(err)
-	}
-	if ring == nil {
-		t.Fatal("mount is not served over io_uring")
 	}
 	d, err := os.Open(mnt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	tid := make(chan int, 1)
 	synced := make(chan error, 1)
-	go onCPU0(t, func() { synced <- d.Sync() })
+	go onCPU0(t, func() {
+		tid <- unix.Gettid()
+		synced <- d.Sync()
+	})
 	select {
 	case <-raw.inFsync:
 	case <-time.After(10 * time.Second):
 		t.Fatal("FSYNCDIR did not arrive")
+	}
+	if err := unix.Tgkill(os.Getpid(), <-tid, unix.SIGURG); err != nil {
+		t.Fatal(err)
 	}
 	stated := make(chan error, 1)
 	go onCPU0(t, func() {
@@ -208,7 +212,32 @@ func TestIOURingSlowRequest(t *testing.T) {
 	if err := <-synced; err != nil {
 		t.Errorf("fsync: %v", err)
 	}
-	if ring.Served() < 2 {
-		t.Errorf("the ring served %d requests", ring.Served())
+	return srv
+}
+
+// TestIOURingSlowRequest: over the ring, an fsync that takes long does
+// not hold up the other requests from the same CPU (whose queue it is
+// served on).
+func TestIOURingSlowRequest(t *testing.T) {
+	requireURing(t)
+	srv := slowRequest(t, &Options{IOURing: true})
+	if srv.ring == nil {
+		t.Fatal("mount is not served over io_uring")
+	}
+	if srv.ring.Served() < 2 {
+		t.Errorf("the ring served %d requests", srv.ring.Served())
+	}
+}
+
+// TestDevSlowRequest: sealfs' /dev/fuse reader starts another reader
+// while one request takes long, and an interrupted request still gets
+// its answer.
+func TestDevSlowRequest(t *testing.T) {
+	requireFUSE(t)
+	if srv := slowRequest(t, &Options{}); srv.fd < 0 {
+		t.Fatal("/dev/fuse is not read by sealfs' reader")
+	}
+	if srv := slowRequest(t, &Options{GoFuseReaders: true}); srv.fd >= 0 {
+		t.Fatal("GoFuseReaders: sealfs' reader reads /dev/fuse")
 	}
 }

@@ -91,7 +91,7 @@ func names(p []byte, n int) ([]string, bool) {
 
 // serve answers the request in e and returns its commit id. The reply
 // (fuse_out_header and payload) is written into e.
-func (q *queue) serve(e *entry) (commit uint64) {
+func (q *handler) serve(e *entry) (commit uint64) {
 	kernelAcquire()
 	h := (*fuse.InHeader)(unsafe.Pointer(&e.hdr[0]))
 	unique := h.Unique
@@ -121,7 +121,7 @@ func (q *queue) serve(e *entry) (commit uint64) {
 	return commit
 }
 
-func (q *queue) dispatch(h *fuse.InHeader, e *entry, pl []byte) (st fuse.Status, out []byte) {
+func (q *handler) dispatch(h *fuse.InHeader, e *entry, pl []byte) (st fuse.Status, out []byte) {
 	defer func() {
 		if r := recover(); r != nil {
 			st, out = fuse.EIO, nil

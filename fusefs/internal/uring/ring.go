@@ -279,7 +279,7 @@ func Start(fd int, raw fuse.RawFileSystem, c Config) (*Ring, error) {
 	rg := &Ring{}
 	started := make(chan error, n)
 	for qid := 0; qid < n; qid++ {
-		q := &queue{qid: qid, dev: fd, raw: raw, cfg: c, cancel: make(chan struct{}), served: &rg.served}
+		q := &queue{handler: handler{raw, make(chan struct{})}, qid: qid, dev: fd, cfg: c, served: &rg.served}
 		go q.run(started)
 	}
 	var first error
@@ -327,15 +327,20 @@ type entry struct {
 	iov     [2]unix.Iovec
 }
 
+// handler hands requests to a go-fuse RawFileSystem.
+type handler struct {
+	raw    fuse.RawFileSystem
+	cancel chan struct{} // never closed: requests are not interrupted
+}
+
 type queue struct {
+	handler
 	qid    int
 	dev    int
-	raw    fuse.RawFileSystem
 	cfg    Config
 	r      *ring
 	ents   []*entry
 	mem    []byte
-	cancel chan struct{} // never closed: interrupts go to go-fuse's /dev/fuse readers
 	served *atomic.Uint64
 
 	// Requests that may take long (slowOpcode) are served on goroutines
