@@ -22,7 +22,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sealfs/sealfs"
-	"github.com/sealfs/sealfs/fusefs/internal/uring"
+	"github.com/sealfs/sealfs/fusefs/internal/transport"
 	"golang.org/x/sys/unix"
 )
 
@@ -76,8 +76,8 @@ type Options struct {
 type Server struct {
 	srv      *fuse.Server
 	raw      *noOpendir
-	ring     *uring.Ring
-	dev      bool // sealfs' reader reads /dev/fuse (uring.ServeDev)
+	ring     *transport.Ring
+	dev      bool // sealfs' reader reads /dev/fuse (transport.ServeDev)
 	r        *root
 	idleDone chan struct{}
 	once     sync.Once

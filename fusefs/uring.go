@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"github.com/sealfs/sealfs/fusefs/internal/uring"
+	"github.com/sealfs/sealfs/fusefs/internal/transport"
 )
 
 // mountMu serialises the mounts that look for their new /dev/fuse
@@ -24,16 +24,16 @@ var mountMu sync.Mutex
 // module's enable_uring parameter is on) and this process may set up an
 // io_uring with 128-byte entries (not barred by sysctl or seccomp).
 func IOURingOffered() bool {
-	return uring.Enabled() && uring.Probe() == nil
+	return transport.Enabled() && transport.Probe() == nil
 }
 
 // A server is a mounted connection and how its requests are read.
 type server struct {
 	*fuse.Server
-	ring *uring.Ring // nil unless the ring serves
-	fd   int         // the mount's /dev/fuse descriptor for ServeDev, or -1
+	ring *transport.Ring // nil unless the ring serves
+	fd   int             // the mount's /dev/fuse descriptor for ServeDev, or -1
 	raw  fuse.RawFileSystem
-	cfg  uring.DevConfig
+	cfg  transport.DevConfig
 	log  *slog.Logger
 }
 
@@ -43,7 +43,7 @@ type server struct {
 // connection it only cleans up.
 func (s *server) serve() {
 	if s.fd >= 0 {
-		if err := uring.ServeDev(s.fd, s.raw, s.cfg); err != nil {
+		if err := transport.ServeDev(s.fd, s.raw, s.cfg); err != nil {
 			s.log.Warn("serving /dev/fuse stopped; go-fuse's reader takes over", "err", err)
 		}
 	}
@@ -59,12 +59,12 @@ func (s *server) serve() {
 func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *root) (*server, error) {
 	s := &server{fd: -1, raw: raw, log: r.log}
 	wantRing := r.opts.IOURing
-	if wantRing && !uring.Enabled() {
+	if wantRing && !transport.Enabled() {
 		r.log.Info("io_uring: the kernel does not offer FUSE over io_uring (fuse module parameter enable_uring is off or missing); serving /dev/fuse")
 		wantRing = false
 	}
 	if wantRing {
-		if err := uring.Probe(); err != nil {
+		if err := transport.Probe(); err != nil {
 			r.log.Info("io_uring: not available to this process; serving /dev/fuse", "err", err)
 			wantRing = false
 		}
@@ -110,7 +110,7 @@ func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *roo
 		if fd < 0 {
 			err = fmt.Errorf("cannot tell which /dev/fuse descriptor is the mount's")
 		} else {
-			s.ring, err = uring.Start(fd, raw, uring.Config{
+			s.ring, err = transport.Start(fd, raw, transport.Config{
 				Payload: payload,
 				OnError: func(err error) { r.log.Warn("io_uring queue stopped", "err", err) },
 			})
@@ -120,7 +120,7 @@ func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *roo
 			}
 			s.ring = nil
 		}
-		if fd < 0 || uring.Refuse(fd) != nil {
+		if fd < 0 || transport.Refuse(fd) != nil {
 			srv.Unmount()
 			return nil, fmt.Errorf("io_uring: %w", err)
 		}
@@ -128,7 +128,7 @@ func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *roo
 	}
 	if ownReader && fd >= 0 {
 		s.fd = fd
-		s.cfg = uring.DevConfig{Payload: payload}
+		s.cfg = transport.DevConfig{Payload: payload}
 	}
 	return s, nil
 }

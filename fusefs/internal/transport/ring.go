@@ -1,21 +1,26 @@
 //go:build linux
 
-// Package uring serves a FUSE connection over FUSE-over-io_uring
-// (Linux 6.14 and later, fuse module parameter enable_uring=Y): one queue
-// per CPU, each served by a thread pinned to that CPU, so a request is
-// handled and answered on the CPU of the process that made it, with no
-// wake-up of a thread on another CPU. The requests are handed to the
-// go-fuse RawFileSystem that also serves /dev/fuse, which keeps what the
-// kernel still sends there (FORGET, INTERRUPT, notification replies).
+// Package transport reads FUSE requests and writes the replies for a
+// connection that go-fuse has mounted and initialised, handing each
+// request to the go-fuse RawFileSystem that would otherwise serve it
+// through go-fuse's own reader loop. Two transports share one dispatcher:
 //
-// The kernel interface (include/uapi/linux/fuse.h, ABI 7.42): each queue
+//   - /dev/fuse (ServeDev, dev.go), with one reader at a time;
+//   - FUSE-over-io_uring (Start; Linux 6.14 and later, fuse module
+//     parameter enable_uring=Y): one queue per CPU, each served by a
+//     thread pinned to that CPU, so a request is handled and answered on
+//     the CPU of the process that made it, with no wake-up of a thread on
+//     another CPU. What the kernel still sends on /dev/fuse then (FORGET,
+//     INTERRUPT) goes to go-fuse's readers.
+//
+// The io_uring interface (include/uapi/linux/fuse.h, ABI 7.42): each queue
 // entry is a header buffer (the fuse_in_header or fuse_out_header, the
 // per-opcode struct, and struct fuse_uring_ent_in_out) and a payload
 // buffer, registered with FUSE_IO_URING_CMD_REGISTER in an
 // IORING_OP_URING_CMD SQE (128-byte SQEs) on the /dev/fuse descriptor; the
 // completion of that SQE carries a request, and the reply goes back with
 // FUSE_IO_URING_CMD_COMMIT_AND_FETCH, which also waits for the next one.
-package uring
+package transport
 
 import (
 	"errors"

@@ -1,6 +1,6 @@
 //go:build !race
 
-package uring
+package transport
 
 // See order_race.go.
 func kernelAcquire() {}

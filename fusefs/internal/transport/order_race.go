@@ -1,6 +1,6 @@
 //go:build race
 
-package uring
+package transport
 
 import "sync/atomic"
 
