@@ -26,7 +26,8 @@
 # on small virtual machines and is the same for both servers.
 #
 # SEALFS_ENV="GOMAXPROCS=4 ..." sets environment variables for the sealfs
-# mount only (to compare runtime settings against the same gocryptfs).
+# mount only (to compare runtime settings against the same gocryptfs), and
+# SEALFS_FLAGS="-gofusereaders ..." adds options to its mount command.
 #
 # Ratio = gocryptfs time / sealfs time (for throughputs: sealfs / gocryptfs),
 # so > 1.00 means sealfs is faster; each step runs on both mounts back to
@@ -148,7 +149,7 @@ bench_on() {
   gocryptfs -init -q -scryptn 10 -passfile "$pw" -- "$base/g.cipher" >/dev/null
   "$bin" init -q -scryptn 10 -passfile "$pw" "$base/s.cipher" >/dev/null
   gocryptfs -q -passfile "$pw" -- "$base/g.cipher" "$base/g.mnt"; mounts+=("$base/g.mnt")
-  env ${SEALFS_ENV:-} "$bin" mount $iouring -q -passfile "$pw" "$base/s.cipher" "$base/s.mnt"; mounts+=("$base/s.mnt")
+  env ${SEALFS_ENV:-} "$bin" mount $iouring ${SEALFS_FLAGS:-} -q -passfile "$pw" "$base/s.cipher" "$base/s.mnt"; mounts+=("$base/s.mnt")
   local gpid spid
   gpid=$(pgrep -f -- "gocryptfs .*$base/g.cipher" | head -1)
   spid=$(pgrep -f -- "sealfs mount .*$base/s.cipher .*-fg" | head -1)

@@ -46,6 +46,7 @@ type mountOptions struct {
 	nonempty    bool
 	iouring     setBool // -iouring, on unless -iouring=false or -noiouring
 	noiouring   bool
+	goReaders   bool
 	notifypid   int // user's -notifypid
 	readypid    int // internal: the parent waiting for the background child
 	passfd      int // internal: the password comes on this descriptor
@@ -162,6 +163,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		o.iouring.v = true
 		fs.Var(&o.iouring, "iouring", "serve over FUSE-over-io_uring where the kernel offers it (Linux 6.14+, fuse module parameter enable_uring=Y): a queue per CPU")
 		fs.BoolVar(&o.noiouring, "noiouring", false, "serve over /dev/fuse even where the kernel offers FUSE-over-io_uring")
+		fs.BoolVar(&o.goReaders, "gofusereaders", false, "read /dev/fuse with go-fuse's reader threads instead of sealfs' single reader (for comparisons; -d does too)")
 		fs.IntVar(&o.notifypid, "notifypid", 0, "send SIGUSR1 to `PID` once the file system is mounted")
 		fs.IntVar(&o.readypid, "sealfs-ready-pid", 0, internalUsage+"the parent to send SIGUSR1 to when mounted")
 		fs.IntVar(&o.passfd, "passfd", 0, internalUsage+"read the password from file descriptor `N`")
@@ -316,6 +318,7 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		AllowOther:    o.allowOther || o.forceOwner != "",
 		ACL:           o.acl,
 		KernelCache:   o.kernelCache,
+		GoFuseReaders: o.goReaders,
 		SharedStorage: o.shared,
 		FSName:        o.fsname,
 		Logger:        logger,
