@@ -57,11 +57,8 @@ func mountFgLogs(t *testing.T, cipher, mnt string, args ...string) string {
 func TestMountIOURing(t *testing.T) {
 	needFUSE(t, "gocryptfs", "git", "rsync", "tar", "cp")
 	testuring.SwitchOn(t)
-	pw := writePassfile(t)
-	d := newDirs(t, "cipher", "mnt")
-	cipher, mnt := d[0], d[1]
+	cipher, mnt, pw := newVaultDirs(t)
 	lazyUnmountAtEnd(t, mnt)
-	sh(t, "", "sealfs", "-init", "-q", "-scryptn", "10", "-passfile", pw, cipher)
 	if logs := mountFgLogs(t, cipher, mnt, "-iouring", "-passfile", pw); !strings.Contains(logs, ringServes) {
 		t.Fatalf("the ring did not serve the mount:\n%s", logs)
 	}
@@ -82,11 +79,8 @@ func TestMountIOURing(t *testing.T) {
 func TestMountIOURingDefault(t *testing.T) {
 	needFUSE(t)
 	testuring.SwitchOn(t)
-	pw := writePassfile(t)
-	d := newDirs(t, "cipher", "mnt")
-	cipher, mnt := d[0], d[1]
+	cipher, mnt, pw := newVaultDirs(t)
 	lazyUnmountAtEnd(t, mnt)
-	sh(t, "", "sealfs", "-init", "-q", "-scryptn", "10", "-passfile", pw, cipher)
 	if logs := mountFgLogs(t, cipher, mnt, "-passfile", pw); !strings.Contains(logs, ringServes) {
 		t.Fatalf("by default the ring did not serve the mount:\n%s", logs)
 	}
