@@ -37,9 +37,9 @@ type server struct {
 	log  *slog.Logger
 }
 
-// serve serves the connection until it ends: over the ring (go-fuse's
-// loop then only gets FORGET and INTERRUPT), by ServeDev, or by go-fuse's
-// own loop. go-fuse's loop runs last in every case: after the end of the
+// serve serves the connection until it ends: by ServeDev (alone, or
+// beside the ring for what the kernel still sends on /dev/fuse: FORGET and
+// INTERRUPT), or by go-fuse's own loop. go-fuse's loop runs last in every case: after the end of the
 // connection it only cleans up.
 func (s *server) serve() {
 	if s.fd >= 0 {
@@ -116,6 +116,11 @@ func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *roo
 			})
 			if err == nil {
 				r.log.Debug("io_uring: serving over per-CPU queues")
+				if ownReader {
+					// What still comes on /dev/fuse (FORGET, INTERRUPT).
+					s.fd = fd
+					s.cfg = transport.DevConfig{Payload: payload}
+				}
 				return s, nil
 			}
 			s.ring = nil

@@ -11,7 +11,7 @@
 //     thread pinned to that CPU, so a request is handled and answered on
 //     the CPU of the process that made it, with no wake-up of a thread on
 //     another CPU. What the kernel still sends on /dev/fuse then (FORGET,
-//     INTERRUPT) goes to go-fuse's readers.
+//     INTERRUPT) is read by ServeDev beside it.
 //
 // The io_uring interface (include/uapi/linux/fuse.h, ABI 7.42): each queue
 // entry is a header buffer (the fuse_in_header or fuse_out_header, the
