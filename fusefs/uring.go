@@ -39,8 +39,8 @@ type server struct {
 
 // serve serves the connection until it ends: by ServeDev (alone, or
 // beside the ring for what the kernel still sends on /dev/fuse: FORGET and
-// INTERRUPT), or by go-fuse's own loop. go-fuse's loop runs last in every case: after the end of the
-// connection it only cleans up.
+// INTERRUPT), or by go-fuse's own loop. go-fuse's loop runs last in every
+// case: after the end of the connection it only cleans up.
 func (s *server) serve() {
 	if s.fd >= 0 {
 		if err := transport.ServeDev(s.fd, s.raw, s.cfg); err != nil {
@@ -116,21 +116,20 @@ func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *roo
 			})
 			if err == nil {
 				r.log.Debug("io_uring: serving over per-CPU queues")
-				if ownReader {
-					// What still comes on /dev/fuse (FORGET, INTERRUPT).
-					s.fd = fd
-					s.cfg = transport.DevConfig{Payload: payload}
-				}
-				return s, nil
+			} else {
+				s.ring = nil
 			}
-			s.ring = nil
 		}
-		if fd < 0 || transport.Refuse(fd) != nil {
-			srv.Unmount()
-			return nil, fmt.Errorf("io_uring: %w", err)
+		if err != nil {
+			if fd < 0 || transport.Refuse(fd) != nil {
+				srv.Unmount()
+				return nil, fmt.Errorf("io_uring: %w", err)
+			}
+			r.log.Warn("io_uring: setting up the queues failed; serving /dev/fuse", "err", err)
 		}
-		r.log.Warn("io_uring: setting up the queues failed; serving /dev/fuse", "err", err)
 	}
+	// ServeDev reads /dev/fuse: all of it, or beside the ring what still
+	// comes there (FORGET, INTERRUPT).
 	if ownReader && fd >= 0 {
 		s.fd = fd
 		s.cfg = transport.DevConfig{Payload: payload}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -25,16 +26,6 @@ import (
 // it read, and the goroutine that takes over runs on the thread that has
 // just replied. A client that waits for each reply (random reads at queue
 // depth 1) so finds the same thread ready on every request.
-
-const (
-	opForget      = 2
-	opInit        = 26
-	opInterrupt   = 36
-	opBmap        = 37
-	opPoll        = 40
-	opNotifyReply = 41
-	opBatchForget = 42
-)
 
 // opInSize is the size of each opcode's request struct after the
 // fuse_in_header, as the kernel sends it on /dev/fuse (the ring splits it
@@ -97,11 +88,11 @@ type devServer struct {
 	fd      int
 	bufSize int
 	token   chan struct{} // held by the goroutine that may read the device
-	mu      sync.Mutex
-	waiting int // goroutines waiting for the token
-	workers int
+	waiting atomic.Int32  // goroutines waiting for the token
 	max     int
 	wg      sync.WaitGroup
+	// Only the token's holder touches these.
+	workers int
 	err     error // the first read error other than the end of the connection
 }
 
@@ -133,18 +124,13 @@ func (d *devServer) worker() {
 	buf := make([]byte, d.bufSize)
 	e := &entry{hdr: make([]byte, hdrSize)}
 	for {
-		d.mu.Lock()
-		d.waiting++
-		d.mu.Unlock()
+		d.waiting.Add(1)
 		<-d.token
-		d.mu.Lock()
-		d.waiting--
-		d.mu.Unlock()
+		d.waiting.Add(-1)
 		n, err := d.read(buf)
 		// Let the next goroutine read while this one serves; start one if
 		// none is waiting.
-		d.mu.Lock()
-		spawn := err == nil && d.waiting == 0 && d.workers < d.max
+		spawn := err == nil && d.waiting.Load() == 0 && d.workers < d.max
 		if spawn {
 			d.workers++
 			d.wg.Add(1)
@@ -152,7 +138,6 @@ func (d *devServer) worker() {
 		if err != nil && !errors.Is(err, syscall.ENODEV) && d.err == nil {
 			d.err = fmt.Errorf("reading /dev/fuse: %w", err)
 		}
-		d.mu.Unlock()
 		d.token <- struct{}{}
 		if spawn {
 			go d.worker()

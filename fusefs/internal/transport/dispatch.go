@@ -13,6 +13,7 @@ import (
 // FUSE opcodes (include/uapi/linux/fuse.h).
 const (
 	opLookup        = 1
+	opForget        = 2
 	opGetattr       = 3
 	opSetattr       = 4
 	opReadlink      = 5
@@ -34,6 +35,7 @@ const (
 	opListxattr     = 23
 	opRemovexattr   = 24
 	opFlush         = 25
+	opInit          = 26
 	opOpendir       = 27
 	opReaddir       = 28
 	opReleasedir    = 29
@@ -43,8 +45,13 @@ const (
 	opSetlkw        = 33
 	opAccess        = 34
 	opCreate        = 35
+	opInterrupt     = 36
+	opBmap          = 37
 	opDestroy       = 38
 	opIoctl         = 39
+	opPoll          = 40
+	opNotifyReply   = 41
+	opBatchForget   = 42
 	opFallocate     = 43
 	opReaddirplus   = 44
 	opRename2       = 45
@@ -359,7 +366,7 @@ func pollHack(op uint32) (fuse.Status, []byte) {
 		return fuse.ENODATA, nil
 	case opAccess, opFlush, opRelease:
 		return fuse.OK, nil
-	case 40: // POLL
+	case opPoll:
 		return fuse.ENOSYS, nil
 	}
 	return fuse.ERANGE, nil
