@@ -1,0 +1,97 @@
+//go:build linux
+
+package fusefs
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/vault"
+)
+
+// nobody is the second user of the POSIX tests: root mounts with
+// -allow_other, and nobody acts on the mount as any other user would.
+const nobody = 65534
+
+// posixMount is a vault mounted by root with AllowOther and PreserveOwner
+// (as `sealfs mount -allow_other` run as root mounts it), beside a plain
+// directory of the host file system (host) on which the same steps show
+// what plain POSIX gives. Both are writable by everybody, as /tmp is.
+type posixMount struct {
+	mnt, cipher, host string
+	f                 *sealfs.FS
+	srv               *Server
+}
+
+// mountPOSIX mounts a fresh vault for the POSIX tests; mo adds options
+// (AllowOther and PreserveOwner are always set).
+func mountPOSIX(t *testing.T, mo *Options) *posixMount {
+	t.Helper()
+	requireRoot(t)
+	o := Options{}
+	if mo != nil {
+		o = *mo
+	}
+	o.AllowOther, o.PreserveOwner = true, true
+	pm := &posixMount{}
+	pm.mnt, pm.cipher, pm.f, pm.srv = mountVaultServer(t, vault.Options{}, &o)
+	pm.host = t.TempDir()
+	for _, d := range []string{pm.mnt, pm.cipher, pm.host} {
+		openPath(t, d)
+	}
+	// The vault's root is the ciphertext directory: world-writable and
+	// sticky, as the host directory.
+	for _, d := range []string{pm.cipher, pm.host} {
+		if err := os.Chmod(d, 0o777|os.ModeSticky); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pm
+}
+
+// openPath lets every user traverse the directories above dir (t.TempDir
+// makes them 0700).
+func openPath(t *testing.T, dir string) {
+	t.Helper()
+	for d := filepath.Dir(dir); d != "/"; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, fi.Mode().Perm()|0o011); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// runAs runs the shell script in dir as uid (with gid == uid and no
+// supplementary groups; uid 0 runs as root) and returns its combined
+// output.
+func runAs(uid uint32, dir, script string) (string, error) {
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Dir = dir
+	if uid != 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// sameAsHost runs script as uid in the mount and in the host directory
+// and fails unless both print the same and agree on success. It returns
+// the mount's output.
+func (pm *posixMount) sameAsHost(t *testing.T, uid uint32, script string) string {
+	t.Helper()
+	got, gerr := runAs(uid, pm.mnt, script)
+	want, werr := runAs(uid, pm.host, script)
+	if got != want || (gerr == nil) != (werr == nil) {
+		t.Fatalf("uid %d: %s\n mount: %q (%v)\n host:  %q (%v)", uid, script, got, gerr, want, werr)
+	}
+	return got
+}
