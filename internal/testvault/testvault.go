@@ -1,6 +1,6 @@
 // Package testvault gives tests access to the golden vaults made by the
-// real gocryptfs 2.3 (../shared/testdata/gocryptfs-2.3 next to the
-// repository): it copies them into temporary directories with the
+// real gocryptfs 2.3 (testdata/gocryptfs-2.3 in the repository, a copy of
+// the team's shared golden data): it copies them into temporary directories with the
 // permission bits and extended attributes that git cannot keep, and
 // compares a plaintext tree with a vault's manifest.
 //
@@ -35,9 +35,8 @@ var Forward = []string{"default", "plaintextnames", "aessiv", "xchacha", "determ
 // Reverse lists the reverse-mode golden vaults.
 var Reverse = []string{"reverse", "reverse-deterministic-names", "reverse-plaintextnames"}
 
-// Dir returns the golden data directory. It looks for
-// ../shared/testdata/gocryptfs-2.3 beside the repository root (the
-// directory with go.mod), or uses $SEALFS_GOLDEN.
+// Dir returns the golden data directory: testdata/gocryptfs-2.3 at the
+// repository root (the directory with go.mod), or $SEALFS_GOLDEN.
 func Dir(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("SEALFS_GOLDEN"); d != "" {
@@ -49,7 +48,7 @@ func Dir(t testing.TB) string {
 	}
 	for d := wd; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			g := filepath.Join(filepath.Dir(d), "shared", "testdata", "gocryptfs-2.3")
+			g := filepath.Join(d, "testdata", "gocryptfs-2.3")
 			if _, err := os.Stat(g); err != nil {
 				t.Fatalf("golden vaults not found at %s (set SEALFS_GOLDEN): %v", g, err)
 			}
