@@ -145,11 +145,17 @@ type dirEntry struct {
 	info  fs.FileInfo
 	name  string
 	infoE error
+	ino   uint64 // from the store's listing; 0 when unknown
 }
 
 func (e *dirEntry) Name() string      { return e.name }
 func (e *dirEntry) IsDir() bool       { return e.typ.IsDir() }
 func (e *dirEntry) Type() fs.FileMode { return e.typ }
+
+// Ino is the inode number of the entry as the store's listing gave it
+// (what Lstat reports as Stat.Ino), or 0 where the store does not tell
+// (InoDirEntry).
+func (e *dirEntry) Ino() uint64 { return e.ino }
 func (e *dirEntry) Info() (fs.FileInfo, error) {
 	if e.info != nil || e.infoE != nil {
 		return e.info, e.infoE
@@ -196,7 +202,11 @@ func (f *FS) listDir(plain string, d dirLoc, sf StoreFile) ([]fs.DirEntry, error
 		if plain != "." {
 			l.plain = plain + "/" + name
 		}
-		out = append(out, &dirEntry{f: f, name: name, typ: ce.Type(), loc: l})
+		de := &dirEntry{f: f, name: name, typ: ce.Type(), loc: l}
+		if ie, ok := ce.(InoDirEntry); ok {
+			de.ino = ie.Ino()
+		}
+		out = append(out, de)
 	}
 	return out, nil
 }

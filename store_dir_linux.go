@@ -282,7 +282,7 @@ func (s *dirStore) OpenFile(name string, flag int, perm fs.FileMode) (StoreFile,
 		if err != nil {
 			return err
 		}
-		f = &dirFile{File: os.NewFile(uintptr(fd), name), fd: fd}
+		f = &dirFile{File: os.NewFile(uintptr(fd), name), fd: fd, s: s}
 		return nil
 	})
 	if err != nil {
@@ -595,6 +595,9 @@ func (s *dirStore) Statfs() (Statfs, error) {
 type dirFile struct {
 	*os.File
 	fd int
+	s  *dirStore
+
+	dbuf, dents []byte // ReadDir: getdents64 buffer and what is left of it
 }
 
 // Stat describes the open file with a *Stat in Sys(), like Store.Lstat.

@@ -210,7 +210,11 @@ func mountOptions(dir string, opts *Options, ttl time.Duration) *fs.Options {
 		mo.Options = append(mo.Options, "default_permissions")
 	}
 	mo.EnableAcl = opts.ACL
-	return &fs.Options{MountOptions: mo, EntryTimeout: &entry, AttrTimeout: &attr, NegativeTimeout: &neg}
+	// NullPermissions: a mode of 0000 is reported as it is. go-fuse would
+	// otherwise show 0644 (0755 for a directory), and with
+	// default_permissions the kernel would let every user read a file its
+	// owner made unreadable with chmod 0.
+	return &fs.Options{MountOptions: mo, EntryTimeout: &entry, AttrTimeout: &attr, NegativeTimeout: &neg, NullPermissions: true}
 }
 
 func newRoot(opts *Options) *root {
@@ -226,8 +230,15 @@ func newRoot(opts *Options) *root {
 	return r
 }
 
-func mount(dir string, r *root, rootNode fs.InodeEmbedder, ttl time.Duration) (*Server, error) {
+// mount serves rootNode on dir. rootInfo describes the root directory:
+// its inode number becomes the root's (go-fuse would report 0, which
+// tools such as find and du take for a missing inode).
+func mount(dir string, r *root, rootNode fs.InodeEmbedder, rootInfo iofs.FileInfo, ttl time.Duration) (*Server, error) {
 	o := mountOptions(dir, &r.opts, ttl)
+	if rootInfo != nil {
+		sa := stable(rootInfo)
+		o.RootStableAttr = &sa
+	}
 	raw := newNoOpendir(fs.NewNodeFS(rootNode, o), !r.opts.SharedStorage)
 	srv, err := newServer(raw, dir, &o.MountOptions, r)
 	if err != nil {
@@ -285,13 +296,22 @@ func (s *Server) idleWatch() {
 
 // Mount mounts the vault fsys read-write (or read-only with
 // opts.ReadOnly) on dir and serves it in the background.
+//
+// The modes of the objects the kernel asks to create already have the
+// caller's umask applied; the serving process' umask applies once more
+// when the library creates them. A program that serves mounts should run
+// with umask 0 (syscall.Umask(0)), as the sealfs command does.
 func Mount(dir string, fsys *sealfs.FS, opts *Options) (*Server, error) {
 	r := newRoot(opts)
 	r.fsys = fsys
 	if fsys.ReadOnly() {
 		r.opts.ReadOnly = true
 	}
-	return mount(dir, r, &node{r: r}, vaultCacheTTL)
+	fi, err := fsys.Lstat(".")
+	if err != nil {
+		return nil, err
+	}
+	return mount(dir, r, &node{r: r}, fi, vaultCacheTTL)
 }
 
 // Stable-attr helpers.
@@ -373,11 +393,19 @@ func inodePath(in *fs.Inode) string {
 	return p
 }
 
-// toDirEntries converts a listing.
+// toDirEntries converts a listing, with "." and ".." first as a local
+// file system lists them. Entries carry their inode numbers where the
+// listing knows them (sealfs.InoDirEntry); go-fuse reports the others as
+// unknown (0xffffffff).
 func toDirEntries(ents []iofs.DirEntry) []fuse.DirEntry {
-	out := make([]fuse.DirEntry, 0, len(ents))
+	out := make([]fuse.DirEntry, 0, len(ents)+2)
+	out = append(out, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR}, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
 	for _, e := range ents {
-		out = append(out, fuse.DirEntry{Name: e.Name(), Mode: typeBits(e.Type())})
+		de := fuse.DirEntry{Name: e.Name(), Mode: typeBits(e.Type())}
+		if ie, ok := e.(sealfs.InoDirEntry); ok {
+			de.Ino = ie.Ino()
+		}
+		out = append(out, de)
 	}
 	return out
 }

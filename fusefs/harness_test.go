@@ -3,9 +3,11 @@
 package fusefs
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -43,6 +45,10 @@ func mountPOSIX(t *testing.T, mo *Options) *posixMount {
 	for _, d := range []string{pm.mnt, pm.cipher, pm.host} {
 		openPath(t, d)
 	}
+	// The steps run with umask 0, and so does the server (the sealfs
+	// command serves with umask 0; see Mount).
+	old := syscall.Umask(0)
+	t.Cleanup(func() { syscall.Umask(old) })
 	// The vault's root is the ciphertext directory: world-writable and
 	// sticky, as the host directory.
 	for _, d := range []string{pm.cipher, pm.host} {
@@ -94,4 +100,52 @@ func (pm *posixMount) sameAsHost(t *testing.T, uid uint32, script string) string
 		t.Fatalf("uid %d: %s\n mount: %q (%v)\n host:  %q (%v)", uid, script, got, gerr, want, werr)
 	}
 	return got
+}
+
+// TestMain lets the test binary act as a small tool in the steps of the
+// POSIX tests (see helperCmd), for system calls the shell cannot make.
+func TestMain(m *testing.M) {
+	if op := os.Getenv("SEALFS_FUSEFS_HELPER"); op != "" {
+		if err := helper(op, os.Args[1:]); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// helperCmd is the shell command that runs helper op with args: put it in
+// a script given to runAs or sameAsHost.
+func helperCmd(op string, args ...string) string {
+	s := "SEALFS_FUSEFS_HELPER=" + op + " " + strconv.Quote(os.Args[0])
+	for _, a := range args {
+		s += " " + strconv.Quote(a)
+	}
+	return s
+}
+
+// helper runs one operation of helperCmd and prints what it found:
+//   - create PATH MODE: open(O_CREAT|O_EXCL|O_WRONLY) with the octal MODE,
+//     prints the permission bits fstat sees.
+func helper(op string, args []string) error {
+	switch op {
+	case "create":
+		mode, err := strconv.ParseUint(args[1], 8, 32)
+		if err != nil {
+			return err
+		}
+		fd, err := syscall.Open(args[0], syscall.O_CREAT|syscall.O_EXCL|syscall.O_WRONLY, uint32(mode))
+		if err != nil {
+			return err
+		}
+		defer syscall.Close(fd)
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			return err
+		}
+		fmt.Printf("%o\n", st.Mode&0o7777)
+		return nil
+	}
+	return fmt.Errorf("unknown helper %q", op)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sealfs/sealfs"
+	"golang.org/x/sys/unix"
 )
 
 // node is a file, directory or other object of a mounted vault.
@@ -29,6 +30,34 @@ type node struct {
 	// set-group-ID bit: with HANDLE_KILLPRIV_V2 the kernel leaves their
 	// removal on writes by unprivileged callers to us.
 	privBits atomic.Bool
+
+	// gone holds the last attributes of a directory removed through the
+	// mount (rmdir, or renamed over): a process that still has it open
+	// (or as its working directory) gets them from fstat, with a link
+	// count of 0, as from a local file system.
+	gone atomic.Pointer[fuse.Attr]
+}
+
+// keepGone saves the attributes of the directory at p, which is about to
+// be removed, for the child node of n named name (see gone). It returns
+// the function that marks the node gone once the removal has succeeded.
+func (n *node) keepGone(name, p string) func() {
+	ch := n.GetChild(name)
+	if ch == nil || ch.Mode()&syscall.S_IFMT != syscall.S_IFDIR {
+		return func() {}
+	}
+	fi, err := n.r.fsys.Lstat(p)
+	if err != nil {
+		return func() {}
+	}
+	var a fuse.Attr
+	n.r.fillAttr(fi, &a)
+	a.Nlink = 0
+	return func() {
+		if cn, ok := ch.Operations().(*node); ok {
+			cn.gone.Store(&a)
+		}
+	}
 }
 
 // noteMode remembers whether fi has privilege bits (see privBits).
@@ -158,6 +187,10 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 
 func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.r.touch()
+	if a := n.gone.Load(); a != nil {
+		out.Attr = *a
+		return 0
+	}
 	h, ok := fh.(*handle)
 	if !ok {
 		// fstat(2) comes without a handle; an open file answers from its
@@ -301,15 +334,40 @@ func (r *root) openFlags() uint32 {
 	return ff
 }
 
-// chownToCaller gives a new object to the calling user when running as
-// root with PreserveOwner (allow_other).
-func (n *node) chownToCaller(ctx context.Context, p string) {
+// chownToCaller gives a new object (mode as created) to the calling user
+// when running as root with PreserveOwner (allow_other), as a local file
+// system creates it:
+//   - in a set-group-ID directory it keeps the directory's group, which
+//     the store gave it (and a new directory the set-group-ID bit);
+//   - chown(2) clears the set-user-ID and set-group-ID bits of what is not
+//     a directory, so they are put back as the caller created them (the
+//     kernel has already dropped a set-group-ID bit the caller may not
+//     set).
+//
+// Nothing changes hands when the caller is this process' user and group.
+func (n *node) chownToCaller(ctx context.Context, p string, mode uint32) {
 	if !n.r.opts.PreserveOwner {
 		return
 	}
-	if c, ok := fuse.FromContext(ctx); ok {
-		if err := n.r.fsys.Lchown(p, int(c.Uid), int(c.Gid)); err != nil {
-			n.r.log.Warn("could not chown new object to the caller", "path", p, "err", err)
+	c, ok := fuse.FromContext(ctx)
+	if !ok {
+		return
+	}
+	uid, gid := int(c.Uid), int(c.Gid)
+	if dir, err := n.r.fsys.Lstat(n.path()); err == nil && dir.Mode()&iofs.ModeSetgid != 0 {
+		gid = -1
+	}
+	if uid == os.Geteuid() && (gid == -1 || gid == os.Getegid()) {
+		return
+	}
+	if err := n.r.fsys.Lchown(p, uid, gid); err != nil {
+		n.r.log.Warn("could not chown new object to the caller", "path", p, "err", err)
+		return
+	}
+	typ := mode & syscall.S_IFMT
+	if typ != syscall.S_IFDIR && typ != syscall.S_IFLNK && mode&(syscall.S_ISUID|syscall.S_ISGID) != 0 {
+		if err := n.r.fsys.Chmod(p, unixToFileMode(mode)); err != nil {
+			n.r.log.Warn("could not restore the set-user-ID/set-group-ID bits of a new object", "path", p, "err", err)
 		}
 	}
 }
@@ -321,7 +379,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if err != nil {
 		return nil, nil, 0, n.errno("create", p, err)
 	}
-	n.chownToCaller(ctx, p)
+	n.chownToCaller(ctx, p, mode|syscall.S_IFREG)
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -343,7 +401,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if err := n.r.fsys.Mkdir(p, unixToFileMode(mode)); err != nil {
 		return nil, n.errno("mkdir", p, err)
 	}
-	n.chownToCaller(ctx, p)
+	n.chownToCaller(ctx, p, mode|syscall.S_IFDIR)
 	return n.entry(ctx, p, out)
 }
 
@@ -353,7 +411,7 @@ func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, 
 	if err := n.r.fsys.Mknod(p, mode, uint64(dev)); err != nil {
 		return nil, n.errno("mknod", p, err)
 	}
-	n.chownToCaller(ctx, p)
+	n.chownToCaller(ctx, p, mode)
 	return n.entry(ctx, p, out)
 }
 
@@ -363,7 +421,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	if err := n.r.fsys.Symlink(target, p); err != nil {
 		return nil, n.errno("symlink", p, err)
 	}
-	n.chownToCaller(ctx, p)
+	n.chownToCaller(ctx, p, syscall.S_IFLNK)
 	return n.entry(ctx, p, out)
 }
 
@@ -399,14 +457,27 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	n.r.touch()
 	p := joinPath(n.path(), name)
-	return n.errno("rmdir", p, n.r.fsys.Rmdir(p))
+	removed := n.keepGone(name, p)
+	if err := n.r.fsys.Rmdir(p); err != nil {
+		return n.errno("rmdir", p, err)
+	}
+	removed()
+	return 0
 }
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	n.r.touch()
 	oldp := joinPath(n.path(), name)
 	newp := joinPath(inodePath(newParent.EmbeddedInode()), newName)
-	return n.errno("rename", oldp, n.r.fsys.Rename2(oldp, newp, uint(flags)))
+	replaced := func() {}
+	if np, ok := newParent.(*node); ok && flags&unix.RENAME_EXCHANGE == 0 {
+		replaced = np.keepGone(newName, newp)
+	}
+	if err := n.r.fsys.Rename2(oldp, newp, uint(flags)); err != nil {
+		return n.errno("rename", oldp, err)
+	}
+	replaced()
+	return 0
 }
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
@@ -555,6 +626,12 @@ func (h *handle) Allocate(ctx context.Context, off uint64, size uint64, mode uin
 	const keepSize = 1 // FALLOC_FL_KEEP_SIZE
 	if mode&^keepSize != 0 {
 		return syscall.EOPNOTSUPP
+	}
+	// Linux clears the privilege bits on fallocate as on a write.
+	if unprivileged(ctx) {
+		if errno := h.n.killPriv(h.f); errno != 0 {
+			return errno
+		}
 	}
 	return h.r.toErrno("fallocate", h.f.Name(), h.f.Allocate(int64(off), int64(size), mode&keepSize != 0))
 }

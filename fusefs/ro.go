@@ -20,7 +20,11 @@ func MountFS(dir string, fsys iofs.FS, opts *Options) (*Server, error) {
 	r := newRoot(opts)
 	r.ro = fsys
 	r.opts.ReadOnly = true
-	return mount(dir, r, &roNode{r: r}, viewCacheTTL)
+	fi, err := iofs.Stat(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	return mount(dir, r, &roNode{r: r}, fi, viewCacheTTL)
 }
 
 type roNode struct {

@@ -348,6 +348,11 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Every create and mkdir the kernel sends carries the mode with the
+	// caller's umask already applied; this process' own umask must not
+	// take more bits away (a caller with umask 0 asking for 0770 gets
+	// 0770, as gocryptfs gives it).
+	syscall.Umask(0)
 	srv, err := mountFS(mnt, mo)
 	if err != nil {
 		stopProfiles()
