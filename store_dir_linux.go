@@ -34,14 +34,19 @@ type dirStore struct {
 }
 
 // fdCache keeps O_PATH descriptors of recently used ciphertext directories,
-// so that most operations are one *at system call. Entries live at most
+// so that most operations are one *at system call. It holds at most
+// fdCacheMax of them (as gocryptfs' directory cache), each at most
 // fdCacheTTL (the vault may be changed behind our back, as gocryptfs'
-// one-second directory cache assumes too) and are dropped at once when a
-// rename or remove through this store touches them.
+// one-second directory cache assumes too): a timer closes what has
+// expired, so an idle mount keeps no descriptors open beyond the root's.
+// Entries are dropped at once when a rename or remove through this store
+// touches them.
 type fdCache struct {
 	disabled bool
 	mu       sync.Mutex
 	m        map[string]*cachedFD
+	timer    *time.Timer // runs expire while the cache is not empty
+	closed   bool
 }
 
 type cachedFD struct {
@@ -53,8 +58,25 @@ type cachedFD struct {
 
 const (
 	fdCacheTTL = time.Second
-	fdCacheMax = 128
+	fdCacheMax = 20
 )
+
+// expire closes the entries older than fdCacheTTL and runs again while
+// any are left.
+func (c *fdCache) expire() {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.drop(func(_ string, e *cachedFD) bool { return now.Sub(e.born) >= fdCacheTTL })
+	if len(c.m) > 0 {
+		c.timer.Reset(fdCacheTTL / 2)
+	} else {
+		c.timer = nil
+	}
+}
 
 func (c *fdCache) release(e *cachedFD) {
 	c.mu.Lock()
@@ -92,9 +114,14 @@ func (c *fdCache) invalidate(name string) {
 	c.mu.Unlock()
 }
 
-// closeAll empties the cache.
+// closeAll empties the cache for good.
 func (c *fdCache) closeAll() {
 	c.mu.Lock()
+	c.closed = true
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
 	c.drop(func(string, *cachedFD) bool { return true })
 	c.mu.Unlock()
 }
@@ -134,13 +161,22 @@ func (s *dirStore) acquireDir(dir string) (int, *cachedFD, error) {
 	if c.m == nil {
 		c.m = make(map[string]*cachedFD)
 	}
-	if len(c.m) >= fdCacheMax {
-		c.drop(func(_ string, x *cachedFD) bool { return now.Sub(x.born) >= fdCacheTTL || x.refs == 0 })
-	}
 	if old := c.m[dir]; old != nil {
 		c.drop(func(d string, x *cachedFD) bool { return x == old })
 	}
+	if len(c.m) >= fdCacheMax {
+		c.drop(func(_ string, x *cachedFD) bool { return now.Sub(x.born) >= fdCacheTTL || x.refs == 0 })
+	}
+	if len(c.m) >= fdCacheMax {
+		// Every entry is in use: this one is not kept.
+		e.dead = true
+		c.mu.Unlock()
+		return fd, e, nil
+	}
 	c.m[dir] = e
+	if c.timer == nil && !c.closed {
+		c.timer = time.AfterFunc(fdCacheTTL, c.expire)
+	}
 	c.mu.Unlock()
 	return fd, e, nil
 }
@@ -190,15 +226,47 @@ func checkName(name string) error {
 	return nil
 }
 
+// pathMax is the longest path the kernel resolves in one call (PATH_MAX
+// counts the terminating NUL).
+const pathMax = unix.PathMax - 1
+
 // openDir opens the directory dir (a clean relative path or ".") beneath
 // the root as an O_PATH descriptor. The caller closes it unless it is
 // s.rootfd.
+//
+// Encrypted names are longer than their plaintext, so a ciphertext path
+// can pass PATH_MAX where the plaintext path does not (gocryptfs resolves
+// one component at a time and has no such limit). A directory path
+// longer than PATH_MAX is resolved in two steps: the prefix that leaves
+// at most PATH_MAX bytes (through the descriptor cache, so a deep tree
+// costs one extra lookup, not a walk), then the rest beneath it. Only the
+// plaintext limits then apply.
 func (s *dirStore) openDir(dir string) (int, error) {
 	if dir == "." || dir == "" {
 		return s.rootfd, nil
 	}
+	if len(dir) > pathMax {
+		cut := len(dir) - pathMax - 1
+		j := strings.IndexByte(dir[cut:], '/')
+		if j <= 0 {
+			return -1, unix.ENAMETOOLONG // a component longer than PATH_MAX
+		}
+		prefix, rest := dir[:cut+j], dir[cut+j+1:]
+		pfd, e, err := s.acquireDir(prefix)
+		if err != nil {
+			return -1, err
+		}
+		defer s.releaseDir(e)
+		return s.openBeneath(pfd, rest)
+	}
+	return s.openBeneath(s.rootfd, dir)
+}
+
+// openBeneath opens the directory rel (at most PATH_MAX bytes) beneath the
+// directory descriptor base without following symlinks.
+func (s *dirStore) openBeneath(base int, rel string) (int, error) {
 	if !s.noOpenat2.Load() {
-		fd, err := unix.Openat2(s.rootfd, dir, &unix.OpenHow{
+		fd, err := unix.Openat2(base, rel, &unix.OpenHow{
 			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 		})
@@ -214,10 +282,10 @@ func (s *dirStore) openDir(dir string) (int, error) {
 		}
 		s.noOpenat2.Store(true)
 	}
-	fd := s.rootfd
-	for _, comp := range strings.Split(dir, "/") {
+	fd := base
+	for _, comp := range strings.Split(rel, "/") {
 		nfd, err := unix.Openat(fd, comp, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if fd != s.rootfd {
+		if fd != base {
 			unix.Close(fd)
 		}
 		if err != nil {
