@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/sealfs/sealfs/vault"
 	"io"
 	"sort"
 	"strings"
@@ -196,14 +197,15 @@ func runCommand(ctx context.Context, e *env, c *command, args []string) int {
 		e.warnf("interrupted: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return exitSigInt
 	}
-	e.warnf("%s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 	code := exitCode(err)
-	switch code {
-	case exitUsage:
-		fmt.Fprintf(e.stderr, "Run 'sealfs help %s' for usage.\n", c.name)
-	case exitPasswordIncorrect:
-		// The line gocryptfs prints, which front ends look for.
+	if code == exitPasswordIncorrect && errors.Is(err, vault.ErrWrongPassword) {
+		// One line, gocryptfs' own, which front ends look for.
 		fmt.Fprintf(e.stderr, "Password incorrect.\n")
+		return code
+	}
+	e.warnf("%s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	if code == exitUsage {
+		fmt.Fprintf(e.stderr, "Run 'sealfs help %s' for usage.\n", c.name)
 	}
 	return code
 }
