@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/sealfs/sealfs/internal/aead"
@@ -172,6 +173,13 @@ func (c *Codec) CipherSize(plain int64) int64 {
 
 // PlainSize converts a ciphertext size to the plaintext size (§5.4). A
 // header-only or shorter file is empty; a trailing partial block too short
+// MaxPlainSize is the largest plaintext size (and end of a write) whose
+// ciphertext fits in an off_t: writes, truncates and allocations beyond
+// it fail with EFBIG, as on a local file system past its largest file.
+func (c *Codec) MaxPlainSize() int64 {
+	return (math.MaxInt64 - HeaderSize) / int64(c.cbs) * PlainBlockSize
+}
+
 // to hold data counts as one byte (reading it fails).
 func (c *Codec) PlainSize(cipherSize int64) int64 {
 	if cipherSize <= HeaderSize {

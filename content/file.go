@@ -391,6 +391,9 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if off > f.c.MaxPlainSize()-int64(len(p)) {
+		return 0, syscall.EFBIG
+	}
 	cs, err := f.cipherSize()
 	if err != nil {
 		return 0, err
@@ -491,6 +494,9 @@ func (f *File) Truncate(size int64) error {
 	if size < 0 {
 		return syscall.EINVAL
 	}
+	if size > f.c.MaxPlainSize() {
+		return syscall.EFBIG
+	}
 	cs, err := f.cipherSize()
 	if err != nil {
 		return err
@@ -573,6 +579,9 @@ func (f *File) Truncate(size int64) error {
 func (f *File) Allocate(off, length int64, keepSize bool) error {
 	if off < 0 || length <= 0 {
 		return syscall.EINVAL
+	}
+	if off > f.c.MaxPlainSize()-length {
+		return syscall.EFBIG
 	}
 	if a, ok := f.b.(Allocator); ok {
 		coff := HeaderSize + off/PlainBlockSize*int64(f.c.cbs)

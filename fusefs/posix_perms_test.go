@@ -30,7 +30,10 @@ func TestPOSIXPermissions(t *testing.T) {
 	t.Run("set-user-ID kept at create", func(t *testing.T) {
 		for _, uid := range []uint32{0, nobody} {
 			name := "su" + map[uint32]string{0: "root", nobody: "nobody"}[uid]
-			pm.sameAsHost(t, uid, helperCmd("create", name, "6777")+` && stat -c '%a' `+name)
+			out := pm.sameAsHost(t, uid, helperCmd("create", name, "6777")+` && stat -c '%a' `+name)
+			if want := "6777\n6777\n"; uid == 0 && out != want {
+				t.Fatalf("root created %q", out)
+			}
 		}
 	})
 	t.Run("fallocate and write by another user clear privilege bits", func(t *testing.T) {
