@@ -618,10 +618,11 @@ func (f *File) isHole(blk, cs int64) (bool, error) {
 }
 
 // seekStart returns the ciphertext and plaintext sizes for a SEEK_DATA or
-// SEEK_HOLE from off, with lseek's errors for offsets outside the file.
+// SEEK_HOLE from off, with lseek's errors for offsets outside the file
+// (ENXIO for a negative one too, as ext4 and tmpfs answer).
 func (f *File) seekStart(off int64) (cs, ps int64, err error) {
 	if off < 0 {
-		return 0, 0, syscall.EINVAL
+		return 0, 0, syscall.ENXIO
 	}
 	if cs, err = f.cipherSize(); err != nil {
 		return 0, 0, err
@@ -633,7 +634,18 @@ func (f *File) seekStart(off int64) (cs, ps int64, err error) {
 	return cs, ps, nil
 }
 
-// SeekData returns the first plaintext offset >= off that may hold data
+// The backing file's own SEEK_DATA and SEEK_HOLE only hint: its
+// allocation unit (the file system block) does not line up with
+// ciphertext blocks (4128 or 4136 bytes), so the file system block that
+// holds the tail of a data block also covers the start of the next one,
+// which may be a hole. A plaintext block is a hole exactly when its whole
+// ciphertext block reads as zeros (§5.5), so every block a hint points at
+// is checked by reading it: SEEK_DATA never points into a hole, SEEK_HOLE
+// never into data, and a walk over the data segments ends. (A hole the
+// backing file system sees no hole in may be reported as data, which
+// lseek allows: finding it would mean reading all data.)
+
+// SeekData returns the first plaintext offset >= off that holds data
 // (lseek SEEK_DATA). Offsets at or past the end give ENXIO.
 func (f *File) SeekData(off int64) (int64, error) {
 	cs, ps, err := f.seekStart(off)
@@ -641,22 +653,23 @@ func (f *File) SeekData(off int64) (int64, error) {
 		return 0, err
 	}
 	cbs := int64(f.c.cbs)
-	blk := off / PlainBlockSize
-	if s, ok := f.b.(Seeker); ok {
-		d, err := s.SeekData(HeaderSize + blk*cbs)
-		if err != nil {
-			if errors.Is(err, syscall.ENXIO) {
-				return 0, syscall.ENXIO
+	s, hints := f.b.(Seeker)
+	for blk := off / PlainBlockSize; blk*PlainBlockSize < ps; blk++ {
+		if hints {
+			d, err := s.SeekData(HeaderSize + blk*cbs)
+			if err != nil {
+				if errors.Is(err, syscall.ENXIO) {
+					return 0, syscall.ENXIO
+				}
+				return 0, err
 			}
-			return 0, err
+			if d >= HeaderSize {
+				blk = max(blk, (d-HeaderSize)/cbs)
+			}
+			if blk*PlainBlockSize >= ps {
+				break
+			}
 		}
-		db := (d - HeaderSize) / cbs
-		if d < HeaderSize {
-			db = 0
-		}
-		return min(max(off, db*PlainBlockSize), ps-1), nil
-	}
-	for ; blk*PlainBlockSize < ps; blk++ {
 		hole, err := f.isHole(blk, cs)
 		if err != nil {
 			return 0, err
@@ -676,19 +689,35 @@ func (f *File) SeekHole(off int64) (int64, error) {
 		return 0, err
 	}
 	cbs := int64(f.c.cbs)
-	blk := off / PlainBlockSize
-	if s, ok := f.b.(Seeker); ok {
-		hc, err := s.SeekHole(HeaderSize + blk*cbs)
-		if err != nil {
-			return 0, err
+	s, hints := f.b.(Seeker)
+	for blk := off / PlainBlockSize; blk*PlainBlockSize < ps; blk++ {
+		if hints {
+			hc, err := s.SeekHole(HeaderSize + blk*cbs)
+			if err != nil {
+				return 0, err
+			}
+			if hc >= cs {
+				break
+			}
+			// The first block that starts in the backing hole, or the
+			// one before it, which straddles the hole's start: after a
+			// run of data that is the usual first hole block, its start
+			// sharing a file system block with the data's tail.
+			hb := max(blk, (hc-HeaderSize+cbs-1)/cbs)
+			if hb > blk && (hb-1)*PlainBlockSize < ps {
+				hole, err := f.isHole(hb-1, cs)
+				if err != nil {
+					return 0, err
+				}
+				if hole {
+					return max(off, (hb-1)*PlainBlockSize), nil
+				}
+			}
+			blk = hb
+			if blk*PlainBlockSize >= ps {
+				break
+			}
 		}
-		if hc >= cs {
-			return ps, nil
-		}
-		hb := (hc - HeaderSize + cbs - 1) / cbs // first whole block in the hole
-		return min(max(off, hb*PlainBlockSize), ps), nil
-	}
-	for ; blk*PlainBlockSize < ps; blk++ {
 		hole, err := f.isHole(blk, cs)
 		if err != nil {
 			return 0, err

@@ -164,8 +164,39 @@ func helperCmd(op string, args ...string) string {
 //     prints the permission bits fstat sees.
 //   - copyrange SRC DST OFF: copy_file_range of all of SRC to DST at the
 //     decimal offset OFF, prints the count or the errno's name.
+//   - segments PATH: the data segments lseek's SEEK_DATA and SEEK_HOLE
+//     walk finds (one "START END" line each, at most 64), then what
+//     SEEK_DATA from -1 and from the size answer.
 func helper(op string, args []string) error {
 	switch op {
+	case "segments":
+		f, err := os.Open(args[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fd := int(f.Fd())
+		for pos, i := int64(0), 0; i < 64; i++ {
+			d, err := unix.Seek(fd, pos, unix.SEEK_DATA)
+			if err != nil {
+				break
+			}
+			e, err := unix.Seek(fd, d, unix.SEEK_HOLE)
+			if err != nil {
+				return err
+			}
+			fmt.Println(d, e)
+			pos = e
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		for _, off := range []int64{-1, fi.Size()} {
+			_, err := unix.Seek(fd, off, unix.SEEK_DATA)
+			fmt.Println("SEEK_DATA", off, err)
+		}
+		return nil
 	case "copyrange":
 		off, err := strconv.ParseInt(args[2], 10, 64)
 		if err != nil {

@@ -11,6 +11,17 @@ import (
 // directory.
 func TestPOSIXLimits(t *testing.T) {
 	pm := mountPOSIX(t, nil)
+	t.Run("SEEK_DATA and SEEK_HOLE", func(t *testing.T) {
+		// 4 KiB of data at 5 MiB and at 9 MiB in a 12 MiB file: ext4 and
+		// tmpfs find the same segments (the vault's answers are right to
+		// the 4 KiB block).
+		pm.sameAsHost(t, nobody, `dd if=/dev/urandom of=sp bs=4096 count=1 seek=1280 2>/dev/null && dd if=/dev/urandom of=sp bs=4096 count=1 seek=2304 conv=notrunc 2>/dev/null && truncate -s 12M sp`)
+		out := pm.sameAsHost(t, nobody, helperCmd("segments", "sp"))
+		want := "5242880 5246976\n9437184 9441280\nSEEK_DATA -1 no such device or address\nSEEK_DATA 12582912 no such device or address\n"
+		if out != want {
+			t.Fatalf("segments:\n%s\nwant:\n%s", out, want)
+		}
+	})
 	t.Run("copy_file_range beyond the largest file", func(t *testing.T) {
 		pm.sameAsHost(t, nobody, `printf 0123456789 > src`)
 		for _, c := range []struct {
