@@ -332,6 +332,10 @@ func (f *FS) RemoveAll(name string) error {
 const (
 	RenameNoReplace = 1 << 0 // fail with fs.ErrExist if newname exists
 	RenameExchange  = 1 << 1 // atomically swap oldname and newname
+	// RenameWhiteout leaves a whiteout (a character device 0:0, as
+	// overlayfs reads it) at oldname in the same step; it needs the
+	// right to create device nodes, as on a local file system.
+	RenameWhiteout = 1 << 2
 )
 
 // Rename renames (moves) oldname to newname (os.Rename). An existing file
@@ -340,9 +344,10 @@ func (f *FS) Rename(oldname, newname string) error {
 	return f.Rename2(oldname, newname, 0)
 }
 
-// Rename2 is Rename with renameat2(2) flags: RenameNoReplace or
-// RenameExchange. Stores without flag support give errors.ErrUnsupported
-// for non-zero flags.
+// Rename2 is Rename with renameat2(2) flags: RenameNoReplace,
+// RenameExchange or RenameWhiteout (with RenameNoReplace or alone).
+// Stores without flag support give errors.ErrUnsupported for non-zero
+// flags.
 func (f *FS) Rename2(oldname, newname string, flags uint) error {
 	if err := f.checkWrite("rename", oldname); err != nil {
 		return err
@@ -353,7 +358,7 @@ func (f *FS) Rename2(oldname, newname string, flags uint) error {
 	if oldname == "." || newname == "." {
 		return &fs.PathError{Op: "rename", Path: oldname, Err: syscall.EBUSY}
 	}
-	if flags&^(RenameNoReplace|RenameExchange) != 0 || flags == RenameNoReplace|RenameExchange {
+	if flags&^(RenameNoReplace|RenameExchange|RenameWhiteout) != 0 || flags&RenameExchange != 0 && flags != RenameExchange {
 		return &fs.PathError{Op: "rename", Path: oldname, Err: syscall.EINVAL}
 	}
 	err := f.rename(oldname, newname, flags)
@@ -429,7 +434,8 @@ func (f *FS) rename(oldp, newp string, flags uint) error {
 		undo()
 		return err
 	}
-	if ol.long && ol.stored != nl.stored || ol.long && ol.dir.cpath != nl.dir.cpath {
+	// The old long name's .name file stays for the whiteout there.
+	if flags&RenameWhiteout == 0 && (ol.long && ol.stored != nl.stored || ol.long && ol.dir.cpath != nl.dir.cpath) {
 		f.removeLongName(&ol)
 	}
 	if ofi.IsDir() {

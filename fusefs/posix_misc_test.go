@@ -3,8 +3,14 @@
 package fusefs
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Data-path limits on an -allow_other mount, compared with the host
@@ -34,4 +40,59 @@ func TestPOSIXLimits(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRenameWhiteout: renameat2(RENAME_WHITEOUT) leaves a 0:0 character
+// device behind, and a sealfs mount serves as the upper layer of an
+// overlayfs mount: files deleted and renamed through the overlay stay so.
+func TestRenameWhiteout(t *testing.T) {
+	pm := mountPOSIX(t, nil)
+	for _, dir := range []string{pm.mnt, pm.host} {
+		p := func(n string) string { return filepath.Join(dir, n) }
+		must(t, os.WriteFile(p("wo"), []byte("x"), 0o644))
+		must(t, unix.Renameat2(unix.AT_FDCWD, p("wo"), unix.AT_FDCWD, p("wo2"), unix.RENAME_WHITEOUT))
+	}
+	pm.sameAsHost(t, 0, `stat -c '%F %t:%T %s' wo wo2 && cat wo2`)
+
+	lower, ov := t.TempDir(), t.TempDir()
+	up, work := filepath.Join(pm.mnt, "upper"), filepath.Join(pm.mnt, "work")
+	must(t, os.Mkdir(up, 0o755))
+	must(t, os.Mkdir(work, 0o755))
+	must(t, os.WriteFile(filepath.Join(lower, "del"), []byte("lower"), 0o644))
+	must(t, os.WriteFile(filepath.Join(lower, "mv"), []byte("lower"), 0o644))
+	if out, err := exec.Command("mount", "-t", "overlay", "overlay", "-o", "lowerdir="+lower+",upperdir="+up+",workdir="+work, ov).CombinedOutput(); err != nil {
+		t.Fatalf("overlay mount with a sealfs upper layer: %v: %s", err, out)
+	}
+	mountedOv := true
+	defer func() {
+		if mountedOv {
+			unix.Unmount(ov, unix.MNT_DETACH)
+		}
+	}()
+	must(t, os.Remove(filepath.Join(ov, "del")))
+	must(t, os.Rename(filepath.Join(ov, "mv"), filepath.Join(ov, "moved")))
+	must(t, os.WriteFile(filepath.Join(ov, "new"), []byte("new"), 0o644))
+	must(t, unix.Unmount(ov, 0))
+	mountedOv = false
+	// Mounted again, the overlay shows what was done through it.
+	if out, err := exec.Command("mount", "-t", "overlay", "overlay", "-o", "lowerdir="+lower+",upperdir="+up+",workdir="+work, ov).CombinedOutput(); err != nil {
+		t.Fatalf("second overlay mount: %v: %s", err, out)
+	}
+	mountedOv = true
+	ents, err := os.ReadDir(ov)
+	must(t, err)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "moved new" {
+		t.Fatalf("overlay after remount lists %v, want [moved new]", names)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
