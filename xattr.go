@@ -79,10 +79,14 @@ func (f *FS) Getxattr(name, attr string) ([]byte, error) {
 	}
 	val, err := f.codec.DecryptBlob(cval)
 	if err != nil {
-		// Very old vaults stored values base64-encoded.
-		if raw, berr := base64.StdEncoding.DecodeString(string(cval)); berr == nil {
-			if v, derr := f.codec.DecryptBlob(raw); derr == nil {
-				return v, nil
+		// Old gocryptfs versions stored values base64-encoded, in the
+		// vault's name alphabet (URL-safe, unpadded with Raw64); gocryptfs
+		// still reads them. What decodes must still authenticate.
+		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.StdEncoding} {
+			if raw, berr := enc.DecodeString(string(cval)); berr == nil {
+				if v, derr := f.codec.DecryptBlob(raw); derr == nil {
+					return v, nil
+				}
 			}
 		}
 		f.reportCorrupt(name, err)
