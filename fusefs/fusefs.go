@@ -210,6 +210,9 @@ func mountOptions(dir string, opts *Options, ttl time.Duration) *fs.Options {
 		mo.Options = append(mo.Options, "default_permissions")
 	}
 	mo.EnableAcl = opts.ACL
+	if opts.ACL && !opts.ReadOnly {
+		mo.ExtraCapabilities |= fuse.CAP_DONT_MASK // see aclUmask
+	}
 	// NullPermissions: a mode of 0000 is reported as it is. go-fuse would
 	// otherwise show 0644 (0755 for a directory), and with
 	// default_permissions the kernel would let every user read a file its
@@ -239,7 +242,11 @@ func mount(dir string, r *root, rootNode fs.InodeEmbedder, rootInfo iofs.FileInf
 		sa := stable(rootInfo)
 		o.RootStableAttr = &sa
 	}
-	raw := newNoOpendir(fs.NewNodeFS(rootNode, o), !r.opts.SharedStorage)
+	inner := fs.NewNodeFS(rootNode, o)
+	if r.opts.ACL && !r.opts.ReadOnly {
+		inner = &aclUmask{RawFileSystem: inner}
+	}
+	raw := newNoOpendir(inner, !r.opts.SharedStorage)
 	srv, err := newServer(raw, dir, &o.MountOptions, r)
 	if err != nil {
 		return nil, err

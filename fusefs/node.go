@@ -538,6 +538,12 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
 	n.r.touch()
+	if !n.r.opts.ACL && sealfs.IsACLXattr(attr) {
+		// Without -acl the mount has no ACLs: the kernel would not
+		// enforce them, and stored on the ciphertext they would change
+		// its mode.
+		return syscall.EOPNOTSUPP
+	}
 	p := n.path()
 	return n.errno("setxattr", p, n.r.fsys.Setxattr(p, attr, data, int(flags)))
 }
@@ -561,6 +567,9 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 
 func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	n.r.touch()
+	if !n.r.opts.ACL && sealfs.IsACLXattr(attr) {
+		return syscall.EOPNOTSUPP // see Setxattr
+	}
 	p := n.path()
 	return n.errno("removexattr", p, n.r.fsys.Removexattr(p, attr))
 }
