@@ -191,7 +191,12 @@ func mountOptions(dir string, opts *Options, ttl time.Duration) *fs.Options {
 		// The kernel would otherwise ask for security.capability before
 		// every write; we clear set-user-ID/set-group-ID bits ourselves
 		// (node.killPriv). Read-only mounts have nothing to clear.
-		ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV_V2,
+		ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV_V2 | fuse.CAP_NO_EXPORT_SUPPORT,
+		// File handles (name_to_handle_at) are refused with EOPNOTSUPP
+		// (Linux 6.9+), so that tools fall back to paths: a handle could
+		// not be opened again once the kernel has forgotten the node (a
+		// path-based vault cannot find an object by inode number), and
+		// open_by_handle_at would fail with ESTALE.
 		// Replies carry decrypted bytes, never a descriptor to splice
 		// from; go-fuse's splice attempt would only cost three system
 		// calls per READ.

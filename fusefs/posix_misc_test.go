@@ -96,3 +96,29 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestFileHandles: a file handle the mount hands out must open again
+// after the kernel has dropped its caches; where it cannot (Linux 6.9+,
+// FUSE_NO_EXPORT_SUPPORT), name_to_handle_at says EOPNOTSUPP, so that
+// tools fall back to paths instead of meeting ESTALE later.
+func TestFileHandles(t *testing.T) {
+	pm := mountPOSIX(t, nil)
+	f := filepath.Join(pm.mnt, "h")
+	must(t, os.WriteFile(f, []byte("x"), 0o644))
+	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, f, 0)
+	if err != nil {
+		if err != unix.EOPNOTSUPP {
+			t.Fatalf("name_to_handle_at: %v, want a handle or EOPNOTSUPP", err)
+		}
+		return
+	}
+	must(t, os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0))
+	mfd, err := unix.Open(pm.mnt, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	must(t, err)
+	defer unix.Close(mfd)
+	fd, err := unix.OpenByHandleAt(mfd, h, unix.O_RDONLY)
+	if err != nil {
+		t.Fatalf("open_by_handle_at after drop_caches: %v (name_to_handle_at should have said EOPNOTSUPP)", err)
+	}
+	unix.Close(fd)
+}
