@@ -93,6 +93,7 @@ func (s *Server) Unmount() error {
 }
 
 type root struct {
+	suid   bool // mounted with "suid": file capabilities are kept
 	fsys   *sealfs.FS
 	ro     iofs.FS // for MountFS
 	opts   Options
@@ -231,6 +232,14 @@ func newRoot(opts *Options) *root {
 		o = *opts
 	}
 	r := &root{opts: o, log: o.Logger}
+	for _, mo := range o.MountOptions {
+		switch mo {
+		case "suid":
+			r.suid = true
+		case "nosuid":
+			r.suid = false
+		}
+	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}

@@ -506,6 +506,11 @@ func copyXattr(val []byte, dest []byte) (uint32, syscall.Errno) {
 	return uint32(copy(dest, val)), 0
 }
 
+// xattrCapability holds file capabilities, which the kernel asks every
+// file for when it is written (unless HANDLE_KILLPRIV_V2, which mounts
+// negotiate).
+const xattrCapability = "security.capability"
+
 // xattrSELinux is the SELinux label, which tools ask every file for.
 const xattrSELinux = "security.selinux"
 
@@ -518,8 +523,8 @@ const xattrSELinux = "security.selinux"
 // where ENODATA costs two round trips to the server for every file.
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	n.r.touch()
-	if attr == "security.capability" {
-		return 0, syscall.ENODATA // no file capabilities inside a vault (gocryptfs: EOPNOTSUPP unless -suid)
+	if attr == xattrCapability && !n.r.suid {
+		return 0, syscall.EOPNOTSUPP // see Setxattr
 	}
 	if !n.r.opts.ACL && sealfs.IsACLXattr(attr) {
 		return 0, syscall.EOPNOTSUPP
@@ -538,6 +543,13 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
 	n.r.touch()
+	if attr == xattrCapability && !n.r.suid {
+		// File capabilities mean nothing on a nosuid mount (the
+		// default): refused, as gocryptfs refuses them without -suid,
+		// instead of stored and then not shown. With suid they are
+		// stored encrypted like every other attribute.
+		return syscall.EOPNOTSUPP
+	}
 	if !n.r.opts.ACL && sealfs.IsACLXattr(attr) {
 		// Without -acl the mount has no ACLs: the kernel would not
 		// enforce them, and stored on the ciphertext they would change

@@ -122,3 +122,55 @@ func TestFileHandles(t *testing.T) {
 	}
 	unix.Close(fd)
 }
+
+// TestXattrNamespaces: attributes of every namespace are stored as the
+// vault stores user attributes (encrypted, as user.gocryptfs.* on the
+// ciphertext), so they exist where Linux allows user.* attributes:
+// regular files and directories; on a symlink or FIFO every namespace
+// gives EPERM, as user.* does on the host. File capabilities are refused
+// on a nosuid mount (the default) and kept with suid.
+func TestXattrNamespaces(t *testing.T) {
+	pm := mountPOSIX(t, nil)
+	p := func(n string) string { return filepath.Join(pm.mnt, n) }
+	must(t, os.WriteFile(p("f"), nil, 0o644))
+	must(t, os.Mkdir(p("d"), 0o755))
+	must(t, os.Symlink("f", p("l")))
+	must(t, unix.Mkfifo(p("fifo"), 0o644))
+	for _, n := range []string{"f", "d"} {
+		for _, a := range []string{"user.x", "trusted.x", "security.x"} {
+			must(t, unix.Lsetxattr(p(n), a, []byte("v"), 0))
+			buf := make([]byte, 8)
+			if sz, err := unix.Lgetxattr(p(n), a, buf); err != nil || string(buf[:sz]) != "v" {
+				t.Fatalf("%s %s: %q, %v", n, a, buf[:sz], err)
+			}
+		}
+	}
+	hostLink := filepath.Join(pm.host, "l")
+	must(t, os.Symlink("f", hostLink))
+	if err := unix.Lsetxattr(hostLink, "user.x", []byte("v"), 0); err != unix.EPERM {
+		t.Fatalf("host: user.x on a symlink: %v", err)
+	}
+	for _, n := range []string{"l", "fifo"} {
+		for _, a := range []string{"user.x", "trusted.x"} {
+			if err := unix.Lsetxattr(p(n), a, []byte("v"), 0); err != unix.EPERM {
+				t.Errorf("%s on %s: %v, want EPERM", a, n, err)
+			}
+		}
+	}
+	cap := []byte{0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if err := unix.Setxattr(p("f"), "security.capability", cap, 0); err != unix.EOPNOTSUPP {
+		t.Errorf("set security.capability on a nosuid mount: %v, want EOPNOTSUPP", err)
+	}
+	if _, err := unix.Getxattr(p("f"), "security.capability", make([]byte, 64)); err != unix.EOPNOTSUPP {
+		t.Errorf("get security.capability on a nosuid mount: %v, want EOPNOTSUPP", err)
+	}
+
+	sm := mountPOSIX(t, &Options{MountOptions: []string{"suid"}})
+	sf := filepath.Join(sm.mnt, "f")
+	must(t, os.WriteFile(sf, nil, 0o755))
+	must(t, unix.Setxattr(sf, "security.capability", cap, 0))
+	buf := make([]byte, 64)
+	if n, err := unix.Getxattr(sf, "security.capability", buf); err != nil || string(buf[:n]) != string(cap) {
+		t.Fatalf("security.capability with suid: %x, %v", buf[:n], err)
+	}
+}
