@@ -37,6 +37,7 @@ type mountOptions struct {
 	forceOwner  string
 	ko          string
 	fsname      string
+	fstype      string
 	idle        time.Duration
 	shared      bool
 	noprealloc  bool
@@ -149,6 +150,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.StringVar(&o.forceOwner, "force_owner", "", "show every object as owned by `UID:GID` (implies -allow_other)")
 		fs.StringVar(&o.ko, "ko", "", "extra kernel mount `OPTIONS`, comma-separated")
 		fs.StringVar(&o.fsname, "fsname", "", "file system `NAME` shown by df (default: CIPHERDIR)")
+		fs.StringVar(&o.fstype, "fstype", "sealfs", "file system `TYPE` in /proc/self/mountinfo, as fuse.TYPE (fuse.TYPE-reverse with -reverse); \"gocryptfs\" for scripts and GUIs that look for gocryptfs mounts")
 		fs.DurationVar(&o.idle, "idle", 0, "unmount after `DURATION` without activity")
 		fs.DurationVar(&o.idle, "i", 0, "same as -idle")
 		fs.BoolVar(&o.shared, "sharedstorage", false, "other instances or programs change CIPHERDIR while mounted: no kernel caching (otherwise such changes show within 10 s)")
@@ -321,9 +323,13 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		GoFuseReaders: o.goReaders,
 		SharedStorage: o.shared,
 		FSName:        o.fsname,
+		Name:          o.fstype,
 		Logger:        logger,
 		Debug:         o.debug,
 		IdleTimeout:   o.idle,
+	}
+	if !validFSType(o.fstype) {
+		return usageErrorf("-fstype %q: want letters, digits, '.', '_' or '-'", o.fstype)
 	}
 	if mo.FSName == "" {
 		if abs, err := filepath.Abs(cipherDir); err == nil {
@@ -569,4 +575,19 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 		}
 		return err
 	}
+}
+
+// validFSType reports whether t can name a FUSE file system type
+// (fuse.TYPE): the kernel takes the subtype up to a comma, and mount
+// tools split on white space.
+func validFSType(t string) bool {
+	if t == "" || len(t) > 64 {
+		return false
+	}
+	for _, c := range t {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

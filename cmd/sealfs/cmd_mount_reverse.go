@@ -55,7 +55,7 @@ func (e *env) openMountFS(ctx context.Context, o *mountOptions, dir string, logg
 		}
 		m, closeFS = v, done
 		mount = func(mnt string, mo *fusefs.Options) (*fusefs.Server, error) {
-			mo.Name = "sealfs-reverse"
+			mo.Name += "-reverse" // as gocryptfs: fuse.gocryptfs-reverse
 			return fusefs.MountFS(mnt, v, mo)
 		}
 	} else {
