@@ -34,6 +34,10 @@ type Options struct {
 	ReadOnly bool
 	// ConfigPath is the config file; "" means DIR/gocryptfs.conf.
 	ConfigPath string
+	// Config is the vault's config when the caller has loaded it already
+	// (for example from a pipe, which reads only once); ConfigPath is
+	// then not read.
+	Config *vault.Config
 	// MasterKey unlocks the vault with the master key instead of the
 	// password. The format is taken from the config file when it exists;
 	// otherwise from Format.
@@ -188,21 +192,24 @@ func Open(dir string, password []byte, opts *Options) (*FS, error) {
 	if o.ConfigPath == "" {
 		o.ConfigPath = filepath.Join(dir, vault.DefaultFile)
 	}
-	var cfg *vault.Config
+	cfg := o.Config
 	var key *vault.Key
 	if o.MasterKey != nil {
-		cfg, err = vault.Load(o.ConfigPath)
-		if errors.Is(err, fs.ErrNotExist) {
-			cfg, err = vault.FormatOnly(o.Format)
-		}
-		if err != nil {
-			return nil, err
+		if cfg == nil {
+			cfg, err = vault.Load(o.ConfigPath)
+			if errors.Is(err, fs.ErrNotExist) {
+				cfg, err = vault.FormatOnly(o.Format)
+			}
+			if err != nil {
+				return nil, err
+			}
 		}
 		key = o.MasterKey
 	} else {
-		cfg, err = vault.Load(o.ConfigPath)
-		if err != nil {
-			return nil, err
+		if cfg == nil {
+			if cfg, err = vault.Load(o.ConfigPath); err != nil {
+				return nil, err
+			}
 		}
 		key, err = cfg.Unlock(password)
 		if err != nil {

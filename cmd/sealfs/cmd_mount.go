@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"log/syslog"
 	"os"
@@ -50,6 +51,7 @@ type mountOptions struct {
 	goReaders   bool
 	notifypid   int // user's -notifypid
 	readypid    int // internal: the parent waiting for the background child
+	configfd    int // internal: the config the parent read (from a pipe)
 	passfd      int // internal: the password comes on this descriptor
 	keyfd       int // internal: the master key (hex) comes on this descriptor
 	fido2fd     int // internal: the FIDO2 hmac-secret (base64) comes on this descriptor
@@ -169,6 +171,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.IntVar(&o.notifypid, "notifypid", 0, "send SIGUSR1 to `PID` once the file system is mounted")
 		fs.IntVar(&o.readypid, "sealfs-ready-pid", 0, internalUsage+"the parent to send SIGUSR1 to when mounted")
 		fs.IntVar(&o.passfd, "passfd", 0, internalUsage+"read the password from file descriptor `N`")
+		fs.IntVar(&o.configfd, "sealfs-config-fd", 0, internalUsage+"read the -config file's content from file descriptor `N`")
 		fs.IntVar(&o.keyfd, "keyfd", 0, internalUsage+"read the master key from file descriptor `N`")
 		fs.IntVar(&o.fido2fd, "fido2fd", 0, internalUsage+"read the FIDO2 hmac-secret from file descriptor `N`")
 		o.kernel.register(fs)
@@ -268,6 +271,15 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	if !o.fg {
 		return e.daemonize(ctx, o, cipherDir)
+	}
+	if o.configfd > 0 {
+		f := os.NewFile(uintptr(o.configfd), "config")
+		data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+		f.Close()
+		if err != nil {
+			return mark(errOpenConf, fmt.Errorf("reading the config from the parent: %w", err))
+		}
+		rememberConfig(configPath(cipherDir, o.open.config, o.configName()), data)
 	}
 	if o.passfd > 0 {
 		o.open.secret.passfile = stringList{"/proc/self/fd/" + strconv.Itoa(o.passfd)}
@@ -537,27 +549,54 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	var w *os.File
-	if secret != nil {
-		r, wr, err := os.Pipe()
+	// What the child reads from its parent, each on a pipe of its own: the
+	// secret, and a config that could be read only once (a pipe given as
+	// -config, which the child could not read again).
+	type handoff struct {
+		w    *os.File
+		data []byte
+	}
+	var handoffs []handoff
+	giveChild := func(flag string, data []byte) error {
+		r, w, err := os.Pipe()
 		if err != nil {
 			return err
 		}
-		defer r.Close()
-		w = wr
-		cmd.ExtraFiles = []*os.File{r}
-		cmd.Args = append(cmd.Args, secretFlag, "3")
+		cmd.ExtraFiles = append(cmd.ExtraFiles, r)
+		cmd.Args = append(cmd.Args, flag, strconv.Itoa(2+len(cmd.ExtraFiles)))
+		handoffs = append(handoffs, handoff{w, data})
+		return nil
+	}
+	defer func() {
+		for _, f := range cmd.ExtraFiles {
+			f.Close()
+		}
+		for _, h := range handoffs {
+			h.w.Close()
+		}
+	}()
+	if secret != nil {
+		line := make([]byte, len(secret)+1)
+		copy(line, secret)
+		line[len(secret)] = '\n'
+		defer clear(line)
+		if err := giveChild(secretFlag, line); err != nil {
+			return err
+		}
+	}
+	if data, ok := onceConfig(configPath(cipherDir, o.open.config, o.configName())); ok {
+		if err := giveChild("-sealfs-config-fd", data); err != nil {
+			return err
+		}
 	}
 	if err := cmd.Start(); err != nil {
-		if w != nil {
-			w.Close()
-		}
 		return err
 	}
-	if w != nil {
-		w.Write(secret)
-		w.Write([]byte{'\n'})
-		w.Close()
+	// Written before waiting: the pipes hold what the child needs (a
+	// config and a password line are far below the pipe's 64 KiB).
+	for _, h := range handoffs {
+		h.w.Write(h.data)
+		h.w.Close()
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/sealfs/sealfs"
@@ -129,11 +130,61 @@ func configPath(dir, custom, defaultName string) string {
 // errOpenConf (exit code 23); a file that fails validation keeps the vault
 // sentinel (exit code 27).
 func loadConfig(path string) (*vault.Config, error) {
-	cfg, err := vault.Load(path)
+	data, err := readConfigFile(path)
+	var cfg *vault.Config
+	if err == nil {
+		cfg, err = vault.Parse(data)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+	}
 	if err != nil {
 		return nil, mark(errOpenConf, fmt.Errorf("loading config file: %w", err))
 	}
 	return cfg, nil
+}
+
+// onceConfigs holds the bytes of config files that can be read only once,
+// by path: -config <(cat gocryptfs.conf) names a pipe, which the command
+// reads once and then serves from memory (and a mount hands to its
+// background process, see daemonize).
+var onceConfigs = struct {
+	sync.Mutex
+	m map[string][]byte
+}{m: map[string][]byte{}}
+
+// readConfigFile reads a config file, a pipe's only once.
+func readConfigFile(path string) ([]byte, error) {
+	onceConfigs.Lock()
+	defer onceConfigs.Unlock()
+	if data, ok := onceConfigs.m[path]; ok {
+		return data, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		onceConfigs.m[path] = data
+	}
+	return data, nil
+}
+
+// rememberConfig makes data the content of the config file path for the
+// rest of the process (the background process of a mount gets the bytes
+// its parent read).
+func rememberConfig(path string, data []byte) {
+	onceConfigs.Lock()
+	onceConfigs.m[path] = data
+	onceConfigs.Unlock()
+}
+
+// onceConfig returns the bytes of path if they were read once already.
+func onceConfig(path string) ([]byte, bool) {
+	onceConfigs.Lock()
+	defer onceConfigs.Unlock()
+	data, ok := onceConfigs.m[path]
+	return data, ok
 }
 
 // openVault unlocks the vault in dir with the password or master key the
@@ -172,6 +223,11 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 		defer key.Destroy()
 		opts.MasterKey = key
 		opts.Format = o.format.options()
+		if data, ok := onceConfig(opts.ConfigPath); ok {
+			if opts.Config, err = vault.Parse(data); err != nil {
+				return nil, mark(errOpenConf, err)
+			}
+		}
 		f, err := sealfs.Open(dir, nil, opts)
 		if err != nil {
 			return nil, openError(err)
@@ -192,6 +248,7 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 		return nil, err
 	}
 	defer clear(pw)
+	opts.Config = cfg // read once: -config may be a pipe
 	f, err := sealfs.Open(dir, pw, opts)
 	if err != nil {
 		return nil, openError(err)
