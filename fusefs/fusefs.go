@@ -29,13 +29,12 @@ import (
 // Owner is a uid/gid pair.
 type Owner struct{ Uid, Gid uint32 }
 
-// Options configure a mount. The zero value mounts read-write with 10 s
-// entry and attribute caching for a vault (Mount), 1 s for a view of an
-// io/fs.FS (MountFS).
+// Options configure a mount. The zero value mounts read-write with 1 s
+// entry and attribute caching (10 s for a vault with KernelCache).
 type Options struct {
 	ReadOnly      bool
 	AllowOther    bool // also enables default_permissions
-	KernelCache   bool // keep the page cache across opens
+	KernelCache   bool // keep the page cache across opens, entries and attributes 10 s
 	SharedStorage bool // no entry/attribute caching
 	FSName        string
 	Name          string // file system type shown as fuse.NAME ("sealfs")
@@ -154,22 +153,24 @@ func (r *root) toErrno(op, path string, err error) syscall.Errno {
 	return syscall.EIO
 }
 
-// Default cache timeouts of the kernel's entries and attributes. A vault
-// mount is the only writer of its CIPHERDIR (-sharedstorage is for the
-// other case), and the kernel updates or drops what it caches on every
-// change made through the mount, so a longer timeout only spares
-// revalidation round trips (LOOKUP, GETATTR): "find | xargs md5sum" over
-// 11,000 files sends 11,000 fewer LOOKUPs with 10 s than with 1 s. Changes
-// made behind the mount's back (in CIPHERDIR, or through the library
-// while mounted) show within the timeout. A read-only view of an io/fs.FS
-// (reverse mode) keeps libfuse's 1 s: the plaintext tree under it changes
-// all the time.
+// Default cache timeouts of the kernel's entries and attributes: 1 s, as
+// gocryptfs (and libfuse) cache them, so that changes made beside the
+// mount (in CIPHERDIR, by a second mount of the vault, through the
+// library while mounted; the source tree of a reverse view) show within
+// a second. With KernelCache, which says that nothing changes the vault
+// behind the mount's back, a vault mount caches them for 10 s, which
+// spares revalidation round trips (LOOKUP, GETATTR): "find | xargs
+// md5sum" over 11,000 files sends 11,000 fewer LOOKUPs.
 const (
-	vaultCacheTTL = 10 * time.Second
-	viewCacheTTL  = time.Second
+	vaultCacheTTL       = time.Second
+	kernelCacheVaultTTL = 10 * time.Second
+	viewCacheTTL        = time.Second
 )
 
 func mountOptions(dir string, opts *Options, ttl time.Duration) *fs.Options {
+	if opts.KernelCache && ttl == vaultCacheTTL {
+		ttl = kernelCacheVaultTTL
+	}
 	entry, attr := ttl, ttl
 	if opts.EntryTimeout > 0 {
 		entry = opts.EntryTimeout
@@ -260,7 +261,11 @@ func mount(dir string, r *root, rootNode fs.InodeEmbedder, rootInfo iofs.FileInf
 	if r.opts.ACL && !r.opts.ReadOnly {
 		inner = &aclUmask{RawFileSystem: inner}
 	}
-	raw := newNoOpendir(inner, !r.opts.SharedStorage)
+	// Zero-message opendir lets the kernel keep directory listings until
+	// the directory's attributes time out and its mtime has changed; a
+	// view (reverse mode), whose source tree changes beside it, and a
+	// shared vault answer OPENDIR, so every opendir lists afresh.
+	raw := newNoOpendir(inner, !r.opts.SharedStorage && r.fsys != nil)
 	srv, err := newServer(raw, dir, &o.MountOptions, r)
 	if err != nil {
 		return nil, err

@@ -419,7 +419,8 @@ func TestCacheTimeouts(t *testing.T) {
 		ttl         time.Duration
 		entry, attr time.Duration
 	}{
-		{"vault default", Options{}, vaultCacheTTL, 10 * time.Second, 10 * time.Second},
+		{"vault default", Options{}, vaultCacheTTL, time.Second, time.Second},
+		{"vault kernel_cache", Options{KernelCache: true}, vaultCacheTTL, 10 * time.Second, 10 * time.Second},
 		{"view default", Options{}, viewCacheTTL, time.Second, time.Second},
 		{"explicit", Options{EntryTimeout: 3 * time.Second, AttrTimeout: 2 * time.Second}, vaultCacheTTL, 3 * time.Second, 2 * time.Second},
 		{"shared storage", Options{SharedStorage: true, EntryTimeout: time.Minute}, vaultCacheTTL, 0, 0},

@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sealfs/sealfs/vault"
 	"golang.org/x/sys/unix"
 )
 
@@ -173,4 +175,71 @@ func TestXattrNamespaces(t *testing.T) {
 	if n, err := unix.Getxattr(sf, "security.capability", buf); err != nil || string(buf[:n]) != string(cap) {
 		t.Fatalf("security.capability with suid: %x, %v", buf[:n], err)
 	}
+}
+
+// within polls cond for up to limit and reports whether it became true.
+func within(limit time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(limit); ; time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
+}
+
+// TestChangesBesideMount: what changes beside a mount shows through it
+// as with gocryptfs: in a view (reverse mode) the source tree's new and
+// removed files at once, and in a second mount of the same vault a
+// directory the first removed within about a second.
+func TestChangesBesideMount(t *testing.T) {
+	requireFUSE(t)
+	t.Run("view", func(t *testing.T) {
+		src, mnt := t.TempDir(), t.TempDir()
+		must(t, os.WriteFile(filepath.Join(src, "old"), nil, 0o644))
+		srv, err := MountFS(mnt, os.DirFS(src), nil)
+		must(t, err)
+		defer func() { srv.Unmount(); srv.Wait() }()
+		names := func() string {
+			ents, _ := os.ReadDir(mnt)
+			var n []string
+			for _, e := range ents {
+				n = append(n, e.Name())
+			}
+			return strings.Join(n, " ")
+		}
+		if got := names(); got != "old" {
+			t.Fatalf("listing %q", got)
+		}
+		must(t, os.WriteFile(filepath.Join(src, "new"), nil, 0o644))
+		must(t, os.Remove(filepath.Join(src, "old")))
+		// A view answers OPENDIR, so every listing is fresh.
+		if got := names(); got != "new" {
+			t.Fatalf("right after changes in the source, the view lists %q", got)
+		}
+	})
+	t.Run("two mounts", func(t *testing.T) {
+		mnt1, cipher, f := mountVault(t, vault.Options{}, nil)
+		mnt2 := t.TempDir()
+		srv2, err := Mount(mnt2, f, nil)
+		must(t, err)
+		defer func() { srv2.Unmount(); srv2.Wait() }()
+		must(t, os.Mkdir(filepath.Join(mnt1, "d"), 0o755))
+		if _, err := os.Stat(filepath.Join(mnt2, "d")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.ReadDir(mnt2); err != nil {
+			t.Fatal(err)
+		}
+		must(t, os.Remove(filepath.Join(mnt1, "d")))
+		gone := func() bool {
+			_, err := os.Stat(filepath.Join(mnt2, "d"))
+			ents, _ := os.ReadDir(mnt2)
+			return os.IsNotExist(err) && len(ents) == 0
+		}
+		if !within(1500*time.Millisecond, gone) {
+			t.Fatalf("a directory removed through one mount still shows in the other (cipher %s)", cipher)
+		}
+	})
 }
