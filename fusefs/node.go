@@ -486,12 +486,17 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	if err != nil {
 		return n.errno("statfs", ".", err)
 	}
+	fillStatfs(&st, out)
+	return 0
+}
+
+// fillStatfs fills a STATFS reply.
+func fillStatfs(st *sealfs.Statfs, out *fuse.StatfsOut) {
 	out.Bsize = uint32(st.BlockSize)
 	out.Frsize = uint32(st.BlockSize)
 	out.Blocks, out.Bfree, out.Bavail = st.Blocks, st.BlocksFree, st.BlocksAvail
 	out.Files, out.Ffree = st.Files, st.FilesFree
 	out.NameLen = uint32(st.NameLen)
-	return 0
 }
 
 // copyXattr answers a get/list xattr call: the size when dest is empty,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sealfs/sealfs"
+	"golang.org/x/sys/unix"
 )
 
 // MountFS mounts any io/fs.FS read-only on dir (a reverse-mode view, for
@@ -40,7 +42,32 @@ var (
 	_ fs.NodeReadlinker  = (*roNode)(nil)
 	_ fs.NodeGetxattrer  = (*roNode)(nil)
 	_ fs.NodeListxattrer = (*roNode)(nil)
+	_ fs.NodeStatfser    = (*roNode)(nil)
+	_ fs.FileLseeker     = (*roHandle)(nil)
 )
+
+// StatfsFS is implemented by an io/fs.FS that can report the usage of the
+// file system under it (a reverse view: its plaintext directory's), for
+// statfs(2) of a MountFS mount.
+type StatfsFS interface {
+	Statfs() (sealfs.Statfs, error)
+}
+
+// Statfs reports what the FS reports (StatfsFS); otherwise the kernel is
+// told that it has nothing to say, and statfs(2) shows zeros.
+func (n *roNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	n.r.touch()
+	sf, ok := n.r.ro.(StatfsFS)
+	if !ok {
+		return syscall.ENOSYS
+	}
+	st, err := sf.Statfs()
+	if err != nil {
+		return n.r.toErrno("statfs", ".", err)
+	}
+	fillStatfs(&st, out)
+	return 0
+}
 
 // Getxattr: an io/fs.FS has no extended attributes. ENOSYS tells the
 // kernel so once for the whole mount (it then answers EOPNOTSUPP itself),
@@ -120,8 +147,18 @@ func (n *roNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if err != nil {
 		return nil, n.r.toErrno("readlink", p, err)
 	}
+	if len(t) > maxLinkLen {
+		// An encrypted target longer than the kernel takes in a READLINK
+		// reply (it would answer EIO): the name is too long, as on a
+		// local file system.
+		return nil, syscall.ENAMETOOLONG
+	}
 	return []byte(t), 0
 }
+
+// maxLinkLen is the longest symlink target the kernel accepts from a FUSE
+// server (a page, less the terminating NUL).
+const maxLinkLen = 4095
 
 type roHandle struct {
 	f    iofs.File
@@ -143,4 +180,30 @@ func (h *roHandle) Release(ctx context.Context) syscall.Errno {
 	h.r.open.Add(-1)
 	h.f.Close()
 	return 0
+}
+
+// Lseek answers SEEK_DATA and SEEK_HOLE as for a file that is all data: a
+// view's content (reverse-mode ciphertext) has no holes, whatever holes
+// its source has, and a sparse-aware copy must copy every byte.
+func (h *roHandle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+	h.r.touch()
+	fi, err := h.f.Stat()
+	if err != nil {
+		return 0, h.r.toErrno("lseek", h.name, err)
+	}
+	size := fi.Size()
+	o := int64(off)
+	switch whence {
+	case unix.SEEK_DATA:
+		if o < 0 || o >= size {
+			return 0, syscall.ENXIO
+		}
+		return off, 0
+	case unix.SEEK_HOLE:
+		if o < 0 || o >= size {
+			return 0, syscall.ENXIO
+		}
+		return uint64(size), 0
+	}
+	return 0, syscall.EINVAL
 }

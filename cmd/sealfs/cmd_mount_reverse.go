@@ -5,6 +5,9 @@ package main
 import (
 	"context"
 	"flag"
+	"github.com/sealfs/sealfs"
+	"golang.org/x/sys/unix"
+	"io/fs"
 	"log/slog"
 
 	"github.com/sealfs/sealfs/ctlsock"
@@ -56,7 +59,7 @@ func (e *env) openMountFS(ctx context.Context, o *mountOptions, dir string, logg
 		m, closeFS = v, done
 		mount = func(mnt string, mo *fusefs.Options) (*fusefs.Server, error) {
 			mo.Name += "-reverse" // as gocryptfs: fuse.gocryptfs-reverse
-			return fusefs.MountFS(mnt, v, mo)
+			return fusefs.MountFS(mnt, reverseView{v, dir}, mo)
 		}
 	} else {
 		if o.extra.oneFS {
@@ -104,4 +107,23 @@ FILE reads gitignore patterns from a file; all three can be repeated.
 -ctlsock PATH serves the gocryptfs control socket (forward and reverse), so
 that gocryptfs-xray -encrypt-paths/-decrypt-paths PATH map paths; it is
 removed at unmount. An unusable PATH is exit code 20; bad exclusions 29.`
+}
+
+// reverseView is a reverse view that reports the usage of its plaintext
+// directory's file system (fusefs.StatfsFS), as gocryptfs' reverse
+// mounts do.
+type reverseView struct {
+	*reverse.FS
+	dir string
+}
+
+func (v reverseView) Statfs() (sealfs.Statfs, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(v.dir, &st); err != nil {
+		return sealfs.Statfs{}, &fs.PathError{Op: "statfs", Path: v.dir, Err: err}
+	}
+	return sealfs.Statfs{
+		BlockSize: st.Bsize, Blocks: st.Blocks, BlocksFree: st.Bfree, BlocksAvail: st.Bavail,
+		Files: st.Files, FilesFree: st.Ffree, NameLen: st.Namelen,
+	}, nil
 }

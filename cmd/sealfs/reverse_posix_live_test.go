@@ -1,0 +1,84 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// mountReverse makes a reverse config in a new plaintext directory, lets
+// fill populate it, and mounts its view with the sealfs binary.
+func mountReverse(t *testing.T, fill func(plain string), extra ...string) (plain, mnt, pw string) {
+	t.Helper()
+	d := newDirs(t, "plain", "mnt")
+	plain, mnt = d[0], d[1]
+	pw = writePassfile(t)
+	sh(t, "", "sealfs", "-init", "-reverse", "-q", "-scryptn", "10", "-passfile", pw, plain)
+	fill(plain)
+	lazyUnmountAtEnd(t, mnt)
+	sh(t, "", "sealfs", append(append([]string{"-reverse", "-q", "-passfile", pw}, extra...), plain, mnt)...)
+	t.Cleanup(func() { exec0("fusermount3", "-u", mnt) })
+	return plain, mnt, pw
+}
+
+func exec0(name string, args ...string) { shErr("", name, args...) }
+
+// TestReverseMountPOSIX: statfs reports the plaintext file system's usage;
+// a symlink whose encrypted target is too long for the kernel gives
+// ENAMETOOLONG, not EIO; SEEK_DATA and SEEK_HOLE describe a view file as
+// all data (its ciphertext has no holes, whatever holes the source has).
+func TestReverseMountPOSIX(t *testing.T) {
+	needFUSE(t)
+	_, mnt, _ := mountReverse(t, func(plain string) {
+		f, err := os.Create(filepath.Join(plain, "sparse"))
+		check(t, err)
+		check(t, f.Truncate(1<<30))
+		f.Close()
+		check(t, os.Symlink(strings.Repeat("t/", 1900)+"x", filepath.Join(plain, "longlink")))
+	})
+	var st unix.Statfs_t
+	check(t, unix.Statfs(mnt, &st))
+	if st.Blocks == 0 || st.Bsize == 0 {
+		t.Errorf("statfs of a reverse mount: %+v", st)
+	}
+	ents, err := os.ReadDir(mnt)
+	check(t, err)
+	var sparse, link string
+	for _, e := range ents {
+		fi, err := e.Info()
+		check(t, err)
+		switch {
+		case fi.Mode().IsRegular() && fi.Size() > 1<<30:
+			sparse = filepath.Join(mnt, e.Name())
+		case fi.Mode()&os.ModeSymlink != 0:
+			link = filepath.Join(mnt, e.Name())
+		}
+	}
+	if sparse == "" || link == "" {
+		t.Fatalf("view entries: %v", ents)
+	}
+	if _, err := os.Readlink(link); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("readlink of an over-long encrypted target: %v, want ENAMETOOLONG", err)
+	}
+	f, err := os.Open(sparse)
+	check(t, err)
+	defer f.Close()
+	fi, _ := f.Stat()
+	fd := int(f.Fd())
+	if off, err := unix.Seek(fd, 0, unix.SEEK_DATA); err != nil || off != 0 {
+		t.Errorf("SEEK_DATA(0) = %d, %v; want 0 (all data)", off, err)
+	}
+	if off, err := unix.Seek(fd, 1<<20, unix.SEEK_HOLE); err != nil || off != fi.Size() {
+		t.Errorf("SEEK_HOLE(1 MiB) = %d, %v; want the size %d", off, err, fi.Size())
+	}
+	if _, err := unix.Seek(fd, fi.Size(), unix.SEEK_DATA); err != syscall.ENXIO {
+		t.Errorf("SEEK_DATA at the end: %v, want ENXIO", err)
+	}
+}
