@@ -267,9 +267,11 @@ func (f *FS) EncryptPath(plain string) (string, error) {
 }
 
 // DecryptPath returns the plaintext path of a view path ("." gives "").
-// Elements that are not in the view (not decryptable, hashed names
-// without a plaintext object, excluded objects, virtual files) give an
-// error matching fs.ErrNotExist. With plaintext names the input comes
+// A path that names nothing in the view is decrypted anyway where that
+// is possible, as gocryptfs does (see decryptPure). Elements that cannot
+// be decrypted (not decryptable, hashed names without a plaintext object,
+// excluded objects, virtual files) give an error matching
+// fs.ErrNotExist. With plaintext names the input comes
 // back unchanged, as gocryptfs gives it, unless it is excluded.
 func (f *FS) DecryptPath(cipher string) (string, error) {
 	if !fs.ValidPath(cipher) {
@@ -289,16 +291,47 @@ func (f *FS) DecryptPath(cipher string) (string, error) {
 		return cipher, nil
 	}
 	o, err := f.resolve("decryptpath", cipher)
-	if err != nil {
-		return "", err
+	if err == nil && o.kind == kReal {
+		if _, err = fs.Lstat(f.plain, o.plain); err == nil {
+			return o.plain, nil
+		}
+		err = &fs.PathError{Op: "decryptpath", Path: cipher, Err: unwrap(err)}
 	}
-	if o.kind != kReal {
-		return "", &fs.PathError{Op: "decryptpath", Path: cipher, Err: fs.ErrNotExist}
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		// Not in the view: decrypted by computation alone, as gocryptfs
+		// decrypts such a path, where that is possible.
+		if p, perr := f.decryptPure(cipher); perr == nil {
+			return p, nil
+		}
+		if err == nil {
+			err = &fs.PathError{Op: "decryptpath", Path: cipher, Err: fs.ErrNotExist}
+		}
 	}
-	if _, err := fs.Lstat(f.plain, o.plain); err != nil {
-		return "", &fs.PathError{Op: "decryptpath", Path: cipher, Err: unwrap(err)}
+	return "", err
+}
+
+// decryptPure decrypts a view path that names nothing in the view: the
+// directory IVs of a view depend only on the encrypted path (§10.3), so
+// every element decrypts without the plaintext tree, but for a hashed
+// long name, whose plaintext only a listing of its directory can tell, a
+// virtual file (diriv, .name, config), and what decrypts to an excluded
+// path.
+func (f *FS) decryptPure(cipher string) (string, error) {
+	cdir, p := "", ""
+	for e := range strings.SplitSeq(cipher, "/") {
+		if names.IsLongName(e) || names.IsLongNameFile(e) || e == names.DirIVFile || cdir == "" && e == names.ConfigFile {
+			return "", fs.ErrNotExist
+		}
+		name, err := f.nt.DecryptName(e, f.dirIVOf(cdir))
+		if err != nil {
+			return "", err
+		}
+		cdir, p = join(cdir, e), join(p, name)
+		if f.excluded(p) || p == vault.ReverseFile || f.isConfig(p) {
+			return "", fs.ErrNotExist // hidden (the config shows as gocryptfs.conf)
+		}
 	}
-	return o.plain, nil
+	return p, nil
 }
 
 // unwrap strips the *fs.PathError of the plaintext file system, whose
