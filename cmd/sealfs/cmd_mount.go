@@ -225,7 +225,9 @@ func unmountDir(dir string) error {
 
 // checkMountpoint: an existing empty directory that does not overlap
 // CIPHERDIR (exit code 10 otherwise).
-func checkMountpoint(cipherDir, mnt string, nonempty bool) error {
+// With reverse, a mount point inside the plaintext directory is allowed
+// (as gocryptfs allows it; the view hides it, see hideMountpoint).
+func checkMountpoint(cipherDir, mnt string, nonempty, reverse bool) error {
 	fi, err := os.Stat(mnt)
 	if err != nil {
 		return mark(errTargetDir, fmt.Errorf("invalid mountpoint: %w", err))
@@ -245,12 +247,35 @@ func checkMountpoint(cipherDir, mnt string, nonempty bool) error {
 		}
 	}
 	if ov, err := overlap(cipherDir, mnt); err != nil || ov {
+		if err == nil && reverse {
+			if rel, _ := within(cipherDir, mnt); rel != "" {
+				return nil
+			}
+		}
 		if err == nil {
 			err = fmt.Errorf("mountpoint %s and CIPHERDIR %s overlap", mnt, cipherDir)
 		}
 		return mark(errTargetDir, err)
 	}
 	return nil
+}
+
+// within returns the path of mnt relative to dir when mnt lies strictly
+// inside dir ("" otherwise), both resolved to real absolute paths.
+func within(dir, mnt string) (string, error) {
+	rd, err := realAbs(dir)
+	if err != nil {
+		return "", err
+	}
+	rm, err := realAbs(mnt)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(rd, rm)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", err
+	}
+	return filepath.ToSlash(rel), nil
 }
 
 func runMount(ctx context.Context, e *env, opts any, args []string) error {
@@ -263,8 +288,16 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	if err := checkCipherDir(cipherDir); err != nil {
 		return err
 	}
-	if err := checkMountpoint(cipherDir, mnt, o.nonempty); err != nil {
+	if err := checkMountpoint(cipherDir, mnt, o.nonempty, o.extra.reverse); err != nil {
 		return err
+	}
+	if o.extra.reverse {
+		// A mount point inside the plaintext directory is hidden from the
+		// view, as gocryptfs hides it: the view would otherwise contain
+		// itself.
+		if rel, err := within(cipherDir, mnt); err == nil && rel != "" {
+			o.extra.exclude.paths = append(o.extra.exclude.paths, rel)
+		}
 	}
 	if err := o.prof.absolute(); err != nil {
 		return err

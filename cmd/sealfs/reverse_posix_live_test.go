@@ -82,3 +82,40 @@ func TestReverseMountPOSIX(t *testing.T) {
 		t.Errorf("SEEK_DATA at the end: %v, want ENXIO", err)
 	}
 }
+
+// TestReverseMountpointInside: a reverse view may be mounted inside its
+// own plaintext directory, as gocryptfs allows; the mount point is hidden
+// from the view (which would otherwise contain itself).
+func TestReverseMountpointInside(t *testing.T) {
+	needFUSE(t)
+	plain := newDirs(t, "plain")[0]
+	pw := writePassfile(t)
+	sh(t, "", "sealfs", "-init", "-reverse", "-q", "-scryptn", "10", "-passfile", pw, plain)
+	check(t, os.WriteFile(filepath.Join(plain, "a"), []byte("a"), 0o644))
+	mnt := filepath.Join(plain, "view")
+	check(t, os.Mkdir(mnt, 0o755))
+	lazyUnmountAtEnd(t, mnt)
+	sh(t, "", "sealfs", "-reverse", "-q", "-passfile", pw, plain, mnt)
+	defer exec0("fusermount3", "-u", mnt)
+	ents, err := os.ReadDir(mnt)
+	check(t, err)
+	var files int
+	for _, e := range ents {
+		if e.IsDir() {
+			t.Errorf("the view shows a directory %s: the mount point is not hidden", e.Name())
+		}
+		if !strings.HasPrefix(e.Name(), "gocryptfs.") {
+			files++
+		}
+	}
+	if files != 1 {
+		t.Fatalf("view entries %v, want gocryptfs.conf, gocryptfs.diriv and one file", ents)
+	}
+	// A forward mount point inside CIPHERDIR stays refused.
+	cipher, _, _ := newVaultDirs(t)
+	inside := filepath.Join(cipher, "m")
+	check(t, os.Mkdir(inside, 0o755))
+	if out, err := shErr("", "sealfs", "-q", "-passfile", pw, cipher, inside); exitStatus(t, err) != 10 {
+		t.Fatalf("forward mount inside CIPHERDIR: %v %s", err, out)
+	}
+}
