@@ -114,6 +114,11 @@ func (f *FS) release(n *node) error {
 	return err
 }
 
+// sharedRetryDelay is how long a read that failed authentication waits
+// before it reads once more with SharedStorage, where another instance's
+// write of the same block may have been half done.
+const sharedRetryDelay = 10 * time.Millisecond
+
 // File is an open file or directory of a vault. It implements fs.File,
 // fs.ReadDirFile, io.Reader, io.Writer, io.ReaderAt, io.WriterAt and
 // io.Seeker. Its methods are safe for concurrent use.
@@ -410,6 +415,18 @@ func (file *File) readAt(p []byte, off int64) (int, error) {
 	n.mu.RLock()
 	c, err := n.cf.ReadAt(p, off)
 	n.mu.RUnlock()
+	if errors.Is(err, ErrCorrupt) && file.fsys.opts.SharedStorage {
+		// Another instance may have been writing the block (or replaced
+		// the file and its header) while it was read: what fails again
+		// after a pause is corrupt.
+		time.Sleep(sharedRetryDelay)
+		n.mu.Lock()
+		n.cf.ResetCache()
+		n.mu.Unlock()
+		n.mu.RLock()
+		c, err = n.cf.ReadAt(p, off)
+		n.mu.RUnlock()
+	}
 	if err != nil && err != io.EOF {
 		if errors.Is(err, ErrCorrupt) {
 			file.fsys.reportCorrupt(file.name, err)

@@ -263,7 +263,11 @@ func New(s Store, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, error)
 		ds.setShared()
 	}
 	f.dirs.init(f.dirIV && !o.SharedStorage)
-	f.nodes.init(!o.SharedStorage)
+	// Handles of one inode share a node (its lock and content engine)
+	// also with SharedStorage: a read must never see another handle's
+	// block half written. Only the size is then never cached
+	// (contentFile).
+	f.nodes.init(true)
 	return f, nil
 }
 
