@@ -291,7 +291,7 @@ func (x *exporter) tree(ctx context.Context, out string) error {
 	// Directory times last: writing inside changed them.
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if fi, err := x.v.Lstat(dirs[i]); err == nil {
-			setTimes(filepath.Join(out, dirs[i]), fi, false)
+			setTimesIfChanged(filepath.Join(out, dirs[i]), fi, false)
 		}
 	}
 	return nil
@@ -312,7 +312,27 @@ func ensureDir(dst string, fi fs.FileInfo) error {
 	} else if err != nil {
 		return err
 	}
-	return os.Chmod(dst, fi.Mode().Perm()|0o700)
+	return chmodIfChanged(dst, fi.Mode().Perm()|0o700)
+}
+
+// chmodIfChanged sets the permission bits of dst unless they are set
+// already: a chmod changes the ctime even when the mode stays, and backup
+// tools (restic, borg) read again every file whose ctime moved.
+func chmodIfChanged(dst string, perm fs.FileMode) error {
+	if st, err := os.Lstat(dst); err == nil && st.Mode().Perm() == perm && st.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0 {
+		return nil
+	}
+	return os.Chmod(dst, perm)
+}
+
+// setTimesIfChanged is setTimes unless dst has that modification time
+// already (see chmodIfChanged; the access time moves by itself whenever
+// the export reads the directory).
+func setTimesIfChanged(dst string, fi fs.FileInfo, symlink bool) error {
+	if st, err := os.Lstat(dst); err == nil && st.ModTime().Equal(fi.ModTime()) {
+		return nil
+	}
+	return setTimes(dst, fi, symlink)
 }
 
 // unchanged reports whether dst already holds an object of the same type,
@@ -350,7 +370,7 @@ func (x *exporter) symlink(p, dst string, fi fs.FileInfo) error {
 func (x *exporter) file(p, dst string, fi fs.FileInfo) error {
 	if unchanged(dst, fi) {
 		x.unchanged++
-		return os.Chmod(dst, fi.Mode().Perm())
+		return chmodIfChanged(dst, fi.Mode().Perm())
 	}
 	in, err := x.v.Open(p)
 	if err != nil {
@@ -420,10 +440,10 @@ func (x *exporter) special(dst string, fi fs.FileInfo) error {
 	if old, err := os.Lstat(dst); err == nil {
 		if ost, ok := old.Sys().(*syscall.Stat_t); ok && ost.Mode&unix.S_IFMT == typ && ost.Rdev == st.Rdev {
 			x.unchanged++
-			if err := os.Chmod(dst, fi.Mode().Perm()); err != nil {
+			if err := chmodIfChanged(dst, fi.Mode().Perm()); err != nil {
 				return err
 			}
-			return setTimes(dst, fi, false)
+			return setTimesIfChanged(dst, fi, false)
 		}
 	}
 	var tmp string
