@@ -57,6 +57,11 @@ type Options struct {
 	// the ciphertext name alone), followed by BadNameSuffix. Under that name
 	// it can be read, renamed (to recover it) and removed.
 	BadNames []string
+	// NoAtime keeps reads from moving the access times of the ciphertext,
+	// which the vault reports as its objects' (noatime); NoDirAtime does
+	// it for directories only (nodiratime). Stores that are not local
+	// directories ignore them.
+	NoAtime, NoDirAtime bool
 	// SharedStorage disables caches that would go stale when another
 	// instance changes the same vault concurrently.
 	SharedStorage bool
@@ -259,8 +264,11 @@ func New(s Store, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, error)
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
-	if ds, ok := store.(*dirStore); ok && o.SharedStorage {
-		ds.setShared()
+	if ds, ok := store.(*dirStore); ok {
+		if o.SharedStorage {
+			ds.setShared()
+		}
+		ds.setNoAtime(o.NoAtime, o.NoAtime || o.NoDirAtime)
 	}
 	f.dirs.init(f.dirIV && !o.SharedStorage)
 	// Handles of one inode share a node (its lock and content engine)

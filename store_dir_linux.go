@@ -31,7 +31,15 @@ type dirStore struct {
 	noOpenat2 atomic.Bool
 	closed    atomic.Bool
 	fds       fdCache
+	// noAtime and noDirAtime open files (directories) with O_NOATIME, so
+	// that reading the vault does not move the ciphertext's access times
+	// (noatime and nodiratime mounts); dropped per open where the kernel
+	// refuses it (O_NOATIME needs the owner's uid or CAP_FOWNER).
+	noAtime, noDirAtime bool
 }
+
+// setNoAtime sets noAtime and noDirAtime; before the store is used.
+func (s *dirStore) setNoAtime(files, dirs bool) { s.noAtime, s.noDirAtime = files, dirs }
 
 // fdCache keeps O_PATH descriptors of recently used ciphertext directories,
 // so that most operations are one *at system call. It holds at most
@@ -345,8 +353,14 @@ func (s *dirStore) at2(op, oldname, newname string, fn func(oldfd int, oldbase s
 
 func (s *dirStore) OpenFile(name string, flag int, perm fs.FileMode) (StoreFile, error) {
 	var f *dirFile
+	if s.noAtime || s.noDirAtime && flag&unix.O_DIRECTORY != 0 {
+		flag |= unix.O_NOATIME
+	}
 	err := s.at("open", name, func(dirfd int, base string) error {
 		fd, err := unix.Openat(dirfd, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, unixPerm(perm))
+		if err == unix.EPERM && flag&unix.O_NOATIME != 0 {
+			fd, err = unix.Openat(dirfd, base, flag&^unix.O_NOATIME|unix.O_NOFOLLOW|unix.O_CLOEXEC, unixPerm(perm))
+		}
 		if err != nil {
 			return err
 		}

@@ -64,6 +64,14 @@ type Options struct {
 	// 2 cores). Where it is not offered, /dev/fuse serves as usual (with
 	// a log line; IOURingOffered tells beforehand).
 	IOURing bool
+	// StrictAtime reports every open for reading and every read through
+	// the mount as an access (the strictatime mount option; reads that
+	// the page cache serves do not reach the mount, hence the opens): the
+	// kernel leaves a FUSE file system's access times to it, and the
+	// ciphertext's own move by its file system's rules (relatime,
+	// mostly). The time of the last access is kept while the kernel keeps
+	// the file's inode.
+	StrictAtime bool
 	// GoFuseReaders reads /dev/fuse with go-fuse's own reader loop, as
 	// Debug does (it logs every request), instead of sealfs' loop with
 	// one reader at a time (which answers a client that waits for each

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -36,6 +37,18 @@ type node struct {
 	// (or as its working directory) gets them from fstat, with a link
 	// count of 0, as from a local file system.
 	gone atomic.Pointer[fuse.Attr]
+
+	// readAt is when the file was last read through the mount (unix
+	// nanoseconds), for Options.StrictAtime.
+	readAt atomic.Int64
+}
+
+// strictAtime reports the last read through the mount as the access time
+// where it is later than the ciphertext's (Options.StrictAtime).
+func (n *node) strictAtime(a *fuse.Attr) {
+	if t := n.readAt.Load(); t != 0 && t > int64(a.Atime)*1e9+int64(a.Atimensec) {
+		a.Atime, a.Atimensec = uint64(t/1e9), uint32(t%1e9)
+	}
 }
 
 // keepGone saves the attributes of the directory at p, which is about to
@@ -182,7 +195,17 @@ func (n *node) entry(ctx context.Context, p string, out *fuse.EntryOut) (*fs.Ino
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	n.r.touch()
-	return n.entry(ctx, joinPath(n.path(), name), out)
+	ch, errno := n.entry(ctx, joinPath(n.path(), name), out)
+	if errno == 0 && n.r.opts.StrictAtime {
+		// go-fuse keeps the node it knows for this object (ch is merged
+		// into it): that one remembers the reads.
+		if old := n.GetChild(name); old != nil && old.StableAttr() == ch.StableAttr() {
+			if on, ok := old.Operations().(*node); ok {
+				on.strictAtime(&out.Attr)
+			}
+		}
+	}
+	return ch, errno
 }
 
 func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -202,6 +225,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 		if err == nil {
 			n.noteMode(fi)
 			n.r.fillAttr(fi, &out.Attr)
+			n.strictAtime(&out.Attr)
 			return 0
 		}
 		if ok || !errors.Is(err, iofs.ErrClosed) {
@@ -215,6 +239,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	}
 	n.noteMode(fi)
 	n.r.fillAttr(fi, &out.Attr)
+	n.strictAtime(&out.Attr)
 	return 0
 }
 
@@ -316,6 +341,11 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			f.Close()
 			return nil, 0, errno
 		}
+	}
+	if n.r.opts.StrictAtime && flags&syscall.O_ACCMODE != syscall.O_WRONLY {
+		// Reads the page cache serves never reach the mount: an open
+		// for reading counts as the access.
+		n.readAt.Store(time.Now().UnixNano())
 	}
 	n.r.open.Add(1)
 	h := &handle{f: f, r: n.r, n: n}
@@ -610,6 +640,10 @@ var (
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	h.r.touch()
+	if h.r.opts.StrictAtime {
+		// After the read: the ciphertext's own access time may move too.
+		defer h.n.readAt.Store(time.Now().UnixNano())
+	}
 	n, err := h.f.ReadAt(dest, off)
 	if err != nil && err != io.EOF {
 		return nil, h.r.toErrno("read", h.f.Name(), err)

@@ -39,6 +39,7 @@ type mountOptions struct {
 	ko          string
 	fsname      string
 	fstype      string
+	remount     bool
 	idle        time.Duration
 	shared      bool
 	noprealloc  bool
@@ -83,7 +84,14 @@ type kernelFlags struct {
 }
 
 // kernelPassthrough are kernel mount options accepted as they are.
-var kernelPassthrough = []string{"noatime", "atime", "relatime", "norelatime", "strictatime", "nodiratime", "diratime", "sync", "async", "dirsync"}
+// noatime also keeps the ciphertext's access times still (atimeMode).
+var kernelPassthrough = []string{"noatime", "sync", "async", "dirsync"}
+
+// atimeOptions are the access-time options sealfs carries out itself: the
+// kernel leaves a FUSE file system's access times to the server (and
+// fusermount3 refuses these), so they decide how reads move the access
+// times the mount reports (atimeMode).
+var atimeOptions = []string{"atime", "relatime", "norelatime", "strictatime", "nodiratime", "diratime"}
 
 func (k *kernelFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&k.rw, "rw", false, "mount read-write (the default; -ro wins)")
@@ -97,6 +105,22 @@ func (k *kernelFlags) register(fs *flag.FlagSet) {
 	for _, name := range kernelPassthrough {
 		k.passthrough[name] = fs.Bool(name, false, "kernel mount option "+name)
 	}
+	for _, name := range atimeOptions {
+		k.passthrough[name] = fs.Bool(name, false, "access times: "+name+" (as the mount option)")
+	}
+}
+
+// atimeMode returns what the access-time options ask for: noatime and
+// nodiratime keep reads from moving the access times of files and
+// directories (the ciphertext is opened with O_NOATIME); strictatime
+// has every read move them; otherwise (relatime, the default) they move
+// as the ciphertext file system moves them.
+func (k *kernelFlags) atimeMode() (noAtime, noDirAtime, strict bool) {
+	on := func(n string) bool { return *k.passthrough[n] }
+	noAtime = on("noatime") && !on("atime") && !on("strictatime") && !on("relatime")
+	noDirAtime = on("nodiratime") && !on("diratime")
+	strict = on("strictatime") && !noAtime
+	return
 }
 
 // options returns the kernel mount options the flags ask for.
@@ -152,6 +176,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.StringVar(&o.forceOwner, "force_owner", "", "show every object as owned by `UID:GID` (implies -allow_other)")
 		fs.StringVar(&o.ko, "ko", "", "extra kernel mount `OPTIONS`, comma-separated")
 		fs.StringVar(&o.fsname, "fsname", "", "file system `NAME` shown by df (default: CIPHERDIR)")
+		fs.BoolVar(&o.remount, "remount", false, "change the mount on MOUNTPOINT between -ro and -rw in place (mount -o remount,ro MOUNTPOINT runs this through mount.fuse3; root only)")
 		fs.StringVar(&o.fstype, "fstype", "sealfs", "file system `TYPE` in /proc/self/mountinfo, as fuse.TYPE (fuse.TYPE-reverse with -reverse); \"gocryptfs\" for scripts and GUIs that look for gocryptfs mounts")
 		fs.DurationVar(&o.idle, "idle", 0, "unmount after `DURATION` without activity")
 		fs.DurationVar(&o.idle, "i", 0, "same as -idle")
@@ -285,6 +310,20 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		return err
 	}
 	cipherDir, mnt := args[0], args[1]
+	if o.remount {
+		// mount.fuse3 passes the mount's present options first and the
+		// new ones after "remount": the last of -ro and -rw counts.
+		ro := o.ro
+		for _, a := range e.argv {
+			switch strings.TrimLeft(a, "-") {
+			case "ro", "ro=true", "rw=false":
+				ro = true
+			case "rw", "rw=true", "ro=false":
+				ro = false
+			}
+		}
+		return remount(mnt, ro)
+	}
 	if err := checkCipherDir(cipherDir); err != nil {
 		return err
 	}
@@ -340,6 +379,7 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		o.open.secret.fido2Secret = secret[:n]
 	}
 	o.open.noPrealloc, o.open.sharedStorage = o.noprealloc, o.shared
+	o.open.noAtime, o.open.noDirAtime, _ = o.kernel.atimeMode()
 	for _, p := range o.badname {
 		if _, err := path.Match(p, ""); err != nil {
 			return usageErrorf("-badname %q: %v", p, err)
@@ -359,6 +399,7 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	defer closeFS()
 	ring := o.useRing()
 	serverProcs(ring)
+	_, _, strictAtime := o.kernel.atimeMode()
 	mo := &fusefs.Options{
 		IOURing:       ring,
 		ReadOnly:      o.ro,
@@ -366,6 +407,7 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 		ACL:           o.acl,
 		KernelCache:   o.kernelCache,
 		GoFuseReaders: o.goReaders,
+		StrictAtime:   strictAtime,
 		SharedStorage: o.shared,
 		FSName:        o.fsname,
 		Name:          o.fstype,
@@ -662,4 +704,28 @@ func validFSType(t string) bool {
 		}
 	}
 	return true
+}
+
+// remount switches the mount on mnt between read-only and read-write in
+// place. The kernel carries it out (FUSE supports remounting); the
+// mount's other flags (nosuid, nodev, noexec, atime) are kept, as
+// mount(8) keeps them, since a remount replaces them all.
+func remount(mnt string, ro bool) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(mnt, &st); err != nil {
+		return mark(errTargetDir, fmt.Errorf("remount: %w", err))
+	}
+	const fuseMagic = 0x65735546 // FUSE_SUPER_MAGIC
+	if st.Type != fuseMagic {
+		return mark(errTargetDir, fmt.Errorf("remount: %s is not a FUSE mount", mnt))
+	}
+	const keep = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_SYNCHRONOUS | unix.MS_MANDLOCK
+	flags := uintptr(st.Flags)&keep | unix.MS_REMOUNT
+	if ro {
+		flags |= unix.MS_RDONLY
+	}
+	if err := unix.Mount("", mnt, "", flags, ""); err != nil {
+		return fmt.Errorf("remount %s: %w", mnt, err)
+	}
+	return nil
 }

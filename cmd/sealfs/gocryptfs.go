@@ -45,6 +45,10 @@ var mountHelperOptions = map[string]bool{
 	"nofail": true, "_netdev": true, "auto": true, "noauto": true,
 	"user": true, "users": true, "nouser": true, "owner": true,
 	"group": true, "defaults": true,
+	// The FUSE kernel options of a mounted file system, which mount.fuse3
+	// passes on from /proc/self/mountinfo with "remount".
+	"user_id": true, "group_id": true, "max_read": true, "rootmode": true,
+	"blksize": true, "fd": true,
 }
 
 // expandO replaces every "-o a,b=c" (also "--o", "-o=a,b") by "-a -b=c",

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestMountUmaskOnce: the kernel applies the caller's umask to the modes
@@ -43,5 +47,93 @@ func TestConfigFromPipe(t *testing.T) {
 	out := sh(t, "", "sh", "-c", "cat "+conf+" | sealfs cat -q -passfile "+pw+" -config /dev/stdin "+cipher+" f")
 	if !strings.Contains(out, "piped") {
 		t.Fatalf("cat with the config from a pipe: %q", out)
+	}
+}
+
+// atimeAfterRead mounts the vault with opts, sets f's access time to
+// 2000-01-01, reads f (twice, with a reopen and a pause between) and
+// returns the access times the mount reported after each read.
+func atimeAfterRead(t *testing.T, cipher, mnt, pw string, opts string) (first, second time.Time) {
+	t.Helper()
+	args := []string{"-q", "-passfile", pw}
+	if opts != "" {
+		args = append(args, "-o", opts)
+	}
+	sh(t, "", "sealfs", append(args, cipher, mnt)...)
+	defer sh(t, "", "fusermount3", "-u", mnt)
+	f := filepath.Join(mnt, "f")
+	sh(t, "", "touch", "-a", "-d", "2000-01-01", f)
+	atime := func() time.Time {
+		var st syscall.Stat_t
+		if err := syscall.Stat(f, &st); err != nil {
+			t.Fatal(err)
+		}
+		return time.Unix(st.Atim.Unix())
+	}
+	read := func() {
+		if _, err := os.ReadFile(f); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // past the attribute cache
+	}
+	read()
+	first = atime()
+	time.Sleep(50 * time.Millisecond)
+	read()
+	return first, atime()
+}
+
+// TestMountAtimeOptions: the kernel leaves a FUSE file system's access
+// times to it; noatime keeps reads from moving them, relatime (the
+// default) moves them as the ciphertext's file system does (not again
+// once newer than the modification), strictatime on every read.
+func TestMountAtimeOptions(t *testing.T) {
+	needFUSE(t)
+	cipher, mnt, pw := newVaultDirs(t)
+	lazyUnmountAtEnd(t, mnt)
+	sh(t, "", "sealfs", "-q", "-passfile", pw, cipher, mnt)
+	check(t, os.WriteFile(filepath.Join(mnt, "f"), []byte("data"), 0o644))
+	sh(t, "", "fusermount3", "-u", mnt)
+	y2k := time.Date(2000, 1, 1, 0, 0, 0, 0, time.Local)
+
+	if first, _ := atimeAfterRead(t, cipher, mnt, pw, "noatime"); !first.Equal(y2k) {
+		t.Errorf("noatime: a read moved the access time to %v", first)
+	}
+	first, second := atimeAfterRead(t, cipher, mnt, pw, "relatime")
+	if first.Equal(y2k) || !second.Equal(first) {
+		t.Errorf("relatime: access times %v then %v (want moved once)", first, second)
+	}
+	first, second = atimeAfterRead(t, cipher, mnt, pw, "strictatime")
+	if first.Equal(y2k) || !second.After(first) {
+		t.Errorf("strictatime: access times %v then %v (want moved on every read)", first, second)
+	}
+}
+
+// TestRemount: "mount -o remount,ro MNT" runs "sealfs CIPHERDIR MNT -o
+// <the mount's options>,remount,ro" through mount.fuse3; the mount turns
+// read-only in place and back.
+func TestRemount(t *testing.T) {
+	needFUSE(t)
+	if os.Geteuid() != 0 {
+		t.Skip("remounting needs root")
+	}
+	cipher, mnt, pw := newVaultDirs(t)
+	lazyUnmountAtEnd(t, mnt)
+	sh(t, "", "sealfs", "-q", "-passfile", pw, cipher, mnt)
+	defer sh(t, "", "fusermount3", "-u", mnt)
+	kernelOpts := "rw,nosuid,nodev,relatime,user_id=0,group_id=0,max_read=1048576"
+	sh(t, "", "sealfs", cipher, mnt, "-o", kernelOpts+",remount,ro")
+	if err := os.WriteFile(filepath.Join(mnt, "f"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("write after remount,ro: %v", err)
+	}
+	if l := mountLine(mnt); !strings.Contains(l, " ro,nosuid,nodev") {
+		t.Errorf("mount line after remount,ro: %q", l)
+	}
+	sh(t, "", "sealfs", cipher, mnt, "-o", strings.Replace(kernelOpts, "rw,", "ro,", 1)+",remount,rw")
+	if err := os.WriteFile(filepath.Join(mnt, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatalf("write after remount,rw: %v", err)
+	}
+	if l := mountLine(mnt); !strings.Contains(l, " rw,nosuid,nodev") {
+		t.Errorf("mount line after remount,rw: %q", l)
 	}
 }

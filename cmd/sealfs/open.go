@@ -94,6 +94,7 @@ type openFlags struct {
 	quiet  bool
 	// Library options set by the command, not by flags of their own here.
 	noPrealloc, sharedStorage bool
+	noAtime, noDirAtime       bool
 	badNames                  []string
 	logger                    *slog.Logger
 }
@@ -211,6 +212,8 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 		// Set by mount (-noprealloc, -sharedstorage).
 		NoPrealloc:    o.noPrealloc,
 		SharedStorage: o.sharedStorage,
+		NoAtime:       o.noAtime,
+		NoDirAtime:    o.noDirAtime,
 		Logger:        o.logger,
 		NoLongNames:   !o.format.longNames,
 		BadNames:      o.badNames,
