@@ -300,7 +300,7 @@ func (f *FS) DecryptPath(cipher string) (string, error) {
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		// Not in the view: decrypted by computation alone, as gocryptfs
 		// decrypts such a path, where that is possible.
-		if p, perr := f.decryptPure(cipher); perr == nil {
+		if p, perr := f.decryptMissing(cipher); perr == nil {
 			return p, nil
 		}
 		if err == nil {
@@ -310,15 +310,38 @@ func (f *FS) DecryptPath(cipher string) (string, error) {
 	return "", err
 }
 
-// decryptPure decrypts a view path that names nothing in the view: the
+// decryptMissing decrypts a view path that names nothing in the view:
+// the longest leading part that names a directory of the view resolves
+// as usual (hashed long names included), the rest by computation
+// (decryptPure).
+func (f *FS) decryptMissing(cipher string) (string, error) {
+	elems := strings.Split(cipher, "/")
+	for i := len(elems) - 1; i > 0; i-- {
+		o, err := f.resolve("decryptpath", strings.Join(elems[:i], "/"))
+		if err != nil || o.kind != kReal {
+			continue
+		}
+		if fi, err := fs.Lstat(f.plain, o.plain); err == nil && fi.IsDir() {
+			plain := o.plain
+			if plain == "." {
+				plain = ""
+			}
+			return f.decryptPure(o.cpath, plain, strings.Join(elems[i:], "/"))
+		}
+	}
+	return f.decryptPure("", "", cipher)
+}
+
+// decryptPure decrypts rest, a view path relative to the ciphertext
+// directory cdir (whose plaintext path is p), that names nothing in the
+// view: the
 // directory IVs of a view depend only on the encrypted path (§10.3), so
 // every element decrypts without the plaintext tree, but for a hashed
 // long name, whose plaintext only a listing of its directory can tell, a
 // virtual file (diriv, .name, config), and what decrypts to an excluded
 // path.
-func (f *FS) decryptPure(cipher string) (string, error) {
-	cdir, p := "", ""
-	for e := range strings.SplitSeq(cipher, "/") {
+func (f *FS) decryptPure(cdir, p, rest string) (string, error) {
+	for e := range strings.SplitSeq(rest, "/") {
 		if names.IsLongName(e) || names.IsLongNameFile(e) || e == names.DirIVFile || cdir == "" && e == names.ConfigFile {
 			return "", fs.ErrNotExist
 		}

@@ -299,7 +299,13 @@ func TestDecryptPathErrors(t *testing.T) {
 	if err != nil || strings.Count(c, "/") != 3 {
 		t.Errorf("EncryptPath of a missing path: %q %v", c, err)
 	}
-	for _, p := range []string{"no/such/dir/file", "does-not-exist", "dir1/missing"} {
+	longDir := "d255-" + strings.Repeat("e", 250)
+	if _, err := fs.Stat(v, mustEncrypt(t, v, longDir)); err != nil {
+		t.Fatalf("the golden view has no long-named directory: %v", err)
+	}
+	// Through an existing directory with a hashed long name too, as
+	// gocryptfs' TestCtlSockPathOps asks.
+	for _, p := range []string{"no/such/dir/file", "does-not-exist", "dir1/missing", longDir + "/missing"} {
 		c := mustEncrypt(t, v, p)
 		if got, err := v.DecryptPath(c); err != nil || got != p {
 			t.Errorf("DecryptPath of missing %q: %q, %v", p, got, err)
