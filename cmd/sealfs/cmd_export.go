@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/sealfs/sealfs/content"
 	"io"
 	"io/fs"
 	"os"
@@ -74,7 +75,11 @@ code is then 11. A progress line is shown when stderr is a terminal.`,
 // openReverse unlocks the reverse config of plainDir and returns the view.
 // x are the exclusions; opts the other view options (Exclude and
 // ConfigName are set here).
-func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, config string, x *excludeFlags, opts reverse.Options) (*reverse.FS, func(), error) {
+// format, if not nil, gives the view's format when the master key is
+// given and there is no config file (gocryptfs -reverse -zerokey or
+// -masterkey with no .gocryptfs.reverse.conf): AES-SIV with the names the
+// flags ask for, and no gocryptfs.conf in the view.
+func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, config string, x *excludeFlags, format *formatFlags, opts reverse.Options) (*reverse.FS, func(), error) {
 	if err := s.validate(); err != nil {
 		return nil, nil, err
 	}
@@ -87,6 +92,13 @@ func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, 
 	}
 	cfgPath := configPath(plainDir, config, vault.ReverseFile)
 	cfg, err := loadConfig(cfgPath)
+	formatOnly := false
+	if err != nil && errors.Is(err, fs.ErrNotExist) && format != nil && s.keyGiven() {
+		fo := format.options()
+		fo.Suite = content.AESSIV
+		cfg, err = vault.FormatOnly(fo)
+		formatOnly = true
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -114,7 +126,7 @@ func (e *env) openReverse(ctx context.Context, plainDir string, s *secretFlags, 
 		return nil, nil, mark(errCipherDir, err)
 	}
 	plain := root.FS()
-	if config != "" {
+	if config != "" || formatOnly {
 		opts.ConfigName = "-"
 	}
 	if excl != nil {
@@ -151,7 +163,7 @@ func runExport(ctx context.Context, e *env, opts any, args []string) error {
 			return mark(errTargetDir, err)
 		}
 	}
-	v, done, err := e.openReverse(ctx, plainDir, &o.secret, o.config, &o.exclude, reverse.Options{OneFileSystem: o.oneFS})
+	v, done, err := e.openReverse(ctx, plainDir, &o.secret, o.config, &o.exclude, nil, reverse.Options{OneFileSystem: o.oneFS})
 	if err != nil {
 		return err
 	}

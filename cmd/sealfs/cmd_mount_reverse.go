@@ -51,7 +51,7 @@ func (e *env) openMountFS(ctx context.Context, o *mountOptions, dir string, logg
 	var m ctlsock.Mapper
 	if o.extra.reverse {
 		e.quiet = e.quiet || o.open.quiet
-		v, done, err := e.openReverse(ctx, dir, &o.open.secret, o.open.config, &o.extra.exclude,
+		v, done, err := e.openReverse(ctx, dir, &o.open.secret, o.open.config, &o.extra.exclude, &o.open.format,
 			reverse.Options{OneFileSystem: o.extra.oneFS, Logger: logger})
 		if err != nil {
 			return nil, nil, err

@@ -76,7 +76,7 @@ func runPaths(ctx context.Context, e *env, o *pathsOptions, args []string, decry
 	var m pathMapper
 	if o.reverse || isReverseDir(dir, o.open.config) {
 		e.quiet = e.quiet || o.open.quiet
-		v, done, err := e.openReverse(ctx, dir, &o.open.secret, o.open.config, nil, reverse.Options{})
+		v, done, err := e.openReverse(ctx, dir, &o.open.secret, o.open.config, nil, &o.open.format, reverse.Options{})
 		if err != nil {
 			return err
 		}

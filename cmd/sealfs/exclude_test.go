@@ -276,7 +276,7 @@ func TestExcludeView(t *testing.T) {
 		wildcards: stringList{"*.bin", "!exactly-4097.bin", "n255-*"},
 	}
 	e := newEnv(strings.NewReader(""), io.Discard, io.Discard)
-	v, done, err := e.openReverse(context.Background(), plain, &secretFlags{passfile: stringList{passfile(t)}}, "", x, reverse.Options{})
+	v, done, err := e.openReverse(context.Background(), plain, &secretFlags{passfile: stringList{passfile(t)}}, "", x, nil, reverse.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

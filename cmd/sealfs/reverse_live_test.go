@@ -258,13 +258,13 @@ func TestReverseLiveGocryptfs(t *testing.T) {
 
 			// (a) the library
 			e := newEnv(strings.NewReader(""), io.Discard, io.Discard)
-			v, done, err := e.openReverse(context.Background(), plain, &secretFlags{passfile: stringList{pw}}, "", &excludeFlags{}, reverse.Options{})
+			v, done, err := e.openReverse(context.Background(), plain, &secretFlags{passfile: stringList{pw}}, "", &excludeFlags{}, nil, reverse.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer done()
 			open := func() *reverse.FS {
-				v, done, err := e.openReverse(context.Background(), plain, &secretFlags{masterkey: liveKey}, "", &excludeFlags{}, reverse.Options{})
+				v, done, err := e.openReverse(context.Background(), plain, &secretFlags{masterkey: liveKey}, "", &excludeFlags{}, nil, reverse.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}

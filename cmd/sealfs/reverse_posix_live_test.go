@@ -119,3 +119,31 @@ func TestReverseMountpointInside(t *testing.T) {
 		t.Fatalf("forward mount inside CIPHERDIR: %v %s", err, out)
 	}
 }
+
+// TestReverseMasterKeyNoConfig: with the master key given (-zerokey,
+// -masterkey) a plaintext directory needs no reverse config, as with
+// gocryptfs: the view is AES-SIV with the names the flags ask for, shows
+// no gocryptfs.conf, and decrypts with the same key and flags.
+func TestReverseMasterKeyNoConfig(t *testing.T) {
+	needFUSE(t)
+	d := newDirs(t, "plain", "mnt")
+	plain, mnt := d[0], d[1]
+	check(t, os.WriteFile(filepath.Join(plain, "f"), []byte("no config"), 0o644))
+	lazyUnmountAtEnd(t, mnt)
+	sh(t, "", "sealfs", "-reverse", "-q", "-zerokey", plain, mnt)
+	defer exec0("fusermount3", "-u", mnt)
+	ents, err := os.ReadDir(mnt)
+	check(t, err)
+	for _, e := range ents {
+		if e.Name() == "gocryptfs.conf" {
+			t.Fatal("a view without a config shows gocryptfs.conf")
+		}
+	}
+	if len(ents) != 2 {
+		t.Fatalf("view entries %v, want gocryptfs.diriv and one file", ents)
+	}
+	out := sh(t, "", "sealfs", "cat", "-q", "-zerokey", "-aessiv", mnt, "f")
+	if !strings.Contains(out, "no config") {
+		t.Fatalf("cat through the view: %q", out)
+	}
+}
