@@ -4,6 +4,7 @@ package fusefs
 
 import (
 	"context"
+	"errors"
 	"io"
 	iofs "io/fs"
 	"syscall"
@@ -69,17 +70,66 @@ func (n *roNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno 
 	return 0
 }
 
-// Getxattr: an io/fs.FS has no extended attributes. ENOSYS tells the
-// kernel so once for the whole mount (it then answers EOPNOTSUPP itself),
-// instead of a round trip for every security.selinux and
-// system.posix_acl_access lookup that ls -l makes per file.
+// XattrFS is implemented by an io/fs.FS whose files have extended
+// attributes (a reverse view), for getxattr and listxattr of a MountFS
+// mount. errors.ErrUnsupported says that it has none at all.
+type XattrFS interface {
+	Listxattr(name string) ([]string, error)
+	Getxattr(name, attr string) ([]byte, error)
+}
+
+// Getxattr answers from an XattrFS. Otherwise (or where it has no
+// attributes) ENOSYS tells the kernel once for the whole mount (it then
+// answers EOPNOTSUPP itself), instead of a round trip for every
+// security.selinux and system.posix_acl_access lookup that ls -l makes
+// per file. ACLs (the kernel does not enforce them on a view) and a
+// missing SELinux label are EOPNOTSUPP, as on a vault mount without -acl.
 func (n *roNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return 0, syscall.ENOSYS
+	xf, ok := n.r.ro.(XattrFS)
+	if !ok {
+		return 0, syscall.ENOSYS
+	}
+	n.r.touch()
+	if sealfs.IsACLXattr(attr) {
+		return 0, syscall.EOPNOTSUPP
+	}
+	p := inodePath(&n.Inode)
+	v, err := xf.Getxattr(p, attr)
+	if err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return 0, syscall.ENOSYS
+		}
+		errno := n.r.toErrno("getxattr", p, err)
+		if errno == syscall.ENODATA && attr == xattrSELinux {
+			errno = syscall.EOPNOTSUPP
+		}
+		return 0, errno
+	}
+	return copyXattr(v, dest)
 }
 
 // Listxattr: see Getxattr.
 func (n *roNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return 0, syscall.ENOSYS
+	xf, ok := n.r.ro.(XattrFS)
+	if !ok {
+		return 0, syscall.ENOSYS
+	}
+	n.r.touch()
+	p := inodePath(&n.Inode)
+	attrs, err := xf.Listxattr(p)
+	if err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return 0, syscall.ENOSYS
+		}
+		return 0, n.r.toErrno("listxattr", p, err)
+	}
+	var buf []byte
+	for _, a := range attrs {
+		if !sealfs.IsACLXattr(a) {
+			buf = append(append(buf, a...), 0)
+		}
+	}
+	return copyXattr(buf, dest)
 }
 
 func (n *roNode) lstat(p string) (iofs.FileInfo, error) {

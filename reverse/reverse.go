@@ -74,6 +74,9 @@ type Options struct {
 	// Logger receives diagnostics (names that cannot be shown); nil
 	// means silent.
 	Logger *slog.Logger
+	// Xattrs reads the extended attributes of the plaintext tree (io/fs
+	// has no API for them); nil shows none (gocryptfs -noxattr).
+	Xattrs XattrSource
 }
 
 // ErrNotSIV is returned by New for a config whose content cipher is not
@@ -114,6 +117,7 @@ type FS struct {
 	configName string // "" = no config shown
 	oneFS      bool
 	log        *slog.Logger
+	xattrs     XattrSource
 	rootDev    uint64
 	rootDevOK  bool
 	workers    int
@@ -157,7 +161,7 @@ func New(plain fs.FS, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, er
 		}
 		f.configName = o.ConfigName
 	}
-	f.exclude, f.oneFS, f.log = o.Exclude, o.OneFileSystem, o.Logger
+	f.exclude, f.oneFS, f.log, f.xattrs = o.Exclude, o.OneFileSystem, o.Logger, o.Xattrs
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}

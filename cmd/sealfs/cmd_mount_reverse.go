@@ -7,6 +7,7 @@ import (
 	"flag"
 	"github.com/sealfs/sealfs"
 	"golang.org/x/sys/unix"
+	"io"
 	"io/fs"
 	"log/slog"
 
@@ -21,6 +22,7 @@ import (
 type mountExtraFlags struct {
 	reverse bool
 	oneFS   bool
+	noXattr bool
 	exclude excludeFlags
 	ctlsock string
 }
@@ -28,6 +30,7 @@ type mountExtraFlags struct {
 func (x *mountExtraFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&x.reverse, "reverse", false, "reverse mode: mount the encrypted view of the plaintext directory given as CIPHERDIR\n(read-only; config PLAINDIR/.gocryptfs.reverse.conf, see init -reverse)")
 	fs.BoolVar(&x.oneFS, "one-file-system", false, "reverse mode: show directories on other file systems (mount points) as empty")
+	fs.BoolVar(&x.noXattr, "noxattr", false, "reverse mode: show no extended attributes of the plaintext files (by default they are shown encrypted)")
 	x.exclude.register(fs)
 	fs.StringVar(&x.ctlsock, "ctlsock", "", "serve the gocryptfs control socket (path encryption and decryption) at `PATH`;\nput it in a directory only you can access")
 }
@@ -51,12 +54,31 @@ func (e *env) openMountFS(ctx context.Context, o *mountOptions, dir string, logg
 	var m ctlsock.Mapper
 	if o.extra.reverse {
 		e.quiet = e.quiet || o.open.quiet
-		v, done, err := e.openReverse(ctx, dir, &o.open.secret, o.open.config, &o.extra.exclude, &o.open.format,
-			reverse.Options{OneFileSystem: o.extra.oneFS, Logger: logger})
+		ropts := reverse.Options{OneFileSystem: o.extra.oneFS, Logger: logger}
+		var xattrs io.Closer
+		if !o.extra.noXattr {
+			// The plaintext files' attributes, read without following
+			// symlinks beneath the plaintext directory (a DirStore does).
+			st, err := sealfs.DirStore(dir)
+			if err != nil {
+				return nil, nil, mark(errCipherDir, err)
+			}
+			if xs, ok := st.(reverse.XattrSource); ok {
+				ropts.Xattrs = xs
+			}
+			xattrs, _ = st.(io.Closer)
+		}
+		v, done, err := e.openReverse(ctx, dir, &o.open.secret, o.open.config, &o.extra.exclude, &o.open.format, ropts)
 		if err != nil {
+			if xattrs != nil {
+				xattrs.Close()
+			}
 			return nil, nil, err
 		}
 		m, closeFS = v, done
+		if xattrs != nil {
+			closeFS = func() { done(); xattrs.Close() }
+		}
 		mount = func(mnt string, mo *fusefs.Options) (*fusefs.Server, error) {
 			mo.Name += "-reverse" // as gocryptfs: fuse.gocryptfs-reverse
 			return fusefs.MountFS(mnt, reverseView{v, dir}, mo)

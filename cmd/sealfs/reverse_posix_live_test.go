@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"github.com/sealfs/sealfs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,5 +146,63 @@ func TestReverseMasterKeyNoConfig(t *testing.T) {
 	out := sh(t, "", "sealfs", "cat", "-q", "-zerokey", "-aessiv", mnt, "f")
 	if !strings.Contains(out, "no config") {
 		t.Fatalf("cat through the view: %q", out)
+	}
+}
+
+// TestReverseXattrs: the view shows the plaintext files' extended
+// attributes encrypted (names as user.gocryptfs.*, values sealed with a
+// nonce derived from the path and name, FORMAT.md §8), so that a copy of
+// the view, or the view itself opened as a vault, reads them back in
+// plaintext; -noxattr shows none.
+func TestReverseXattrs(t *testing.T) {
+	needFUSE(t)
+	_, mnt, pw := mountReverse(t, func(plain string) {
+		f := filepath.Join(plain, "f")
+		check(t, os.WriteFile(f, []byte("x"), 0o644))
+		check(t, unix.Setxattr(f, "user.comment", []byte("secret note"), 0))
+		check(t, unix.Setxattr(plain, "user.dir", []byte("on the root"), 0))
+	})
+	pwb, err := os.ReadFile(pw)
+	check(t, err)
+	v, err := sealfs.Open(mnt, []byte(strings.TrimSpace(string(pwb))), &sealfs.Options{ReadOnly: true})
+	check(t, err)
+	defer v.Close()
+	for _, c := range []struct{ path, attr, want string }{{"f", "user.comment", "secret note"}, {".", "user.dir", "on the root"}} {
+		got, err := v.Getxattr(c.path, c.attr)
+		if err != nil || string(got) != c.want {
+			t.Errorf("%s %s through the view: %q, %v", c.path, c.attr, got, err)
+		}
+	}
+	// The view's own attributes: encrypted names, stable values.
+	cname, err := v.EncryptPath("f")
+	check(t, err)
+	buf := make([]byte, 1024)
+	n, err := unix.Listxattr(filepath.Join(mnt, cname), buf)
+	check(t, err)
+	if list := string(buf[:n]); !strings.HasPrefix(list, "user.gocryptfs.") || strings.Contains(list, "comment") {
+		t.Fatalf("view lists %q", list)
+	}
+	attr := strings.TrimRight(string(buf[:n]), "\x00")
+	v1 := make([]byte, 256)
+	n1, err := unix.Getxattr(filepath.Join(mnt, cname), attr, v1)
+	check(t, err)
+	v2 := make([]byte, 256)
+	n2, err := unix.Getxattr(filepath.Join(mnt, cname), attr, v2)
+	check(t, err)
+	if string(v1[:n1]) != string(v2[:n2]) || strings.Contains(string(v1[:n1]), "secret") {
+		t.Fatalf("view value not stable or not encrypted: %x / %x", v1[:n1], v2[:n2])
+	}
+
+	_, mnt2, _ := mountReverse(t, func(plain string) {
+		f := filepath.Join(plain, "f")
+		check(t, os.WriteFile(f, []byte("x"), 0o644))
+		check(t, unix.Setxattr(f, "user.comment", []byte("hidden"), 0))
+	}, "-noxattr")
+	ents, err := os.ReadDir(mnt2)
+	check(t, err)
+	for _, e := range ents {
+		if n, err := unix.Listxattr(filepath.Join(mnt2, e.Name()), buf); err == nil && n > 0 {
+			t.Errorf("-noxattr: %s lists %q", e.Name(), buf[:n])
+		}
 	}
 }
