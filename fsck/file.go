@@ -86,14 +86,15 @@ func (c *checker) checkFile(j fileJob, buf, plain []byte) {
 	if c.opts.SkipContent {
 		return
 	}
-	bad, first, firstErr, err := c.checkBlocks(f, size, h.FileID[:], buf, plain)
+	runs, firstErr, err := c.checkBlocks(f, size, h.FileID[:], buf, plain)
 	if err != nil {
 		c.report(Finding{Kind: KindIO, CipherPath: j.cpath, PlainPath: j.plain, Err: err, Warning: q})
 		return
 	}
-	if bad == 0 {
+	if len(runs) == 0 {
 		return
 	}
+	bad, first := countBlocks(runs), runs[0].First
 	fd := Finding{Kind: KindBlock, CipherPath: j.cpath, PlainPath: j.plain, Block: first, Warning: q}
 	cbs := int64(c.codec.CipherBlockSize())
 	nblocks := (size - content.HeaderSize + cbs - 1) / cbs
@@ -101,22 +102,37 @@ func (c *checker) checkFile(j fileJob, buf, plain []byte) {
 	if bad > 1 {
 		msg += fmt.Sprintf(" (and %d more corrupt blocks)", bad-1)
 	}
-	if bad == nblocks && !q {
+	switch {
+	case q:
+	case bad == nblocks:
 		// Every block fails: maybe the file ID is what is damaged.
-		// Repair looks for it (too slow to do for every such file here).
+		// Repair looks for it (too slow to do for every such file here)
+		// and salvages the file if there is none.
 		msg += "; no block authenticates: the file ID may be damaged"
-		fd.fix = &fix{search: true, searchOnly: true}
+		fd.fix = &fix{search: true, salvage: true, runs: runs, lfName: lostName(j.plain)}
+	default:
+		fd.fix = &fix{salvage: true, runs: runs, lfName: lostName(j.plain)}
 	}
 	fd.Err = fmt.Errorf("%w: %s", ErrCorrupt, msg)
 	c.report(fd)
 }
 
-// checkBlocks authenticates every block of a file and returns the number
-// of corrupt blocks and the first one with its error. Runs of full
-// all-zero blocks found with SEEK_DATA are holes and are skipped.
-func (c *checker) checkBlocks(f *os.File, size int64, fileID, buf, plain []byte) (bad, first int64, firstErr error, err error) {
+// BlockRun is a run of consecutive content blocks.
+type BlockRun struct{ First, N int64 }
+
+func countBlocks(runs []BlockRun) int64 {
+	var n int64
+	for _, r := range runs {
+		n += r.N
+	}
+	return n
+}
+
+// checkBlocks authenticates every block of a file and returns the runs of
+// corrupt blocks and the first one's error. Runs of full all-zero blocks
+// found with SEEK_DATA are holes and are skipped.
+func (c *checker) checkBlocks(f *os.File, size int64, fileID, buf, plain []byte) (runs []BlockRun, firstErr error, err error) {
 	cbs := int64(c.codec.CipherBlockSize())
-	first = -1
 	off := int64(content.HeaderSize)
 	blk := int64(0)
 	dataAt := int64(-1) // next data offset as told by SEEK_DATA
@@ -147,7 +163,7 @@ func (c *checker) checkBlocks(f *os.File, size int64, fileID, buf, plain []byte)
 		n := min(int64(len(buf)), size-off)
 		m, rerr := f.ReadAt(buf[:n], off)
 		if rerr != nil && !(errors.Is(rerr, io.EOF) && int64(m) == n) {
-			return 0, 0, nil, rerr
+			return nil, nil, rerr
 		}
 		c.mu.Lock()
 		c.prog.Bytes += int64(m)
@@ -159,46 +175,56 @@ func (c *checker) checkBlocks(f *os.File, size int64, fileID, buf, plain []byte)
 				c.authOK.Store(true) // a real block, not a hole
 			}
 			if oerr != nil {
-				if bad == 0 {
-					first, firstErr = blk, oerr
+				if len(runs) == 0 {
+					firstErr = oerr
 					if int64(len(b)) <= int64(c.codec.Overhead()) {
 						firstErr = fmt.Errorf("truncated block of %d bytes", len(b))
 					}
 				}
-				bad++
+				if k := len(runs) - 1; k >= 0 && runs[k].First+runs[k].N == blk {
+					runs[k].N++
+				} else {
+					runs = append(runs, BlockRun{First: blk, N: 1})
+				}
 			}
 			blk++
 		}
 		off += int64(m)
 	}
-	return bad, first, firstErr, nil
+	return runs, firstErr, nil
 }
 
-// recheck counts the corrupt blocks of the file at cpath (-1 if it
-// cannot be read).
-func (c *checker) recheck(cpath string) int64 {
-	f, fi, err := openRegular(c.abs(cpath))
-	if err != nil {
-		return -1
+// scanFile returns the runs of corrupt blocks of an open ciphertext file
+// of the given size, authenticated with the file ID in its header, or
+// with fileID if that is not nil.
+func (c *checker) scanFile(f *os.File, size int64, fileID []byte) ([]BlockRun, error) {
+	if size < content.HeaderSize {
+		return nil, fmt.Errorf("%w: %d bytes, shorter than a header", ErrCorrupt, size)
 	}
-	defer f.Close()
-	if fi.Size() < content.HeaderSize {
-		return -1
-	}
-	hb := make([]byte, content.HeaderSize)
-	if _, err := f.ReadAt(hb, 0); err != nil {
-		return -1
-	}
-	h, err := content.ParseHeader(hb)
-	if err != nil {
-		return -1
+	if fileID == nil {
+		hb := make([]byte, content.HeaderSize)
+		if _, err := f.ReadAt(hb, 0); err != nil {
+			return nil, err
+		}
+		h, err := content.ParseHeader(hb)
+		if err != nil {
+			return nil, fmt.Errorf("%w: header: %w", ErrCorrupt, err)
+		}
+		fileID = h.FileID[:]
 	}
 	buf := make([]byte, chunkBlocks*c.codec.CipherBlockSize())
-	bad, _, _, err := c.checkBlocks(f, fi.Size(), h.FileID[:], buf, make([]byte, 0, content.PlainBlockSize))
+	runs, _, err := c.checkBlocks(f, size, fileID, buf, make([]byte, 0, content.PlainBlockSize))
+	return runs, err
+}
+
+// scanPath is scanFile for the file at cpath.
+func (c *checker) scanPath(cpath string, fileID []byte) ([]BlockRun, error) {
+	f, fi, err := openRegular(c.abs(cpath))
 	if err != nil {
-		return -1
+		return nil, err
 	}
-	return bad
+	defer f.Close()
+	return c.scanFile(f, fi.Size(), fileID)
 }
 
 // findHeader looks for the header that makes the first non-hole block of

@@ -345,19 +345,6 @@ func TestRepair(t *testing.T) {
 	}
 }
 
-func TestRepairLeavesCorruptBlocks(t *testing.T) {
-	dir, cfg, key := open(t, "default")
-	at(cOneByte, flip(30))(t, dir)
-	snap := snapshotCipher(t, dir)
-	rep := check(t, dir, cfg, key, &fsck.Options{Repair: true})
-	if len(rep.Actions) != 0 || rep.Unrepaired() != 1 {
-		t.Fatalf("actions %v, unrepaired %d", rep.Actions, rep.Unrepaired())
-	}
-	if snapshotCipher(t, dir) != snap {
-		t.Fatal("repair changed a file with a corrupt block")
-	}
-}
-
 func TestRepairReverseDirIV(t *testing.T) {
 	// A forward copy of a reverse view: a missing diriv is re-created with
 	// the path-derived IV, so every name decrypts again.
@@ -476,23 +463,6 @@ func TestHostileTree(t *testing.T) {
 		if got[p] != k {
 			t.Errorf("%s: kind %v, want %v\n%s", p, got[p], k, describe(rep))
 		}
-	}
-}
-
-// TestRepairHeaderKeepsBlockDamage: a recovered header does not hide a
-// corrupt block behind it.
-func TestRepairHeaderKeepsBlockDamage(t *testing.T) {
-	dir, cfg, key := open(t, "default")
-	p := filepath.Join(dir, cBig)
-	flip(0)(t, p)           // version
-	flip(18+3*4128+9)(t, p) // block 3
-	rep := check(t, dir, cfg, key, &fsck.Options{Repair: true})
-	if len(rep.Actions) != 1 || rep.Actions[0].Kind != fsck.ActHeader || !strings.Contains(rep.Actions[0].Detail, "1 blocks are still corrupt") || rep.Unrepaired() != 1 {
-		t.Fatalf("actions %v, unrepaired %d", rep.Actions, rep.Unrepaired())
-	}
-	after := check(t, dir, cfg, key, nil)
-	if len(after.Findings) != 1 || after.Findings[0].Kind != fsck.KindBlock || after.Findings[0].Block != 3 {
-		t.Fatalf("after:\n%s", describe(after))
 	}
 }
 

@@ -35,10 +35,14 @@ const (
 	ActDirIV
 	// ActMkdir creates lost+found.
 	ActMkdir
+	// ActSalvage copies a file with corrupt blocks to lost+found and then
+	// replaces each corrupt block of the file with zeros: the readable
+	// blocks stay where they are, the lost byte ranges are in Lost.
+	ActSalvage
 )
 
 var actionNames = map[ActionKind]string{ActMove: "move", ActRemove: "remove", ActTruncate: "truncate",
-	ActHeader: "rewrite-header", ActDirIV: "write-diriv", ActMkdir: "mkdir"}
+	ActHeader: "rewrite-header", ActDirIV: "write-diriv", ActMkdir: "mkdir", ActSalvage: "salvage"}
 
 func (k ActionKind) String() string {
 	if s, ok := actionNames[k]; ok {
@@ -51,9 +55,12 @@ func (k ActionKind) String() string {
 type Action struct {
 	Kind       ActionKind
 	CipherPath string // the object acted on
-	// NewCipherPath and NewPlainPath are where ActMove puts it (and the
-	// directory ActMkdir creates).
+	// NewCipherPath and NewPlainPath are where ActMove puts it, where
+	// ActSalvage keeps the damaged original, and the directory ActMkdir
+	// creates.
 	NewCipherPath, NewPlainPath string
+	// Lost are the plaintext byte ranges ActSalvage replaced with zeros.
+	Lost []ByteRange
 	Detail                      string // human-readable summary
 	Done                        bool   // applied (false with DryRun or on error)
 	Err                         error
@@ -82,8 +89,12 @@ type fix struct {
 	truncate bool
 	header   []byte // the header to write
 	// search: look for the right header (findHeader); if there is none,
-	// move the file to lost+found unless searchOnly.
-	search, searchOnly bool
+	// salvage the file if salvage is set, else move it to lost+found.
+	search bool
+	// salvage: zero the corrupt blocks (runs) after copying the file to
+	// lost+found.
+	salvage bool
+	runs    []BlockRun
 	// diriv: write this IV (nil: a fresh random one) after moving the
 	// entries in moveChildren to lost+found.
 	diriv        bool
@@ -140,6 +151,13 @@ func lostName(p string) string {
 	return strings.ReplaceAll(p, "/", "_")
 }
 
+// placement is a new entry in lost+found: its ciphertext path, plaintext
+// path and, for a long name, the full encrypted name for its .name file.
+type placement struct {
+	dst, plain, full string
+	long             bool
+}
+
 // step is a planned action with what it needs.
 type step struct {
 	a     Action
@@ -169,8 +187,17 @@ type step struct {
 //     and so are the entries of a directory where none of several names
 //     decrypts (its IV, not every name, is the likely damage).
 //
-// Corrupt blocks, symlink targets and xattrs are only reported: no repair
-// can restore them, and removing them would lose the readable rest.
+//   - a file with corrupt blocks (left so by a recovered header, or with
+//     no header that makes any block authenticate) is salvaged: it is
+//     copied as it is to lost+found (under its plaintext path with "/"
+//     replaced by "_"), then each corrupt block is replaced in place with
+//     zeros: a full block by a hole (§5.5), the last, partial one by
+//     zeros sealed under the file's ID. Readable blocks, the file's
+//     inode, owner, mode, xattrs and hard links stay; the action lists the
+//     plaintext byte ranges now zero.
+//
+// Symlink targets and xattrs that do not decrypt are only reported: no
+// repair can restore them, and removing them would lose the readable rest.
 func (c *checker) repair(ctx context.Context, rep *Report) error {
 	var steps []*step
 	moved := map[string]bool{}
@@ -229,24 +256,10 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 			}})
 		return nil
 	}
-	addMove := func(idx []int, cpath string, fx *fix, isDir bool) {
-		if moved[cpath] {
-			// Already moving: just note that this finding is covered.
-			for _, s := range steps {
-				if s.a.Kind == ActMove && s.a.CipherPath == cpath {
-					s.a.findings = append(s.a.findings, idx...)
-				}
-			}
-			return
-		}
-		moved[cpath] = true
-		a := Action{Kind: ActMove, CipherPath: cpath, findings: idx}
-		if err := ensureLF(); err != nil {
-			a.Err = err
-			steps = append(steps, &step{order: 3, a: a, run: func(*Action) error { return err }})
-			return
-		}
-		name := fx.lfName
+	// place picks a free name in lost+found for an object with preferred
+	// plaintext name want.
+	place := func(want string) placement {
+		name := want
 		if len(name) > names.MaxNameLen {
 			name = name[:names.MaxNameLen]
 		}
@@ -264,21 +277,40 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 			full, _ = c.nt.EncryptName(name, lfIV)
 			stored, long = c.nt.Shorten(full)
 		}
-		dst := cjoin(lfCpath, stored)
-		a.NewCipherPath = dst
-		a.NewPlainPath = path.Join(lfPlain, name)
+		return placement{dst: cjoin(lfCpath, stored), plain: path.Join(lfPlain, name), full: full, long: long}
+	}
+	addMove := func(idx []int, cpath string, fx *fix, isDir bool) {
+		if moved[cpath] {
+			// Already moving: just note that this finding is covered.
+			for _, s := range steps {
+				if s.a.Kind == ActMove && s.a.CipherPath == cpath {
+					s.a.findings = append(s.a.findings, idx...)
+				}
+			}
+			return
+		}
+		moved[cpath] = true
+		a := Action{Kind: ActMove, CipherPath: cpath, findings: idx}
+		if err := ensureLF(); err != nil {
+			a.Err = err
+			steps = append(steps, &step{order: 3, a: a, run: func(*Action) error { return err }})
+			return
+		}
+		pl := place(fx.lfName)
+		dst := pl.dst
+		a.NewCipherPath, a.NewPlainPath = dst, pl.plain
 		if isDir {
 			a.Detail = "directory"
 		}
 		nameFile := fx.nameFile
 		steps = append(steps, &step{order: 3, depth: strings.Count(cpath, "/"), a: a, run: func(*Action) error {
-			if long {
-				if err := writeNew(c.abs(dst+names.LongNameSuffix), []byte(full), 0o444); err != nil {
+			if pl.long {
+				if err := writeNew(c.abs(dst+names.LongNameSuffix), []byte(pl.full), 0o444); err != nil {
 					return err
 				}
 			}
 			if err := unix.Renameat2(unix.AT_FDCWD, c.abs(cpath), unix.AT_FDCWD, c.abs(dst), unix.RENAME_NOREPLACE); err != nil {
-				if long {
+				if pl.long {
 					os.Remove(c.abs(dst + names.LongNameSuffix))
 				}
 				return err
@@ -287,6 +319,32 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 				if err := os.Remove(c.abs(nameFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err
 				}
+			}
+			return nil
+		}})
+	}
+	// addSalvage plans the salvage of the file at cpath, whose corrupt
+	// blocks were runs when checked (the salvage checks again).
+	addSalvage := func(idx int, cpath string, fx *fix, plainSize int64) {
+		a := Action{Kind: ActSalvage, CipherPath: cpath, findings: []int{idx}}
+		if err := ensureLF(); err != nil {
+			a.Err = err
+			steps = append(steps, &step{order: 3, a: a, run: func(*Action) error { return err }})
+			return
+		}
+		pl := place(fx.lfName)
+		a.NewCipherPath, a.NewPlainPath = pl.dst, pl.plain
+		a.Lost = lostRanges(fx.runs, plainSize)
+		a.Detail = salvageDetail(a.Lost, plainSize, pl.plain)
+		// Before a move of an ancestor (moves run deepest first).
+		steps = append(steps, &step{order: 3, depth: strings.Count(cpath, "/") + 1, a: a, run: func(a *Action) error {
+			size, runs, err := c.salvage(cpath, pl)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(runs, fx.runs) {
+				a.Lost = lostRanges(runs, c.codec.PlainSize(size))
+				a.Detail = salvageDetail(a.Lost, c.codec.PlainSize(size), pl.plain)
 			}
 			return nil
 		}})
@@ -319,29 +377,42 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 			case err != nil:
 				continue
 			case hdr != nil:
-				fx = &fix{header: hdr}
-			case fx.searchOnly:
-				continue
+				// Blocks that do not authenticate with the recovered
+				// header either are salvaged after it is written.
+				runs, err := c.scanPath(cp, hdr[2:])
+				if err != nil {
+					continue
+				}
+				hfx := &fix{header: hdr}
+				if len(runs) > 0 {
+					hfx.salvage, hfx.runs, hfx.lfName = true, runs, fx.lfName
+				}
+				fx = hfx
+			case fx.salvage:
+				fx = &fix{salvage: true, runs: fx.runs, lfName: fx.lfName}
 			default:
 				fx = &fix{move: true, lfName: fx.lfName}
 			}
 		}
+		if fx.salvage {
+			size, err := fileSize(c.abs(cp))
+			if err != nil {
+				continue
+			}
+			addSalvage(i, cp, fx, c.codec.PlainSize(size))
+		}
 		switch {
 		case fx.header != nil:
 			hdr := fx.header
-			steps = append(steps, &step{order: 0, a: Action{Kind: ActHeader, CipherPath: cp, findings: []int{i},
-				Detail: "the recovered header authenticates the file's blocks"},
-				run: func(a *Action) error {
-					if err := rewriteHeader(c.abs(cp), hdr); err != nil {
-						return err
-					}
-					// The header is right now; the blocks were never checked.
-					if n := c.recheck(cp); n > 0 {
-						a.Detail += fmt.Sprintf("; %d blocks are still corrupt", n)
-						a.findings = nil
-					}
-					return nil
-				}})
+			a := Action{Kind: ActHeader, CipherPath: cp, findings: []int{i},
+				Detail: "the recovered header authenticates the file's blocks"}
+			if fx.salvage {
+				// The salvage resolves the finding.
+				a.findings = nil
+				a.Detail = fmt.Sprintf("the recovered header authenticates all but %d of the file's blocks", countBlocks(fx.runs))
+			}
+			steps = append(steps, &step{order: 0, a: a,
+				run: func(a *Action) error { return rewriteHeader(c.abs(cp), hdr) }})
 		case fx.truncate:
 			steps = append(steps, &step{order: 0, a: Action{Kind: ActTruncate, CipherPath: cp, findings: []int{i},
 				Detail: "shorter than a header; was and stays an empty file"},
@@ -498,7 +569,7 @@ func writeDirIV(p string, iv []byte) error { return writeNew(p, iv, 0o444) }
 
 // rewriteHeader overwrites the first 18 bytes of a file.
 func rewriteHeader(p string, hdr []byte) error {
-	return withWritable(p, func(f *os.File) error {
+	return withWritable(p, os.O_WRONLY, func(f *os.File) error {
 		if _, err := f.WriteAt(hdr, 0); err != nil {
 			return err
 		}
@@ -508,7 +579,7 @@ func rewriteHeader(p string, hdr []byte) error {
 
 // truncateShort truncates a file that is still shorter than a header.
 func truncateShort(p string) error {
-	return withWritable(p, func(f *os.File) error {
+	return withWritable(p, os.O_WRONLY, func(f *os.File) error {
 		fi, err := f.Stat()
 		if err != nil {
 			return err
@@ -520,9 +591,10 @@ func truncateShort(p string) error {
 	})
 }
 
-// withWritable opens a file for writing, adding owner write permission
-// for the time it takes if needed (ciphertext files may be read-only).
-func withWritable(p string, fn func(*os.File) error) error {
+// withWritable opens a file for writing (flag O_WRONLY or O_RDWR), adding
+// owner write permission for the time it takes if needed (ciphertext
+// files may be read-only).
+func withWritable(p string, flag int, fn func(*os.File) error) error {
 	fi, err := os.Lstat(p)
 	if err != nil {
 		return err
@@ -537,7 +609,7 @@ func withWritable(p string, fn func(*os.File) error) error {
 		}
 		defer os.Chmod(p, perm)
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|unix.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(p, flag|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}

@@ -148,16 +148,34 @@ func TestFsckCLI(t *testing.T) {
 	if code, _, errs := runCLI(t, "fsck", "-q", "-masterkey", testvault.MasterKey(t, "default"), dir); code != exitFsckErrors {
 		t.Fatalf("-masterkey: exit %d %s", code, errs)
 	}
-	// Repair moves the bad name; the corrupt block stays: exit 26.
+	// The dry run names the byte ranges a salvage would lose.
+	code, out, _ = runCLI(t, "fsck", "-repair", "-dry-run", "-q", "-passfile", pf, dir)
+	if code != exitFsckErrors || !strings.Contains(out, `fsck: would repair: salvage IfeXduNyF6L0SFhD8MKdnw -> `) ||
+		!strings.Contains(out, "1 of 1 bytes lost and now zero (bytes 0-0); the damaged original is kept as lost+found/one-byte.txt") {
+		t.Fatalf("dry run: exit %d:\n%s", code, out)
+	}
+	// Repair moves the bad name and salvages the corrupt block: exit 0.
 	code, out, _ = runCLI(t, "fsck", "-repair", "-q", "-passfile", pf, dir)
-	if code != exitFsckErrors || !strings.Contains(out, `fsck: repaired: move QlCTeDPzH_hGg-ONkSkwHA -> `) ||
-		!strings.Contains(out, `(now "lost+found/QlCTeDPzH_hGg-ONkSkwHA")`) || !strings.Contains(out, "1 problem left") {
+	if code != 0 || !strings.Contains(out, `fsck: repaired: move QlCTeDPzH_hGg-ONkSkwHA -> `) ||
+		!strings.Contains(out, `(now "lost+found/QlCTeDPzH_hGg-ONkSkwHA")`) ||
+		!strings.Contains(out, `fsck: repaired: salvage IfeXduNyF6L0SFhD8MKdnw -> `) || !strings.Contains(out, "0 problems left") {
 		t.Fatalf("repair: exit %d:\n%s", code, out)
 	}
-	// Without the corrupt block, the vault is clean: exit 0.
-	os.Remove(p)
-	if code, out, _ := runCLI(t, "fsck", "-q", "-passfile", pf, dir); code != 0 {
+	kept := regexp.MustCompile(`salvage IfeXduNyF6L0SFhD8MKdnw -> (\S+):`).FindStringSubmatch(out)
+	// A second check finds only the damaged original kept in lost+found.
+	code, out, _ = runCLI(t, "fsck", "-q", "-passfile", pf, dir)
+	if code != 0 || !strings.Contains(out, `"lost+found/one-byte.txt"`) || !strings.HasSuffix(out, "fsck summary: 0 problems, 1 warning\n") {
 		t.Fatalf("after repair: exit %d\n%s", code, out)
+	}
+	if code, out, _ := runCLI(t, "cat", "-q", "-passfile", pf, dir, "one-byte.txt"); code != 0 || out != "\x00" {
+		t.Fatalf("salvaged file: exit %d %q", code, out)
+	}
+	// Without the kept original, the vault is clean.
+	if err := os.Remove(filepath.Join(dir, kept[1])); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runCLI(t, "fsck", "-q", "-passfile", pf, dir); code != 0 || out != "fsck summary: no problems found\n" {
+		t.Fatalf("after removing the original: exit %d\n%s", code, out)
 	}
 	if code, out, _ := runCLI(t, "cat", "-q", "-passfile", pf, dir, "lost+found/QlCTeDPzH_hGg-ONkSkwHA"); code != 0 || out != "private\n" && len(out) == 0 {
 		t.Fatalf("moved file: exit %d %q", code, out)
