@@ -60,10 +60,10 @@ type Action struct {
 	// creates.
 	NewCipherPath, NewPlainPath string
 	// Lost are the plaintext byte ranges ActSalvage replaced with zeros.
-	Lost []ByteRange
-	Detail                      string // human-readable summary
-	Done                        bool   // applied (false with DryRun or on error)
-	Err                         error
+	Lost   []ByteRange
+	Detail string // human-readable summary
+	Done   bool   // applied (false with DryRun or on error)
+	Err    error
 
 	findings []int // indexes into Report.Findings this action resolves
 }
@@ -170,12 +170,16 @@ type step struct {
 //
 //   - a damaged header whose blocks authenticate with a recovered header
 //     (version fixed or one damaged file-ID byte restored) is rewritten;
+//
 //   - a 1..17 byte file (reads as empty) is truncated to 0 bytes;
+//
 //   - an orphaned .name file is removed;
+//
 //   - a missing gocryptfs.diriv is written again: with the reverse-mode
 //     IV when every name in the directory decrypts with it, else with a
 //     fresh IV after moving the directory's entries (whose names cannot be
 //     decrypted any more) to lost+found;
+//
 //   - an entry whose name or .name file does not decrypt, and a file
 //     whose header cannot be recovered, are moved to lost+found in the
 //     vault root (created if needed) under a new encrypted name: the
