@@ -233,7 +233,7 @@ func TestRepairSalvageRandom(t *testing.T) {
 			dir, cfg, key := open(t, "default")
 			before := readAll(t, dir, cfg, key)
 			orig := map[string][]byte{}
-			hit := map[string]map[int64]bool{} // cipher path -> blocks
+			hit := map[string]map[int64]bool{}  // cipher path -> blocks
 			flips := map[string]map[int64]int{} // cipher path -> offset -> count
 			for range 1 + rng.IntN(3) {
 				f := files[rng.IntN(len(files))]
