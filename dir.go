@@ -14,25 +14,6 @@ import (
 	"github.com/sealfs/sealfs/names"
 )
 
-// Stat is what FileInfo.Sys returns for objects of a vault: the metadata
-// of the ciphertext object, with Size translated to the plaintext size.
-// Ino and Nlink are stable, so front ends can present hard links.
-type Stat struct {
-	Dev, Ino, Nlink uint64
-	Mode            uint32 // unix mode bits including the file type
-	Uid, Gid        uint32
-	Rdev            uint64
-	Size            int64 // plaintext size
-	Blksize         int64
-	Blocks          int64 // 512-byte blocks of ciphertext actually stored
-	Atime           time.Time
-	Mtime           time.Time
-	Ctime           time.Time
-	// Btime is the birth time where the store knows it (else zero). With
-	// Ino it tells a new object from an old one with a reused number.
-	Btime time.Time
-}
-
 // fileInfo is the plaintext view of a ciphertext object.
 type fileInfo struct {
 	name  string

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/store"
 )
 
 // node is the shared state of one open ciphertext inode: every handle of
@@ -270,7 +271,7 @@ func (f *FS) openBacking(cpath string, flag int, fi fs.FileInfo) (StoreFile, boo
 	wantWrite := flag&accessModes != os.O_RDONLY || flag&os.O_TRUNC != 0
 	if f.opts.ReadOnly || !wantWrite {
 		sf, err := f.store.OpenFile(cpath, os.O_RDONLY, 0)
-		if p, ok := sf.(PrefetchFile); ok && err == nil {
+		if p, ok := sf.(store.Prefetcher); ok && err == nil {
 			// A file opened to be read is read next: through a mount, a
 			// round trip to the reader comes first, which the disk read
 			// of the file's beginning can overlap.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sealfs/sealfs/content"
 	"github.com/sealfs/sealfs/names"
+	"github.com/sealfs/sealfs/store/dirstore"
 	"github.com/sealfs/sealfs/vault"
 )
 
@@ -125,13 +126,13 @@ func Create(dir string, password []byte, opts *CreateOptions) (*FS, error) {
 	if err := cfg.WriteFile(cfgPath); err != nil {
 		return nil, err
 	}
-	store, err := DirStore(dir)
+	ds, err := dirstore.New(dir, nil)
 	if err != nil {
 		return nil, err
 	}
-	f, err := Init(store, cfg, key, &Options{ConfigPath: cfgPath})
+	f, err := Init(ds, cfg, key, &Options{ConfigPath: cfgPath})
 	if err != nil {
-		store.(io.Closer).Close()
+		ds.Close()
 		return nil, err
 	}
 	f.closeStore = true
@@ -222,13 +223,13 @@ func Open(dir string, password []byte, opts *Options) (*FS, error) {
 		}
 		defer key.Destroy()
 	}
-	store, err := DirStore(dir)
+	ds, err := dirstore.New(dir, &dirstore.Options{NoAtime: o.NoAtime, NoDirAtime: o.NoDirAtime, NoCache: o.SharedStorage})
 	if err != nil {
 		return nil, err
 	}
-	f, err := New(store, cfg, key, &o)
+	f, err := New(ds, cfg, key, &o)
 	if err != nil {
-		store.(io.Closer).Close()
+		ds.Close()
 		return nil, err
 	}
 	f.closeStore = true
@@ -263,12 +264,6 @@ func New(s Store, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, error)
 	}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
-	}
-	if ds, ok := store.(*dirStore); ok {
-		if o.SharedStorage {
-			ds.setShared()
-		}
-		ds.setNoAtime(o.NoAtime, o.NoAtime || o.NoDirAtime)
 	}
 	f.dirs.init(f.dirIV && !o.SharedStorage)
 	// Handles of one inode share a node (its lock and content engine)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs/names"
+	"github.com/sealfs/sealfs/store"
 )
 
 // ReadFile reads the whole named file (fs.ReadFileFS).
@@ -193,7 +194,7 @@ func (f *FS) unlink(p string) error {
 // (and nothing removed) for a directory.
 func (f *FS) unlinkAt(l *entryLoc) error {
 	var err error
-	if fr, ok := f.store.(FileRemoverStore); ok {
+	if fr, ok := f.store.(store.FileRemover); ok {
 		err = fr.RemoveFile(l.cpath)
 		if isErrno(err, syscall.EPERM) {
 			// Some systems say EPERM for a directory: tell the two apart.
@@ -226,7 +227,7 @@ func (f *FS) Rmdir(name string) error {
 		if err != nil {
 			return err
 		}
-		if _, ok := f.store.(DirRemoverStore); !ok {
+		if _, ok := f.store.(store.DirRemover); !ok {
 			// Only a store that removes directories alone can be trusted
 			// not to remove a file here.
 			fi, err := f.store.Lstat(l.cpath)
@@ -254,7 +255,7 @@ func (f *FS) rmdirAt(p string, l *entryLoc) error {
 // storeRmdir removes the ciphertext directory cpath, and nothing else
 // where the store can promise that.
 func (f *FS) storeRmdir(cpath string) error {
-	if dr, ok := f.store.(DirRemoverStore); ok {
+	if dr, ok := f.store.(store.DirRemover); ok {
 		return dr.RemoveDir(cpath)
 	}
 	return f.store.Remove(cpath)
@@ -397,7 +398,7 @@ func (f *FS) rename(oldp, newp string, flags uint) error {
 	case 0:
 		do = func() error { return f.store.Rename(ol.cpath, nl.cpath) }
 	default:
-		rs, ok := f.store.(RenameFlagsStore)
+		rs, ok := f.store.(store.Renamer2)
 		if !ok {
 			return errors.ErrUnsupported
 		}
@@ -634,7 +635,7 @@ func (f *FS) Truncate(name string, size int64) error {
 // Mknod creates a FIFO, socket or device node (mknod(2); mode includes the
 // file type bits S_IFIFO, S_IFSOCK, S_IFCHR or S_IFBLK).
 func (f *FS) Mknod(name string, mode uint32, dev uint64) error {
-	ms, ok := f.store.(MknodStore)
+	ms, ok := f.store.(store.Mknoder)
 	if !ok {
 		return &fs.PathError{Op: "mknod", Path: name, Err: errors.ErrUnsupported}
 	}
@@ -660,7 +661,7 @@ func (f *FS) Mknod(name string, mode uint32, dev uint64) error {
 
 // Statfs reports the usage of the file system holding the vault.
 func (f *FS) Statfs() (Statfs, error) {
-	ss, ok := f.store.(StatfsStore)
+	ss, ok := f.store.(store.Statfser)
 	if !ok {
 		return Statfs{}, &fs.PathError{Op: "statfs", Path: ".", Err: errors.ErrUnsupported}
 	}

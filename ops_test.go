@@ -19,7 +19,7 @@ import (
 
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/content"
-	"github.com/sealfs/sealfs/internal/memstore"
+	"github.com/sealfs/sealfs/store/memstore"
 	"github.com/sealfs/sealfs/vault"
 )
 

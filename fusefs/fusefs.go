@@ -23,6 +23,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/fusefs/internal/transport"
+	"github.com/sealfs/sealfs/store"
 	"golang.org/x/sys/unix"
 )
 
@@ -350,9 +351,9 @@ func Mount(dir string, fsys *sealfs.FS, opts *Options) (*Server, error) {
 
 // Stable-attr helpers.
 
-func typeBits(m iofs.FileMode) uint32 { return sealfs.ModeToUnix(m) & syscall.S_IFMT }
+func typeBits(m iofs.FileMode) uint32 { return store.ModeToUnix(m) & syscall.S_IFMT }
 
-func unixMode(m iofs.FileMode) uint32 { return sealfs.ModeToUnix(m) }
+func unixMode(m iofs.FileMode) uint32 { return store.ModeToUnix(m) }
 
 func timeParts(t time.Time) (uint64, uint32) {
 	if t.IsZero() {

@@ -16,6 +16,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/store"
 	"golang.org/x/sys/unix"
 )
 
@@ -302,7 +303,7 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	return n.Getattr(ctx, fh, out)
 }
 
-func unixToFileMode(m uint32) os.FileMode { return sealfs.ModeFromUnix(m &^ syscall.S_IFMT) }
+func unixToFileMode(m uint32) os.FileMode { return store.ModeFromUnix(m &^ syscall.S_IFMT) }
 
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	n.r.touch()

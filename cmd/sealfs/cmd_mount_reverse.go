@@ -14,6 +14,8 @@ import (
 	"github.com/sealfs/sealfs/ctlsock"
 	"github.com/sealfs/sealfs/fusefs"
 	"github.com/sealfs/sealfs/reverse"
+	"github.com/sealfs/sealfs/store"
+	"github.com/sealfs/sealfs/store/dirstore"
 	"github.com/sealfs/sealfs/vault"
 )
 
@@ -58,15 +60,15 @@ func (e *env) openMountFS(ctx context.Context, o *mountOptions, dir string, logg
 		var xattrs io.Closer
 		if !o.extra.noXattr {
 			// The plaintext files' attributes, read without following
-			// symlinks beneath the plaintext directory (a DirStore does).
-			st, err := sealfs.DirStore(dir)
+			// symlinks beneath the plaintext directory (a dirstore does).
+			st, err := dirstore.New(dir, nil)
 			if err != nil {
 				return nil, nil, mark(errCipherDir, err)
 			}
-			if xs, ok := st.(reverse.XattrSource); ok {
+			if xs, ok := store.Store(st).(reverse.XattrSource); ok {
 				ropts.Xattrs = xs
 			}
-			xattrs, _ = st.(io.Closer)
+			xattrs = st
 		}
 		v, done, err := e.openReverse(ctx, dir, &o.open.secret, o.open.config, &o.extra.exclude, &o.open.format, ropts)
 		if err != nil {

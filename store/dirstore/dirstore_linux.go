@@ -1,6 +1,6 @@
 //go:build linux
 
-package sealfs
+package dirstore
 
 import (
 	"bytes"
@@ -18,14 +18,16 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sealfs/sealfs/store"
 )
 
-// dirStore is the Store of a vault in a local directory. Every operation
+// Store is a store.Store in a local directory. Every operation
 // resolves the parent directory of its path beneath the root without
 // following symlinks (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a
 // component-by-component O_NOFOLLOW walk on kernels without openat2) and
 // then acts on the last component with an *at system call.
-type dirStore struct {
+type Store struct {
 	dir       string
 	rootfd    int
 	noOpenat2 atomic.Bool
@@ -37,9 +39,6 @@ type dirStore struct {
 	// refuses it (O_NOATIME needs the owner's uid or CAP_FOWNER).
 	noAtime, noDirAtime bool
 }
-
-// setNoAtime sets noAtime and noDirAtime; before the store is used.
-func (s *dirStore) setNoAtime(files, dirs bool) { s.noAtime, s.noDirAtime = files, dirs }
 
 // fdCache keeps O_PATH descriptors of recently used ciphertext directories,
 // so that most operations are one *at system call. It holds at most
@@ -137,7 +136,7 @@ func (c *fdCache) closeAll() {
 // acquireDir returns a descriptor for ciphertext directory dir and the
 // cache entry to hand to releaseDir when done with it (nil: nothing to
 // release).
-func (s *dirStore) acquireDir(dir string) (int, *cachedFD, error) {
+func (s *Store) acquireDir(dir string) (int, *cachedFD, error) {
 	if dir == "." || dir == "" {
 		return s.rootfd, nil, nil
 	}
@@ -190,26 +189,31 @@ func (s *dirStore) acquireDir(dir string) (int, *cachedFD, error) {
 }
 
 // releaseDir ends a use of a descriptor from acquireDir.
-func (s *dirStore) releaseDir(e *cachedFD) {
+func (s *Store) releaseDir(e *cachedFD) {
 	if e != nil {
 		s.fds.release(e)
 	}
 }
 
-// DirStore returns a Store for the ciphertext directory dir. The directory
-// stays open until the Store is closed (Close is available through
-// io.Closer).
-func DirStore(dir string) (Store, error) {
+// New returns a Store for the directory dir. The directory stays open
+// until the Store is closed.
+func New(dir string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
-	return &dirStore{dir: dir, rootfd: fd}, nil
+	s := &Store{dir: dir, rootfd: fd, noAtime: o.NoAtime, noDirAtime: o.NoAtime || o.NoDirAtime}
+	s.fds.disabled = o.NoCache
+	return s, nil
 }
 
 // Close releases the root directory handle and the cached directory
 // descriptors.
-func (s *dirStore) Close() error {
+func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
@@ -217,11 +221,7 @@ func (s *dirStore) Close() error {
 	return unix.Close(s.rootfd)
 }
 
-// setShared disables the directory descriptor cache, for vaults that other
-// instances change concurrently.
-func (s *dirStore) setShared() { s.fds.disabled = true }
-
-func (s *dirStore) String() string { return s.dir }
+func (s *Store) String() string { return s.dir }
 
 // checkName rejects paths that are not clean relative paths.
 func checkName(name string) error {
@@ -249,7 +249,7 @@ const pathMax = unix.PathMax - 1
 // at most PATH_MAX bytes (through the descriptor cache, so a deep tree
 // costs one extra lookup, not a walk), then the rest beneath it. Only the
 // plaintext limits then apply.
-func (s *dirStore) openDir(dir string) (int, error) {
+func (s *Store) openDir(dir string) (int, error) {
 	if dir == "." || dir == "" {
 		return s.rootfd, nil
 	}
@@ -272,7 +272,7 @@ func (s *dirStore) openDir(dir string) (int, error) {
 
 // openBeneath opens the directory rel (at most PATH_MAX bytes) beneath the
 // directory descriptor base without following symlinks.
-func (s *dirStore) openBeneath(base int, rel string) (int, error) {
+func (s *Store) openBeneath(base int, rel string) (int, error) {
 	if !s.noOpenat2.Load() {
 		fd, err := unix.Openat2(base, rel, &unix.OpenHow{
 			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
@@ -309,7 +309,7 @@ func (s *dirStore) openBeneath(base int, rel string) (int, error) {
 
 // at runs fn with a descriptor of name's parent directory and name's last
 // component ("." for the root itself).
-func (s *dirStore) at(op, name string, fn func(dirfd int, base string) error) error {
+func (s *Store) at(op, name string, fn func(dirfd int, base string) error) error {
 	if s.closed.Load() {
 		return &fs.PathError{Op: op, Path: name, Err: fs.ErrClosed}
 	}
@@ -333,7 +333,7 @@ func (s *dirStore) at(op, name string, fn func(dirfd int, base string) error) er
 }
 
 // at2 is at for operations on two paths.
-func (s *dirStore) at2(op, oldname, newname string, fn func(oldfd int, oldbase string, newfd int, newbase string) error) error {
+func (s *Store) at2(op, oldname, newname string, fn func(oldfd int, oldbase string, newfd int, newbase string) error) error {
 	return s.at(op, oldname, func(oldfd int, oldbase string) error {
 		var inner error
 		err := s.at(op, newname, func(newfd int, newbase string) error {
@@ -351,15 +351,15 @@ func (s *dirStore) at2(op, oldname, newname string, fn func(oldfd int, oldbase s
 	})
 }
 
-func (s *dirStore) OpenFile(name string, flag int, perm fs.FileMode) (StoreFile, error) {
+func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, error) {
 	var f *dirFile
 	if s.noAtime || s.noDirAtime && flag&unix.O_DIRECTORY != 0 {
 		flag |= unix.O_NOATIME
 	}
 	err := s.at("open", name, func(dirfd int, base string) error {
-		fd, err := unix.Openat(dirfd, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, unixPerm(perm))
+		fd, err := unix.Openat(dirfd, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, store.Perm(perm))
 		if err == unix.EPERM && flag&unix.O_NOATIME != 0 {
-			fd, err = unix.Openat(dirfd, base, flag&^unix.O_NOATIME|unix.O_NOFOLLOW|unix.O_CLOEXEC, unixPerm(perm))
+			fd, err = unix.Openat(dirfd, base, flag&^unix.O_NOATIME|unix.O_NOFOLLOW|unix.O_CLOEXEC, store.Perm(perm))
 		}
 		if err != nil {
 			return err
@@ -373,7 +373,7 @@ func (s *dirStore) OpenFile(name string, flag int, perm fs.FileMode) (StoreFile,
 	return f, nil
 }
 
-func (s *dirStore) Lstat(name string) (fs.FileInfo, error) {
+func (s *Store) Lstat(name string) (fs.FileInfo, error) {
 	var fi fs.FileInfo
 	err := s.at("lstat", name, func(dirfd int, base string) error {
 		st, err := statAt(dirfd, base, unix.AT_SYMLINK_NOFOLLOW)
@@ -386,13 +386,13 @@ func (s *dirStore) Lstat(name string) (fs.FileInfo, error) {
 	return fi, err
 }
 
-func (s *dirStore) Mkdir(name string, perm fs.FileMode) error {
+func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 	return s.at("mkdir", name, func(dirfd int, base string) error {
-		return unix.Mkdirat(dirfd, base, unixPerm(perm))
+		return unix.Mkdirat(dirfd, base, store.Perm(perm))
 	})
 }
 
-func (s *dirStore) Remove(name string) error {
+func (s *Store) Remove(name string) error {
 	defer s.fds.invalidate(name)
 	return s.at("remove", name, func(dirfd int, base string) error {
 		err := unix.Unlinkat(dirfd, base, 0)
@@ -407,7 +407,7 @@ func (s *dirStore) Remove(name string) error {
 
 // RemoveFile removes a non-directory: one unlinkat, and no directory
 // descriptor to forget.
-func (s *dirStore) RemoveFile(name string) error {
+func (s *Store) RemoveFile(name string) error {
 	return s.at("remove", name, func(dirfd int, base string) error {
 		return unix.Unlinkat(dirfd, base, 0)
 	})
@@ -415,14 +415,14 @@ func (s *dirStore) RemoveFile(name string) error {
 
 // RemoveDir removes an empty directory: one unlinkat, which never removes
 // anything else.
-func (s *dirStore) RemoveDir(name string) error {
+func (s *Store) RemoveDir(name string) error {
 	defer s.fds.invalidate(name)
 	return s.at("remove", name, func(dirfd int, base string) error {
 		return unix.Unlinkat(dirfd, base, unix.AT_REMOVEDIR)
 	})
 }
 
-func (s *dirStore) Rename(oldname, newname string) error {
+func (s *Store) Rename(oldname, newname string) error {
 	defer s.fds.invalidate(oldname)
 	defer s.fds.invalidate(newname)
 	return s.at2("rename", oldname, newname, func(oldfd int, oldbase string, newfd int, newbase string) error {
@@ -430,7 +430,7 @@ func (s *dirStore) Rename(oldname, newname string) error {
 	})
 }
 
-func (s *dirStore) Rename2(oldname, newname string, flags uint) error {
+func (s *Store) Rename2(oldname, newname string, flags uint) error {
 	defer s.fds.invalidate(oldname)
 	defer s.fds.invalidate(newname)
 	return s.at2("rename", oldname, newname, func(oldfd int, oldbase string, newfd int, newbase string) error {
@@ -438,13 +438,13 @@ func (s *dirStore) Rename2(oldname, newname string, flags uint) error {
 	})
 }
 
-func (s *dirStore) Symlink(target, name string) error {
+func (s *Store) Symlink(target, name string) error {
 	return s.at("symlink", name, func(dirfd int, base string) error {
 		return unix.Symlinkat(target, dirfd, base)
 	})
 }
 
-func (s *dirStore) Readlink(name string) (string, error) {
+func (s *Store) Readlink(name string) (string, error) {
 	var target string
 	err := s.at("readlink", name, func(dirfd int, base string) error {
 		for size := 256; ; size *= 2 {
@@ -465,25 +465,25 @@ func (s *dirStore) Readlink(name string) (string, error) {
 	return target, err
 }
 
-func (s *dirStore) Link(oldname, newname string) error {
+func (s *Store) Link(oldname, newname string) error {
 	return s.at2("link", oldname, newname, func(oldfd int, oldbase string, newfd int, newbase string) error {
 		return unix.Linkat(oldfd, oldbase, newfd, newbase, 0)
 	})
 }
 
-func (s *dirStore) Chmod(name string, mode fs.FileMode) error {
+func (s *Store) Chmod(name string, mode fs.FileMode) error {
 	return s.at("chmod", name, func(dirfd int, base string) error {
-		return unix.Fchmodat(dirfd, base, unixPerm(mode), 0)
+		return unix.Fchmodat(dirfd, base, store.Perm(mode), 0)
 	})
 }
 
-func (s *dirStore) Lchown(name string, uid, gid int) error {
+func (s *Store) Lchown(name string, uid, gid int) error {
 	return s.at("lchown", name, func(dirfd int, base string) error {
 		return unix.Fchownat(dirfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
 	})
 }
 
-func (s *dirStore) Lchtimes(name string, atime, mtime time.Time) error {
+func (s *Store) Lchtimes(name string, atime, mtime time.Time) error {
 	return s.at("lchtimes", name, func(dirfd int, base string) error {
 		ts := []unix.Timespec{timespec(atime), timespec(mtime)}
 		return unix.UtimesNanoAt(dirfd, base, ts, unix.AT_SYMLINK_NOFOLLOW)
@@ -497,7 +497,7 @@ func timespec(t time.Time) unix.Timespec {
 	return unix.NsecToTimespec(t.UnixNano())
 }
 
-func (s *dirStore) Mknod(name string, mode uint32, dev uint64) error {
+func (s *Store) Mknod(name string, mode uint32, dev uint64) error {
 	return s.at("mknod", name, func(dirfd int, base string) error {
 		return unix.Mknodat(dirfd, base, mode, int(dev))
 	})
@@ -506,7 +506,7 @@ func (s *dirStore) Mknod(name string, mode uint32, dev uint64) error {
 // procPath names base inside the directory dirfd through /proc, so that the
 // l*xattr calls (which have no *at variants) act on exactly the object the
 // descriptor resolved, without following a final symlink.
-func (s *dirStore) procPath(dirfd int, base string) string {
+func (s *Store) procPath(dirfd int, base string) string {
 	return "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + base
 }
 
@@ -564,7 +564,7 @@ func (c *cstr) set(s string) bool {
 
 // lgetxattrAt is lgetxattr of base in directory dirfd: getxattrat(2),
 // which needs no /proc path lookup, where the kernel has it.
-func (s *dirStore) lgetxattrAt(dirfd int, base, attr string, buf []byte) (int, error) {
+func (s *Store) lgetxattrAt(dirfd int, base, attr string, buf []byte) (int, error) {
 	var b, a cstr
 	if !noXattrat.Load() && b.set(base) && a.set(attr) {
 		args := xattrArgs{size: uint32(len(buf))}
@@ -583,7 +583,7 @@ func (s *dirStore) lgetxattrAt(dirfd int, base, attr string, buf []byte) (int, e
 
 // llistxattrAt is llistxattr of base in directory dirfd (listxattrat(2)
 // where the kernel has it).
-func (s *dirStore) llistxattrAt(dirfd int, base string, buf []byte) (int, error) {
+func (s *Store) llistxattrAt(dirfd int, base string, buf []byte) (int, error) {
 	return xattrAt(base, func(p *byte) (uintptr, unix.Errno) {
 		var bp unsafe.Pointer
 		if len(buf) > 0 {
@@ -600,7 +600,7 @@ func (s *dirStore) llistxattrAt(dirfd int, base string, buf []byte) (int, error)
 // most lookups (security.selinux, ACLs of files without any) find none.
 var xattrBufs = sync.Pool{New: func() any { return new([4096]byte) }}
 
-func (s *dirStore) Getxattr(name, attr string) ([]byte, error) {
+func (s *Store) Getxattr(name, attr string) ([]byte, error) {
 	var val []byte
 	err := s.at("getxattr", name, func(dirfd int, base string) error {
 		first := xattrBufs.Get().(*[4096]byte)
@@ -622,13 +622,13 @@ func (s *dirStore) Getxattr(name, attr string) ([]byte, error) {
 	return val, err
 }
 
-func (s *dirStore) Setxattr(name, attr string, value []byte, flags int) error {
+func (s *Store) Setxattr(name, attr string, value []byte, flags int) error {
 	return s.at("setxattr", name, func(dirfd int, base string) error {
 		return unix.Lsetxattr(s.procPath(dirfd, base), attr, value, flags)
 	})
 }
 
-func (s *dirStore) Listxattr(name string) ([]string, error) {
+func (s *Store) Listxattr(name string) ([]string, error) {
 	var list []string
 	err := s.at("listxattr", name, func(dirfd int, base string) error {
 		for size := 1024; ; size *= 4 {
@@ -651,18 +651,18 @@ func (s *dirStore) Listxattr(name string) ([]string, error) {
 	return list, err
 }
 
-func (s *dirStore) Removexattr(name, attr string) error {
+func (s *Store) Removexattr(name, attr string) error {
 	return s.at("removexattr", name, func(dirfd int, base string) error {
 		return unix.Lremovexattr(s.procPath(dirfd, base), attr)
 	})
 }
 
-func (s *dirStore) Statfs() (Statfs, error) {
+func (s *Store) Statfs() (store.Statfs, error) {
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(s.rootfd, &st); err != nil {
-		return Statfs{}, &fs.PathError{Op: "statfs", Path: s.dir, Err: err}
+		return store.Statfs{}, &fs.PathError{Op: "statfs", Path: s.dir, Err: err}
 	}
-	return Statfs{
+	return store.Statfs{
 		BlockSize:   st.Bsize,
 		Blocks:      st.Blocks,
 		BlocksFree:  st.Bfree,
@@ -673,11 +673,11 @@ func (s *dirStore) Statfs() (Statfs, error) {
 	}, nil
 }
 
-// dirFile is an open file of a dirStore.
+// dirFile is an open file of a Store.
 type dirFile struct {
 	*os.File
 	fd int
-	s  *dirStore
+	s  *Store
 
 	dbuf, dents []byte // ReadDir: getdents64 buffer and what is left of it
 }
@@ -691,7 +691,12 @@ func (f *dirFile) Stat() (fs.FileInfo, error) {
 	return &unixFileInfo{name: path.Base(f.Name()), st: st}, nil
 }
 
-var _ PrefetchFile = (*dirFile)(nil)
+var (
+	_ store.Prefetcher  = (*dirFile)(nil)
+	_ store.Allocator   = (*dirFile)(nil)
+	_ store.Seeker      = (*dirFile)(nil)
+	_ store.HolePuncher = (*dirFile)(nil)
+)
 
 // Prefetch starts the disk read of the first n bytes (POSIX_FADV_WILLNEED;
 // nothing happens for what is cached).
@@ -702,6 +707,12 @@ func (f *dirFile) Prefetch(n int64) {
 // Allocate reserves ciphertext space without changing the file size.
 func (f *dirFile) Allocate(off, length int64) error {
 	return unix.Fallocate(f.fd, unix.FALLOC_FL_KEEP_SIZE, off, length)
+}
+
+// PunchHole deallocates a range, which then reads as zeros, without
+// changing the file size.
+func (f *dirFile) PunchHole(off, length int64) error {
+	return unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, length)
 }
 
 // SeekData returns the offset of the next data at or after off (SEEK_DATA).
@@ -719,12 +730,12 @@ func (f *dirFile) RawFd() int { return f.fd }
 
 // statAt is statx(2) with the birth time (which tells a new object from
 // an old one that had the same inode number), falling back to fstatat(2).
-func statAt(dirfd int, name string, flags int) (Stat, error) {
+func statAt(dirfd int, name string, flags int) (store.Stat, error) {
 	var x unix.Statx_t
 	err := unix.Statx(dirfd, name, flags|unix.AT_STATX_SYNC_AS_STAT, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &x)
 	if err == nil {
 		ts := func(t unix.StatxTimestamp) time.Time { return time.Unix(t.Sec, int64(t.Nsec)) }
-		st := Stat{
+		st := store.Stat{
 			Dev: unix.Mkdev(x.Dev_major, x.Dev_minor), Ino: x.Ino, Nlink: uint64(x.Nlink), Mode: uint32(x.Mode),
 			Uid: x.Uid, Gid: x.Gid, Rdev: unix.Mkdev(x.Rdev_major, x.Rdev_minor), Size: int64(x.Size),
 			Blksize: int64(x.Blksize), Blocks: int64(x.Blocks),
@@ -736,7 +747,7 @@ func statAt(dirfd int, name string, flags int) (Stat, error) {
 		return st, nil
 	}
 	if err != unix.ENOSYS {
-		return Stat{}, err
+		return store.Stat{}, err
 	}
 	var u unix.Stat_t
 	if name == "" {
@@ -745,9 +756,9 @@ func statAt(dirfd int, name string, flags int) (Stat, error) {
 		err = unix.Fstatat(dirfd, name, &u, flags)
 	}
 	if err != nil {
-		return Stat{}, err
+		return store.Stat{}, err
 	}
-	return Stat{
+	return store.Stat{
 		Dev: u.Dev, Ino: u.Ino, Nlink: uint64(u.Nlink), Mode: u.Mode,
 		Uid: u.Uid, Gid: u.Gid, Rdev: u.Rdev, Size: u.Size,
 		Blksize: int64(u.Blksize), Blocks: u.Blocks,
@@ -758,15 +769,12 @@ func statAt(dirfd int, name string, flags int) (Stat, error) {
 // unixFileInfo is an fs.FileInfo of a DirStore object.
 type unixFileInfo struct {
 	name string
-	st   Stat
+	st   store.Stat
 }
 
 func (fi *unixFileInfo) Name() string       { return fi.name }
 func (fi *unixFileInfo) Size() int64        { return fi.st.Size }
-func (fi *unixFileInfo) Mode() fs.FileMode  { return ModeFromUnix(fi.st.Mode) }
+func (fi *unixFileInfo) Mode() fs.FileMode  { return store.ModeFromUnix(fi.st.Mode) }
 func (fi *unixFileInfo) ModTime() time.Time { return fi.st.Mtime }
 func (fi *unixFileInfo) IsDir() bool        { return fi.st.Mode&unix.S_IFMT == unix.S_IFDIR }
 func (fi *unixFileInfo) Sys() any           { return &fi.st }
-
-// unixPerm is ModeToUnix without the file type bits (for mode arguments).
-func unixPerm(m fs.FileMode) uint32 { return ModeToUnix(m) &^ syscall.S_IFMT }

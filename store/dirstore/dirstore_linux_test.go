@@ -1,8 +1,7 @@
-package sealfs
+package dirstore
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,20 +11,20 @@ import (
 	"time"
 )
 
-func newDirStore(t *testing.T) (*dirStore, string) {
+func newDirStore(t *testing.T) (*Store, string) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := DirStore(dir)
+	s, err := New(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.(io.Closer).Close() })
-	return s.(*dirStore), dir
+	t.Cleanup(func() { s.Close() })
+	return s, dir
 }
 
 // mkFileAndLink makes directory d with an empty file d/f and a symlink
 // d/ln to it.
-func mkFileAndLink(t *testing.T, s *dirStore) {
+func mkFileAndLink(t *testing.T, s *Store) {
 	t.Helper()
 	mustT(t, s.Mkdir("d", 0o755))
 	f, err := s.OpenFile("d/f", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)

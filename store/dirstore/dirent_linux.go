@@ -1,4 +1,4 @@
-package sealfs
+package dirstore
 
 import (
 	"encoding/binary"
@@ -9,17 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// InoDirEntry is implemented by the directory entries of stores that know
-// each entry's inode number without a stat (d_ino of getdents). A mounted
-// vault reports it as the entry's d_ino; FS's listings implement it too.
-type InoDirEntry interface {
-	fs.DirEntry
-	Ino() uint64
-}
-
 // storeDirent is one entry of a DirStore listing.
 type storeDirent struct {
-	s    *dirStore
+	s    *Store
 	dir  string // the directory's path in the store
 	name string
 	typ  fs.FileMode

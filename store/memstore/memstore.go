@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/store"
 )
 
 // Store is an in-memory sealfs.Store. It is safe for concurrent use.
@@ -26,10 +27,10 @@ type Store struct {
 }
 
 var (
-	_ sealfs.Store            = (*Store)(nil)
-	_ sealfs.XattrStore       = (*Store)(nil)
-	_ sealfs.RenameFlagsStore = (*Store)(nil)
-	_ sealfs.MknodStore       = (*Store)(nil)
+	_ sealfs.Store      = (*Store)(nil)
+	_ sealfs.XattrStore = (*Store)(nil)
+	_ store.Renamer2    = (*Store)(nil)
+	_ store.Mknoder     = (*Store)(nil)
 )
 
 type inode struct {
@@ -155,7 +156,7 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (sealfs.StoreF
 	return &file{s: s, n: n, name: name, flag: flag}, nil
 }
 
-func unixPerm(m fs.FileMode) uint32 { return sealfs.ModeToUnix(m) &^ syscall.S_IFMT }
+func unixPerm(m fs.FileMode) uint32 { return store.ModeToUnix(m) &^ syscall.S_IFMT }
 
 // Lstat describes name without following a symlink.
 func (s *Store) Lstat(name string) (fs.FileInfo, error) {
@@ -459,7 +460,7 @@ func (fi *fileInfo) Size() int64        { return fi.st.Size }
 func (fi *fileInfo) ModTime() time.Time { return fi.st.Mtime }
 func (fi *fileInfo) IsDir() bool        { return fi.st.Mode&syscall.S_IFMT == syscall.S_IFDIR }
 func (fi *fileInfo) Sys() any           { st := fi.st; return &st }
-func (fi *fileInfo) Mode() fs.FileMode  { return sealfs.ModeFromUnix(fi.st.Mode) }
+func (fi *fileInfo) Mode() fs.FileMode  { return store.ModeFromUnix(fi.st.Mode) }
 
 // file is an open file or directory of a Store.
 type file struct {

@@ -1,4 +1,4 @@
-package sealfs
+package store
 
 import (
 	"io/fs"
@@ -65,3 +65,6 @@ func ModeFromUnix(u uint32) fs.FileMode {
 	}
 	return m
 }
+
+// Perm is ModeToUnix without the file type bits (for mode arguments).
+func Perm(m fs.FileMode) uint32 { return ModeToUnix(m) &^ syscall.S_IFMT }
