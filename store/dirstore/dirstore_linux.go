@@ -38,6 +38,7 @@ type Store struct {
 	// (noatime and nodiratime mounts); dropped per open where the kernel
 	// refuses it (O_NOATIME needs the owner's uid or CAP_FOWNER).
 	noAtime, noDirAtime bool
+	chmodViaProc        bool // tests: the chmod of kernels without fchmodat2
 }
 
 // fdCache keeps O_PATH descriptors of recently used ciphertext directories,
@@ -473,7 +474,30 @@ func (s *Store) Link(oldname, newname string) error {
 
 func (s *Store) Chmod(name string, mode fs.FileMode) error {
 	return s.at("chmod", name, func(dirfd int, base string) error {
-		return unix.Fchmodat(dirfd, base, store.Perm(mode), 0)
+		// Never through a symlink: a hostile vault could point one at
+		// a file outside it. fchmodat2 (Linux 6.6) refuses symlinks
+		// itself; before it, chmod the object pinned by an O_PATH
+		// descriptor through its /proc/self/fd link, once fstat has
+		// shown it is not a symlink.
+		if !s.chmodViaProc {
+			err := unix.Fchmodat(dirfd, base, store.Perm(mode), unix.AT_SYMLINK_NOFOLLOW)
+			if err != unix.EOPNOTSUPP {
+				return err
+			}
+		}
+		fd, err := unix.Openat(dirfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return unix.EOPNOTSUPP
+		}
+		return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), store.Perm(mode))
 	})
 }
 

@@ -222,3 +222,21 @@ func TestDirStoreRemoveFile(t *testing.T) {
 		t.Fatalf("left: %v", ents)
 	}
 }
+
+// TestChmodWithoutFchmodat2: the chmod kernels before 6.6 get changes
+// the object, and refuses a symlink instead of following it.
+func TestChmodWithoutFchmodat2(t *testing.T) {
+	s, dir := newDirStore(t)
+	s.chmodViaProc = true
+	mkFileAndLink(t, s)
+	mustT(t, s.Chmod("d/f", 0o640))
+	if fi, _ := os.Lstat(filepath.Join(dir, "d/f")); fi.Mode().Perm() != 0o640 {
+		t.Fatalf("mode %v", fi.Mode())
+	}
+	if err := s.Chmod("d/ln", 0o777); !errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Fatalf("chmod of a symlink: %v", err)
+	}
+	if fi, _ := os.Lstat(filepath.Join(dir, "d/f")); fi.Mode().Perm() != 0o640 {
+		t.Fatalf("chmod followed the symlink: %v", fi.Mode())
+	}
+}
