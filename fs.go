@@ -100,37 +100,14 @@ type FS struct {
 // directory, and returns it opened. The config file is written with mode
 // 0400; the root directory IV is created when the format uses one.
 func Create(dir string, password []byte, opts *CreateOptions) (*FS, error) {
-	if opts == nil {
-		opts = &CreateOptions{}
-	}
 	if err := checkEmptyDir(dir); err != nil {
-		return nil, err
-	}
-	key := opts.MasterKey
-	if key == nil {
-		k, err := vault.GenerateKey()
-		if err != nil {
-			return nil, err
-		}
-		defer k.Destroy()
-		key = k
-	}
-	cfg, err := vault.New(key, password, &opts.Options)
-	if err != nil {
-		return nil, err
-	}
-	cfgPath := opts.ConfigPath
-	if cfgPath == "" {
-		cfgPath = filepath.Join(dir, vault.DefaultFile)
-	}
-	if err := cfg.WriteFile(cfgPath); err != nil {
 		return nil, err
 	}
 	ds, err := dirstore.New(dir, nil)
 	if err != nil {
 		return nil, err
 	}
-	f, err := Init(ds, cfg, key, &Options{ConfigPath: cfgPath})
+	f, err := CreateStore(ds, password, opts)
 	if err != nil {
 		ds.Close()
 		return nil, err
@@ -195,39 +172,16 @@ func Open(dir string, password []byte, opts *Options) (*FS, error) {
 	if !fi.IsDir() {
 		return nil, &fs.PathError{Op: "open", Path: dir, Err: syscall.ENOTDIR}
 	}
-	if o.ConfigPath == "" {
+	if o.ConfigPath == "" && o.Config == nil {
+		// Read here, not through the store, so that errors name the
+		// file as the user knows it.
 		o.ConfigPath = filepath.Join(dir, vault.DefaultFile)
-	}
-	cfg := o.Config
-	var key *vault.Key
-	if o.MasterKey != nil {
-		if cfg == nil {
-			cfg, err = vault.Load(o.ConfigPath)
-			if errors.Is(err, fs.ErrNotExist) {
-				cfg, err = vault.FormatOnly(o.Format)
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		key = o.MasterKey
-	} else {
-		if cfg == nil {
-			if cfg, err = vault.Load(o.ConfigPath); err != nil {
-				return nil, err
-			}
-		}
-		key, err = cfg.Unlock(password)
-		if err != nil {
-			return nil, err
-		}
-		defer key.Destroy()
 	}
 	ds, err := dirstore.New(dir, &dirstore.Options{NoAtime: o.NoAtime, NoDirAtime: o.NoDirAtime, NoCache: o.SharedStorage})
 	if err != nil {
 		return nil, err
 	}
-	f, err := New(ds, cfg, key, &o)
+	f, err := OpenStore(ds, password, &o)
 	if err != nil {
 		ds.Close()
 		return nil, err

@@ -450,19 +450,25 @@ func (c *Config) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
+// Encode is Marshal for a config about to be stored: only a valid config
+// with a wrapped key is encoded.
+func (c *Config) Encode() ([]byte, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := c.checkWrappedKey(); err != nil {
+		return nil, err
+	}
+	return c.Marshal()
+}
+
 // WriteFile writes the config atomically: to path.tmp (created
 // exclusively, mode 0400), fsync (or a global sync if fsync fails), rename
 // over path, fsync the directory. A leftover path.tmp makes it fail
 // without touching path. Only a valid config with a wrapped key is
 // written.
 func (c *Config) WriteFile(path string) error {
-	if err := c.Validate(); err != nil {
-		return err
-	}
-	if err := c.checkWrappedKey(); err != nil {
-		return err
-	}
-	data, err := c.Marshal()
+	data, err := c.Encode()
 	if err != nil {
 		return err
 	}
