@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs/names"
+	"github.com/sealfs/sealfs/store"
 )
 
 // fileInfo is the plaintext view of a ciphertext object.
@@ -256,7 +257,7 @@ func (f *FS) readDirDirect(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	sf, err := f.store.OpenFile(d.cpath, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	sf, err := f.store.OpenFile(d.cpath, os.O_RDONLY|store.ODirectory|store.ONoFollow, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +289,7 @@ func (file *File) ReadDir(n int) ([]fs.DirEntry, error) {
 		if file.dirUsed {
 			// Listing again after a rewind: start from a fresh handle.
 			var err error
-			sf, err = file.fsys.store.OpenFile(file.dloc.cpath, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+			sf, err = file.fsys.store.OpenFile(file.dloc.cpath, os.O_RDONLY|store.ODirectory, 0)
 			if err != nil {
 				return nil, pathErr("readdir", file.name, err)
 			}

@@ -209,7 +209,7 @@ func (f *FS) openFile(p, shown string, flag int, perm fs.FileMode, hops int) (*F
 		return nil, fs.ErrExist
 	}
 	if exists && fi.Mode()&fs.ModeSymlink != 0 {
-		if flag&syscall.O_NOFOLLOW != 0 {
+		if flag&store.ONoFollow != 0 {
 			return nil, syscall.ELOOP
 		}
 		if hops >= maxSymlinkHops {
@@ -241,7 +241,7 @@ func (f *FS) openFile(p, shown string, flag int, perm fs.FileMode, hops int) (*F
 		if err != nil {
 			return nil, err
 		}
-		sf, err := f.store.OpenFile(l.cpath, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+		sf, err := f.store.OpenFile(l.cpath, os.O_RDONLY|store.ODirectory, 0)
 		if err != nil {
 			return nil, err
 		}

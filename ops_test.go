@@ -19,6 +19,7 @@ import (
 
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/store"
 	"github.com/sealfs/sealfs/store/memstore"
 	"github.com/sealfs/sealfs/vault"
 )
@@ -472,7 +473,7 @@ func TestXattrs(t *testing.T) {
 				t.Fatalf("listxattr: %v", list)
 			}
 			must(t, f.Removexattr(p, "user.one"))
-			if _, err := f.Getxattr(p, "user.one"); !errors.Is(err, syscall.ENODATA) {
+			if _, err := f.Getxattr(p, "user.one"); !errors.Is(err, store.ErrNoAttr) {
 				t.Fatalf("removed xattr: %v", err)
 			}
 		}

@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"unicode"
 	"unicode/utf8"
 
@@ -481,7 +480,7 @@ func (c *Config) WriteFile(path string) error {
 	if err == nil {
 		if f.Sync() != nil {
 			// Some file systems cannot fsync; flush everything instead.
-			syscall.Sync()
+			syncAll()
 		}
 	}
 	if cerr := f.Close(); err == nil {

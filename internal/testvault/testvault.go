@@ -22,8 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // Password is the password of every golden vault.
@@ -216,7 +214,7 @@ func restore(t testing.TB, root string, entries []Entry) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := unix.Lsetxattr(p, name, val, 0); err != nil {
+			if err := lsetxattr(p, name, val); err != nil {
 				t.Fatalf("restoring xattr %s on %s: %v (the temp dir's file system must support user xattrs)", name, p, err)
 			}
 		}
@@ -473,32 +471,6 @@ func CompareSnapshots(t testing.TB, got, want map[string]Entry) {
 		if _, ok := want[p]; !ok {
 			t.Errorf("unexpected %q", p)
 		}
-	}
-}
-
-// OSXattrs reads the user-visible xattrs of a path below root on the
-// local file system.
-func OSXattrs(root string) Xattrs {
-	return func(p string) (map[string][]byte, error) {
-		full := filepath.Join(root, p)
-		buf := make([]byte, 64*1024)
-		n, err := unix.Llistxattr(full, buf)
-		if err != nil {
-			return nil, err
-		}
-		m := map[string][]byte{}
-		for _, name := range strings.Split(string(buf[:n]), "\x00") {
-			if name == "" {
-				continue
-			}
-			v := make([]byte, 64*1024)
-			k, err := unix.Lgetxattr(full, name, v)
-			if err != nil {
-				return nil, err
-			}
-			m[name] = v[:k]
-		}
-		return m, nil
 	}
 }
 

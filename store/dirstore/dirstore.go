@@ -24,8 +24,4 @@ type Options struct {
 	NoCache bool
 }
 
-var (
-	_ store.Store       = (*Store)(nil)
-	_ store.DirRemover  = (*Store)(nil)
-	_ store.FileRemover = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)

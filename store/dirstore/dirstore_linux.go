@@ -716,6 +716,12 @@ func (f *dirFile) Stat() (fs.FileInfo, error) {
 }
 
 var (
+	_ store.DirRemover  = (*Store)(nil)
+	_ store.FileRemover = (*Store)(nil)
+	_ store.Renamer2    = (*Store)(nil)
+	_ store.Mknoder     = (*Store)(nil)
+	_ store.XattrStore  = (*Store)(nil)
+	_ store.Statfser    = (*Store)(nil)
 	_ store.Prefetcher  = (*dirFile)(nil)
 	_ store.Allocator   = (*dirFile)(nil)
 	_ store.Seeker      = (*dirFile)(nil)

@@ -146,7 +146,7 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (sealfs.StoreF
 		if n.isDir() && flag&(os.O_WRONLY|os.O_RDWR) != 0 {
 			return nil, pathErr("open", name, syscall.EISDIR)
 		}
-		if flag&syscall.O_DIRECTORY != 0 && !n.isDir() {
+		if flag&store.ODirectory != 0 && !n.isDir() {
 			return nil, pathErr("open", name, syscall.ENOTDIR)
 		}
 		if flag&os.O_TRUNC != 0 && !n.isDir() {
@@ -384,7 +384,7 @@ func (s *Store) Getxattr(name, attr string) ([]byte, error) {
 	}
 	v, ok := n.xattrs[attr]
 	if !ok {
-		return nil, pathErr("getxattr", name, syscall.ENODATA)
+		return nil, pathErr("getxattr", name, store.ErrNoAttr)
 	}
 	return slices.Clone(v), nil
 }
@@ -398,7 +398,7 @@ func (s *Store) Setxattr(name, attr string, value []byte, flags int) error {
 			return syscall.EEXIST
 		}
 		if flags&2 != 0 && !exists {
-			return syscall.ENODATA
+			return store.ErrNoAttr
 		}
 		if n.xattrs == nil {
 			n.xattrs = map[string][]byte{}
@@ -428,7 +428,7 @@ func (s *Store) Listxattr(name string) ([]string, error) {
 func (s *Store) Removexattr(name, attr string) error {
 	return s.modify("removexattr", name, func(n *inode) error {
 		if _, ok := n.xattrs[attr]; !ok {
-			return syscall.ENODATA
+			return store.ErrNoAttr
 		}
 		delete(n.xattrs, attr)
 		return nil
