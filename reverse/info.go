@@ -58,14 +58,12 @@ func (f *FS) realInfo(o *obj, src fs.FileInfo) (fs.FileInfo, error) {
 		size = int64(len(f.symlinkTarget(o, t)))
 	}
 	fi := &fileInfo{name: baseName(o), size: size, mode: mode, mtime: src.ModTime()}
-	if st, ok := src.Sys().(*syscall.Stat_t); ok {
-		c := *st
-		c.Size = size
+	if st, ok := statOf(src); ok {
+		e := &statEdit{ino: f.inos.ino(st.dev, st.ino, kReal, ""), size: size, setSize: true}
 		if mode.IsRegular() {
-			c.Blocks = (size + 511) / 512
+			e.blocks, e.setBlocks = (size+511)/512, true
 		}
-		c.Ino = f.inos.ino(uint64(st.Dev), uint64(st.Ino), kReal, "")
-		fi.sys = &c
+		fi.sys = viewStat(src, e)
 	}
 	return fi, nil
 }
@@ -76,11 +74,8 @@ func (f *FS) configInfo(src fs.FileInfo) (fs.FileInfo, error) {
 		return nil, fs.ErrNotExist
 	}
 	fi := &fileInfo{name: "gocryptfs.conf", size: src.Size(), mode: 0o400, mtime: src.ModTime()}
-	if st, ok := src.Sys().(*syscall.Stat_t); ok {
-		c := *st
-		c.Mode = syscall.S_IFREG | 0o400
-		c.Ino = f.inos.ino(uint64(st.Dev), uint64(st.Ino), kReal, "")
-		fi.sys = &c
+	if st, ok := statOf(src); ok {
+		fi.sys = viewStat(src, &statEdit{ino: f.inos.ino(st.dev, st.ino, kReal, ""), mode: syscall.S_IFREG | 0o400})
 	}
 	return fi, nil
 }
@@ -92,22 +87,17 @@ func (f *FS) virtualInfo(o *obj, src fs.FileInfo) fs.FileInfo {
 	size := int64(len(o.data))
 	mt := src.ModTime().Add(virtualTimeShift)
 	fi := &fileInfo{name: baseName(o), size: size, mode: 0o444, mtime: mt}
-	if st, ok := src.Sys().(*syscall.Stat_t); ok {
-		c := *st
-		c.Mode = syscall.S_IFREG | 0o444
-		c.Nlink = 1
-		c.Size = size
-		c.Blocks = (size + 511) / 512
-		c.Rdev = 0
-		c.Mtim = syscall.NsecToTimespec(mt.UnixNano())
-		c.Ctim = syscall.NsecToTimespec(time.Unix(st.Ctim.Unix()).Add(virtualTimeShift).UnixNano())
+	if st, ok := statOf(src); ok {
 		distinct := ""
-		if o.kind == kName && st.Nlink > 1 {
+		if o.kind == kName && st.nlink > 1 {
 			// Several names of one inode have different .name files.
 			distinct = o.cpath
 		}
-		c.Ino = f.inos.ino(uint64(st.Dev), uint64(st.Ino), o.kind, distinct)
-		fi.sys = &c
+		fi.sys = viewStat(src, &statEdit{
+			ino: f.inos.ino(st.dev, st.ino, o.kind, distinct), mode: syscall.S_IFREG | 0o444, nlink: 1,
+			size: size, setSize: true, blocks: (size + 511) / 512, setBlocks: true, zeroRdev: true,
+			mtime: mt, ctime: st.ctime.Add(virtualTimeShift),
+		})
 	}
 	return fi
 }

@@ -190,9 +190,9 @@ type dirIdentity struct {
 
 func identityOf(fi fs.FileInfo) dirIdentity {
 	id := dirIdentity{mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		id.ino, id.dev = uint64(st.Ino), uint64(st.Dev)
-		id.ctime = st.Ctim.Nano()
+	if st, ok := statOf(fi); ok {
+		id.ino, id.dev = st.ino, st.dev
+		id.ctime = st.ctime.UnixNano()
 	}
 	return id
 }

@@ -172,8 +172,8 @@ func New(plain fs.FS, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, er
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("reverse: plaintext root is not a directory: %w", syscall.ENOTDIR)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		f.rootDev, f.rootDevOK = uint64(st.Dev), true
+	if st, ok := statOf(fi); ok {
+		f.rootDev, f.rootDevOK = st.dev, true
 	}
 	f.inos.init(f.rootDev)
 	return f, nil
@@ -245,8 +245,8 @@ func (f *FS) isConfig(plainPath string) bool {
 
 // otherDevice reports whether fi lives on another device than the root.
 func (f *FS) otherDevice(fi fs.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && f.rootDevOK && uint64(st.Dev) != f.rootDev
+	st, ok := statOf(fi)
+	return ok && f.rootDevOK && st.dev != f.rootDev
 }
 
 // EncryptPath returns the view path of a plaintext path ("." gives "").
@@ -381,11 +381,11 @@ type links struct {
 // for a file with several links the first path through which the inode
 // was opened in this FS.
 func (l *links) ivPath(cpath string, fi fs.FileInfo) string {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || st.Nlink < 2 || fi.IsDir() {
+	st, ok := statOf(fi)
+	if !ok || st.nlink < 2 || fi.IsDir() {
 		return cpath
 	}
-	key := [2]uint64{uint64(st.Dev), uint64(st.Ino)}
+	key := [2]uint64{st.dev, st.ino}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if p, ok := l.m[key]; ok {

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"io/fs"
 	"strings"
-	"syscall"
 
 	"github.com/sealfs/sealfs/names"
+	"github.com/sealfs/sealfs/store"
 )
 
 // XattrSource reads the extended attributes of the plaintext tree, by
@@ -76,7 +76,7 @@ func (f *FS) Getxattr(name, attr string) ([]byte, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, &fs.PathError{Op: "getxattr", Path: name, Err: syscall.ENODATA}
+		return nil, &fs.PathError{Op: "getxattr", Path: name, Err: store.ErrNoAttr}
 	}
 	if isACL(attr) {
 		v, err := f.xattrs.Getxattr(o.plain, attr)
@@ -86,11 +86,11 @@ func (f *FS) Getxattr(name, attr string) ([]byte, error) {
 		return v, nil
 	}
 	if !strings.HasPrefix(attr, names.XattrPrefix) {
-		return nil, &fs.PathError{Op: "getxattr", Path: name, Err: syscall.ENODATA}
+		return nil, &fs.PathError{Op: "getxattr", Path: name, Err: store.ErrNoAttr}
 	}
 	pattr, err := f.nt.DecryptXattrName(attr)
 	if err != nil {
-		return nil, &fs.PathError{Op: "getxattr", Path: name, Err: syscall.ENODATA}
+		return nil, &fs.PathError{Op: "getxattr", Path: name, Err: store.ErrNoAttr}
 	}
 	v, err := f.xattrs.Getxattr(o.plain, pattr)
 	if err != nil {
