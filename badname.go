@@ -1,6 +1,7 @@
 package sealfs
 
 import (
+	"github.com/sealfs/sealfs/internal/layout"
 	"path"
 	"strings"
 )
@@ -42,11 +43,11 @@ func (f *FS) badNameShown(d dirLoc, stored string) string {
 func (f *FS) locateBadName(d dirLoc, p, shown string) (entryLoc, bool) {
 	name := strings.TrimSuffix(shown, BadNameSuffix)
 	exists := func(stored string) bool {
-		_, err := f.store.Lstat(cjoin(d.cpath, stored))
+		_, err := f.store.Lstat(layout.Join(d.cpath, stored))
 		return err == nil
 	}
 	if stored, full, long, err := f.encryptName(d, shown); err == nil && exists(stored) {
-		return entryLoc{dir: d, plain: p, stored: stored, full: full, long: long, cpath: cjoin(d.cpath, stored)}, true
+		return entryLoc{dir: d, plain: p, stored: stored, full: full, long: long, cpath: layout.Join(d.cpath, stored)}, true
 	}
 	var found []string
 	for i := len(name); i >= 0; i-- {
@@ -77,7 +78,7 @@ func (f *FS) locateBadName(d dirLoc, p, shown string) (entryLoc, bool) {
 	if len(found) != 1 {
 		return entryLoc{}, false
 	}
-	return entryLoc{dir: d, plain: p, stored: found[0], full: found[0], cpath: cjoin(d.cpath, found[0])}, true
+	return entryLoc{dir: d, plain: p, stored: found[0], full: found[0], cpath: layout.Join(d.cpath, found[0])}, true
 }
 
 // isBadNameCandidate: only names with the suffix can be bad entries, and

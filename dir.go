@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sealfs/sealfs/internal/layout"
 	"github.com/sealfs/sealfs/names"
 	"github.com/sealfs/sealfs/store"
 )
@@ -163,7 +164,7 @@ func (f *FS) listDir(plain string, d dirLoc, sf StoreFile) ([]fs.DirEntry, error
 		if f.hidden(d.cpath, stored) {
 			continue
 		}
-		l := entryLoc{dir: d, stored: stored, full: stored, cpath: cjoin(d.cpath, stored)}
+		l := entryLoc{dir: d, stored: stored, full: stored, cpath: layout.Join(d.cpath, stored)}
 		name, err := f.decryptEntry(&l)
 		if err != nil {
 			f.reportCorrupt(plainDisplay(plain), fmt.Errorf("undecryptable name %q in directory %q: %w", l.cpath, plainDisplay(plain), err))

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/internal/layout"
 	"github.com/sealfs/sealfs/names"
 	"github.com/sealfs/sealfs/store/dirstore"
 	"github.com/sealfs/sealfs/vault"
@@ -87,6 +88,7 @@ type FS struct {
 	nt         *names.Transform
 	plainNames bool
 	dirIV      bool
+	layout     layout.Format
 	opts       Options
 	log        *slog.Logger
 	dirs       dirCache
@@ -213,6 +215,7 @@ func New(s Store, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, error)
 		nt:         nt,
 		plainNames: cfg.PlaintextNames(),
 		dirIV:      cfg.DirIV(),
+		layout:     layout.Format{PlainNames: cfg.PlaintextNames(), DirIV: cfg.DirIV()},
 		opts:       o,
 		log:        o.Logger,
 	}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sealfs/sealfs/internal/layout"
 	"github.com/sealfs/sealfs/names"
 	"github.com/sealfs/sealfs/store"
 )
@@ -269,10 +270,10 @@ func (f *FS) removeDir(l *entryLoc) error {
 	}
 	// Move the IV out of the way first, so that rmdir can succeed; undo it
 	// if the directory turns out not to be empty.
-	ivPath := cjoin(l.cpath, names.DirIVFile)
+	ivPath := layout.Join(l.cpath, names.DirIVFile)
 	var r [8]byte
 	rand.Read(r[:])
-	tmp := cjoin(l.dir.cpath, names.DirIVFile+".rmdir."+strconv.FormatUint(binary.BigEndian.Uint64(r[:]), 10))
+	tmp := layout.Join(l.dir.cpath, layout.RmdirPrefix+strconv.FormatUint(binary.BigEndian.Uint64(r[:]), 10))
 	if err := f.store.Rename(ivPath, tmp); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// No IV (or no directory): rmdir says which.
@@ -466,7 +467,7 @@ func (f *FS) Symlink(target, newname string) error {
 	}
 	ctarget := target
 	if !f.plainNames {
-		ctarget = f.nt.Encoding().EncodeToString(f.codec.EncryptBlob([]byte(target)))
+		ctarget = layout.EncryptTarget(f.codec, f.nt, target)
 		if len(ctarget) > 4095 {
 			return &fs.PathError{Op: "symlink", Path: newname, Err: ErrNameTooLong}
 		}
@@ -519,15 +520,7 @@ func (f *FS) readlinkLoc(l *entryLoc) (string, error) {
 	if f.plainNames {
 		return ct, nil
 	}
-	raw, err := f.nt.Encoding().Strict().DecodeString(ct)
-	if err != nil {
-		return "", corrupt("symlink target is not valid base64", err)
-	}
-	pt, err := f.codec.DecryptBlob(raw)
-	if err != nil {
-		return "", err
-	}
-	return string(pt), nil
+	return layout.DecryptTarget(f.codec, f.nt, ct)
 }
 
 // Link creates newname as a hard link to oldname (os.Link).

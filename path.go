@@ -1,17 +1,15 @@
 package sealfs
 
 import (
-	"crypto/rand"
 	"errors"
-	"io"
 	"io/fs"
-	"os"
 	"path"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/sealfs/sealfs/internal/layout"
 	"github.com/sealfs/sealfs/names"
 )
 
@@ -33,16 +31,7 @@ type entryLoc struct {
 }
 
 // longNameFile is the ciphertext path of the .name file of a long entry.
-func (l *entryLoc) longNameFile() string {
-	return cjoin(l.dir.cpath, l.stored+names.LongNameSuffix)
-}
-
-func cjoin(dir, name string) string {
-	if dir == "." {
-		return name
-	}
-	return dir + "/" + name
-}
+func (l *entryLoc) longNameFile() string { return layout.LongNamePath(l.cpath) }
 
 // dirCache maps plaintext directory paths to their locations. Only vaults
 // with per-directory IVs need it (it saves one diriv read per path
@@ -187,7 +176,7 @@ func (f *FS) dir(p string) (dirLoc, error) {
 		if err != nil {
 			return dirLoc{}, err
 		}
-		d.cpath = cjoin(pd.cpath, stored)
+		d.cpath = layout.Join(pd.cpath, stored)
 	}
 	if !f.dirIV {
 		d.iv = zeroIV
@@ -263,7 +252,7 @@ func (f *FS) locate(p string) (entryLoc, error) {
 		if v.stored, v.full, v.long, err = f.encryptName(d, base); err != nil {
 			return entryLoc{}, err
 		}
-		v.cpath = cjoin(d.cpath, v.stored)
+		v.cpath = layout.Join(d.cpath, v.stored)
 		if !f.plainNames {
 			f.names.put(k, v)
 		}
@@ -273,65 +262,13 @@ func (f *FS) locate(p string) (entryLoc, error) {
 
 // readDirIV reads and checks the gocryptfs.diriv of ciphertext directory
 // cdir.
-func (f *FS) readDirIV(cdir string) ([]byte, error) {
-	file, err := f.store.OpenFile(cjoin(cdir, names.DirIVFile), os.O_RDONLY, 0)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			// Is cdir itself missing, or just its IV?
-			if _, err2 := f.store.Lstat(cdir); err2 != nil {
-				return nil, err2
-			}
-			return nil, corrupt("directory "+cdir+": missing "+names.DirIVFile, nil)
-		}
-		return nil, err
-	}
-	defer file.Close()
-	buf := make([]byte, names.DirIVSize+1)
-	n, err := file.ReadAt(buf, 0)
-	if err != nil && err != io.EOF {
-		return nil, err
-	}
-	if n != names.DirIVSize {
-		return nil, corrupt("directory "+cdir+": "+names.DirIVFile+" has a wrong length", nil)
-	}
-	iv := buf[:names.DirIVSize]
-	if allZero(iv) {
-		return nil, corrupt("directory "+cdir+": "+names.DirIVFile+" is all zero", nil)
-	}
-	return iv, nil
-}
+func (f *FS) readDirIV(cdir string) ([]byte, error) { return layout.ReadDirIV(f.store, cdir) }
 
 // writeDirIV creates a new random gocryptfs.diriv in ciphertext directory
 // cdir.
 func (f *FS) writeDirIV(cdir string) error {
-	iv := make([]byte, names.DirIVSize)
-	if _, err := rand.Read(iv); err != nil {
-		return err
-	}
-	file, err := f.store.OpenFile(cjoin(cdir, names.DirIVFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return err
-	}
-	_, err = file.WriteAt(iv, 0)
-	if err == nil {
-		err = file.Sync()
-	}
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		f.store.Remove(cjoin(cdir, names.DirIVFile))
-	}
+	_, err := layout.WriteDirIV(f.store, cdir, nil)
 	return err
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // createLongName writes the .name file of a long entry before the entry is
@@ -341,8 +278,7 @@ func (f *FS) createLongName(l *entryLoc) (undo func(), err error) {
 	if !l.long {
 		return func() {}, nil
 	}
-	p := l.longNameFile()
-	file, err := f.store.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	err = layout.WriteLongName(f.store, l.cpath, l.full)
 	if errors.Is(err, fs.ErrExist) {
 		// Another link of the same name already wrote it.
 		return func() {}, nil
@@ -350,14 +286,7 @@ func (f *FS) createLongName(l *entryLoc) (undo func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = file.WriteAt([]byte(l.full), 0)
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		f.store.Remove(p)
-		return nil, err
-	}
+	p := l.longNameFile()
 	return func() { f.store.Remove(p) }, nil
 }
 
@@ -374,44 +303,12 @@ func (f *FS) removeLongName(l *entryLoc) {
 // readLongName reads the full encrypted name of hashed entry stored in
 // ciphertext directory cdir.
 func (f *FS) readLongName(cdir, stored string) (string, error) {
-	file, err := f.store.OpenFile(cjoin(cdir, stored+names.LongNameSuffix), os.O_RDONLY, 0)
-	if err != nil {
-		return "", err
-	}
-	defer file.Close()
-	buf := make([]byte, 4096)
-	n, err := file.ReadAt(buf, 0)
-	if err != nil && err != io.EOF {
-		return "", err
-	}
-	if n == 0 || n > 344*2 {
-		return "", corrupt("long-name file "+stored+names.LongNameSuffix+" has a bad length", nil)
-	}
-	full := string(buf[:n])
-	if f.nt.HashLongName(full) != stored {
-		return "", corrupt("long-name file "+stored+names.LongNameSuffix+" does not match its hash", nil)
-	}
-	return full, nil
+	return layout.ReadLongName(f.store, f.nt, cdir, stored)
 }
 
 // hidden reports whether a ciphertext directory entry is internal and not
 // shown in plaintext listings.
-func (f *FS) hidden(cdir, stored string) bool {
-	if cdir == "." && stored == names.ConfigFile {
-		return true
-	}
-	if f.plainNames {
-		return false
-	}
-	if stored == names.DirIVFile && f.dirIV {
-		return true
-	}
-	if names.IsLongNameFile(stored) {
-		return true
-	}
-	// Leftovers of an interrupted rmdir.
-	return strings.HasPrefix(stored, names.DirIVFile+".rmdir.")
-}
+func (f *FS) hidden(cdir, stored string) bool { return f.layout.Hidden(cdir, stored) }
 
 const maxSymlinkHops = 40
 

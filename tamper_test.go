@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/content"
@@ -237,4 +239,49 @@ func changeChar(s string, i int) string {
 		c = 'R'
 	}
 	return s[:i] + string(c) + s[i+1:]
+}
+
+// TestFIFOAsDirIV: a FIFO planted in the ciphertext as a directory IV
+// makes the directory corrupt; it must not hang the FS.
+func TestFIFOAsDirIV(t *testing.T) {
+	dir := t.TempDir()
+	pw := []byte("pw")
+	v, err := sealfs.Create(dir, pw, &sealfs.CreateOptions{Options: fastScrypt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Mkdir("d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	des, _ := os.ReadDir(dir)
+	var cdir string
+	for _, de := range des {
+		if de.IsDir() {
+			cdir = de.Name()
+		}
+	}
+	iv := filepath.Join(dir, cdir, "gocryptfs.diriv")
+	os.Remove(iv)
+	if err := syscall.Mkfifo(iv, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err = sealfs.Open(dir, pw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.ReadDir("d")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, sealfs.ErrCorrupt) {
+			t.Fatalf("ReadDir: %v, want ErrCorrupt", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ReadDir hangs on a FIFO as the directory IV")
+	}
 }

@@ -1,13 +1,13 @@
 package sealfs
 
 import (
-	"encoding/base64"
 	"errors"
 	"io/fs"
 	"path"
 	"strings"
 	"syscall"
 
+	"github.com/sealfs/sealfs/internal/layout"
 	"github.com/sealfs/sealfs/names"
 )
 
@@ -77,18 +77,8 @@ func (f *FS) Getxattr(name, attr string) ([]byte, error) {
 	if IsACLXattr(attr) || len(cval) == 0 {
 		return cval, nil
 	}
-	val, err := f.codec.DecryptBlob(cval)
+	val, err := layout.DecryptXattrValue(f.codec, cval)
 	if err != nil {
-		// Old gocryptfs versions stored values base64-encoded, in the
-		// vault's name alphabet (URL-safe, unpadded with Raw64); gocryptfs
-		// still reads them. What decodes must still authenticate.
-		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.StdEncoding} {
-			if raw, berr := enc.DecodeString(string(cval)); berr == nil {
-				if v, derr := f.codec.DecryptBlob(raw); derr == nil {
-					return v, nil
-				}
-			}
-		}
 		f.reportCorrupt(name, err)
 		return nil, pathErr("getxattr", name, err)
 	}
@@ -117,8 +107,8 @@ func (f *FS) Setxattr(name, attr string, value []byte, flags int) error {
 		return &fs.PathError{Op: "setxattr", Path: name, Err: syscall.ERANGE}
 	}
 	cval := value
-	if !IsACLXattr(attr) && len(value) > 0 {
-		cval = f.codec.EncryptBlob(value)
+	if !IsACLXattr(attr) {
+		cval = layout.EncryptXattrValue(f.codec, value)
 	}
 	return pathErr("setxattr", name, xs.Setxattr(l.cpath, cattr, cval, flags))
 }
@@ -227,7 +217,7 @@ func (f *FS) DecryptPath(cipher string) (string, error) {
 	}
 	elems := strings.Split(cipher, "/")
 	for i, stored := range elems {
-		l := entryLoc{dir: d, stored: stored, full: stored, cpath: cjoin(d.cpath, stored)}
+		l := entryLoc{dir: d, stored: stored, full: stored, cpath: layout.Join(d.cpath, stored)}
 		name, err := f.decryptEntry(&l)
 		if err != nil {
 			return "", pathErr("decryptpath", cipher, err)
