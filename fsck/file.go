@@ -8,9 +8,8 @@ import (
 	"os"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/store"
 )
 
 // chunkBlocks is how many ciphertext blocks a worker reads at once.
@@ -31,23 +30,23 @@ func (c *checker) worker(ctx context.Context) {
 // checkFile checks one regular file: size, header, every block, xattrs.
 func (c *checker) checkFile(j fileJob, buf, plain []byte) {
 	q := j.quarantined
-	f, err := os.OpenFile(c.abs(j.cpath), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	f, err := c.s.OpenFile(j.cpath, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		c.report(Finding{Kind: KindIO, CipherPath: j.cpath, PlainPath: j.plain, Err: err, Warning: q})
 		return
 	}
 	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		c.report(Finding{Kind: KindIO, CipherPath: j.cpath, PlainPath: j.plain, Err: err, Warning: q})
 		return
 	}
-	size := st.Size
+	size := fi.Size()
 	c.mu.Lock()
 	c.stats.Files++
 	c.prog.Files++
-	if st.Nlink > 1 {
-		k := [2]uint64{uint64(st.Dev), st.Ino}
+	if st, ok := fi.Sys().(*store.Stat); ok && st.Nlink > 1 {
+		k := [2]uint64{st.Dev, st.Ino}
 		if c.inodes[k] {
 			c.mu.Unlock()
 			return // content and xattrs belong to the inode: checked once
@@ -58,7 +57,7 @@ func (c *checker) checkFile(j fileJob, buf, plain []byte) {
 	c.stats.PlainBytes += c.codec.PlainSize(size)
 	c.mu.Unlock()
 
-	c.checkXattrs(j.cpath, j.plain, f, q)
+	c.checkXattrs(j.cpath, j.plain, q)
 	switch {
 	case size == 0:
 		return
@@ -131,21 +130,23 @@ func countBlocks(runs []BlockRun) int64 {
 // checkBlocks authenticates every block of a file and returns the runs of
 // corrupt blocks and the first one's error. Runs of full all-zero blocks
 // found with SEEK_DATA are holes and are skipped.
-func (c *checker) checkBlocks(f *os.File, size int64, fileID, buf, plain []byte) (runs []BlockRun, firstErr error, err error) {
+func (c *checker) checkBlocks(f store.File, size int64, fileID, buf, plain []byte) (runs []BlockRun, firstErr error, err error) {
 	cbs := int64(c.codec.CipherBlockSize())
+	seeker, _ := f.(store.Seeker)
 	off := int64(content.HeaderSize)
 	blk := int64(0)
 	dataAt := int64(-1) // next data offset as told by SEEK_DATA
 	for off < size {
 		if dataAt < off {
-			d, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
-			switch {
-			case err == nil:
-				dataAt = d
-			case errors.Is(err, syscall.ENXIO):
-				dataAt = size
-			default:
-				dataAt = off // no SEEK_DATA: read everything
+			dataAt = off // no SEEK_DATA: read everything
+			if seeker != nil {
+				d, err := seeker.SeekData(off)
+				switch {
+				case err == nil:
+					dataAt = d
+				case errors.Is(err, syscall.ENXIO):
+					dataAt = size
+				}
 			}
 		}
 		// Skip whole blocks that lie entirely in a hole.
@@ -197,7 +198,7 @@ func (c *checker) checkBlocks(f *os.File, size int64, fileID, buf, plain []byte)
 // scanFile returns the runs of corrupt blocks of an open ciphertext file
 // of the given size, authenticated with the file ID in its header, or
 // with fileID if that is not nil.
-func (c *checker) scanFile(f *os.File, size int64, fileID []byte) ([]BlockRun, error) {
+func (c *checker) scanFile(f store.File, size int64, fileID []byte) ([]BlockRun, error) {
 	if size < content.HeaderSize {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than a header", ErrCorrupt, size)
 	}
@@ -219,7 +220,7 @@ func (c *checker) scanFile(f *os.File, size int64, fileID []byte) ([]BlockRun, e
 
 // scanPath is scanFile for the file at cpath.
 func (c *checker) scanPath(cpath string, fileID []byte) ([]BlockRun, error) {
-	f, fi, err := openRegular(c.abs(cpath))
+	f, fi, err := c.openRegular(cpath)
 	if err != nil {
 		return nil, err
 	}
@@ -228,11 +229,11 @@ func (c *checker) scanPath(cpath string, fileID []byte) ([]BlockRun, error) {
 }
 
 // findHeader looks for the header that makes the first non-hole block of
-// the file at p authenticate: the stored one with the version fixed, or
+// the file at cpath authenticate: the stored one with the version fixed, or
 // one with a single damaged byte of the file ID restored. It returns nil
 // if there is none.
-func (c *checker) findHeader(p string) ([]byte, error) {
-	f, fi, err := openRegular(p)
+func (c *checker) findHeader(cpath string) ([]byte, error) {
+	f, fi, err := c.openRegular(cpath)
 	if err != nil {
 		return nil, err
 	}

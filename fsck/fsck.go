@@ -1,5 +1,6 @@
-// Package fsck checks a vault's ciphertext directory without mounting it
-// and repairs what can be repaired without losing data.
+// Package fsck checks a vault's ciphertext without mounting it and
+// repairs what can be repaired without losing data. Check works on a
+// ciphertext directory, CheckStore on any store.Store.
 //
 // Check walks the whole tree: every gocryptfs.diriv, every encrypted name
 // and long-name .name file, every file header and content block (holes,
@@ -20,22 +21,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/internal/layout"
 	"github.com/sealfs/sealfs/names"
+	"github.com/sealfs/sealfs/store"
+	"github.com/sealfs/sealfs/store/dirstore"
 	"github.com/sealfs/sealfs/vault"
 )
 
@@ -91,8 +92,9 @@ func (k Kind) String() string {
 var ErrWrongKey = errors.New("fsck: nothing in the vault decrypts with this key; not repairing")
 
 // ErrCorrupt is wrapped by every Finding error that says data is damaged
-// (as opposed to KindIO errors from the operating system).
-var ErrCorrupt = errors.New("corrupt")
+// (as opposed to KindIO errors from the operating system). It is the same
+// value as sealfs.ErrCorrupt and content.ErrCorrupt.
+var ErrCorrupt = content.ErrCorrupt
 
 // Finding is one problem.
 type Finding struct {
@@ -206,7 +208,8 @@ func (r *Report) Unrepaired() int {
 
 // checker is the state of one Check.
 type checker struct {
-	root  string // absolute ciphertext directory
+	s     store.Store
+	lay   layout.Format
 	cfg   *vault.Config
 	codec *content.Codec
 	nt    *names.Transform // nil with plaintext names
@@ -240,26 +243,34 @@ type fileJob struct {
 // error only when the check itself cannot run (dir unreadable, bad key
 // schedule) or ctx is cancelled; problems in the vault are in the Report.
 func Check(ctx context.Context, dir string, cfg *vault.Config, key *vault.Key, opts *Options) (*Report, error) {
-	if opts == nil {
-		opts = &Options{}
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := os.Stat(abs)
+	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.IsDir() {
-		return nil, &fs.PathError{Op: "fsck", Path: dir, Err: unix.ENOTDIR}
+		return nil, &fs.PathError{Op: "fsck", Path: dir, Err: syscall.ENOTDIR}
+	}
+	// Checking reads everything: keep the access times as they are.
+	s, err := dirstore.New(dir, &dirstore.Options{NoAtime: true})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return CheckStore(ctx, s, cfg, key, opts)
+}
+
+// CheckStore is Check for the vault held by store s.
+func CheckStore(ctx context.Context, s store.Store, cfg *vault.Config, key *vault.Key, opts *Options) (*Report, error) {
+	if opts == nil {
+		opts = &Options{}
 	}
 	codec, nt, err := cfg.Ciphers(key, nil)
 	if err != nil {
 		return nil, err
 	}
-	c := &checker{root: abs, cfg: cfg, codec: codec, xnt: nt, dirIV: cfg.DirIV(), opts: opts,
-		lf: opts.LostFound, inodes: map[[2]uint64]bool{}}
+	c := &checker{s: s, cfg: cfg, codec: codec, xnt: nt, dirIV: cfg.DirIV(), opts: opts,
+		lay: layout.Format{PlainNames: cfg.PlaintextNames(), DirIV: cfg.DirIV()},
+		lf:  opts.LostFound, inodes: map[[2]uint64]bool{}}
 	if c.lf == "" {
 		c.lf = "lost+found"
 	}
@@ -356,12 +367,7 @@ func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
 }
 
-func cjoin(dir, name string) string {
-	if dir == "." {
-		return name
-	}
-	return dir + "/" + name
-}
+func cjoin(dir, name string) string { return layout.Join(dir, name) }
 
 func pjoin(dir, name string) string {
 	if dir == "" || name == "" {
@@ -370,32 +376,22 @@ func pjoin(dir, name string) string {
 	return path.Join(dir, name)
 }
 
-func (c *checker) abs(cpath string) string {
-	if cpath == "." {
-		return c.root
-	}
-	return filepath.Join(c.root, filepath.FromSlash(cpath))
-}
-
 // dirEntry is a child of a ciphertext directory as walkDir sees it.
 type dirEntry struct {
 	stored string // name in the ciphertext directory
 	typ    fs.FileMode
 }
 
-// maxLongName is the longest content of a .name file (§6.4).
-const maxLongName = 344
-
-// openRegular opens a regular file for reading without following a
-// symlink or blocking on a FIFO; other types are ErrCorrupt.
-func openRegular(p string) (*os.File, fs.FileInfo, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+// openRegular opens a regular file of the store for reading without
+// blocking on a FIFO; other types are ErrCorrupt.
+func (c *checker) openRegular(cpath string) (store.File, fs.FileInfo, error) {
+	f, err := c.s.OpenFile(cpath, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, err
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
-		err = corruptf("%s is not a regular file", filepath.Base(p))
+		err = corruptf("%s is not a regular file", path.Base(cpath))
 	}
 	if err != nil {
 		f.Close()
@@ -404,36 +400,8 @@ func openRegular(p string) (*os.File, fs.FileInfo, error) {
 	return f, fi, nil
 }
 
-// readSmall reads a regular file of at most max bytes (one more is read
-// to detect longer files). It never blocks on FIFOs or follows symlinks.
-func readSmall(p string, max int) ([]byte, error) {
-	f, _, err := openRegular(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b := make([]byte, max+1)
-	n, err := io.ReadFull(f, b)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return b[:n], nil
-}
-
 // readDirIV reads and checks the IV file of directory cpath.
-func (c *checker) readDirIV(cpath string) ([]byte, error) {
-	b, err := readSmall(c.abs(cjoin(cpath, names.DirIVFile)), names.DirIVSize)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) != names.DirIVSize {
-		return nil, corruptf("%d bytes instead of %d", len(b), names.DirIVSize)
-	}
-	if allZero(b) {
-		return nil, corruptf("all-zero IV")
-	}
-	return b, nil
-}
+func (c *checker) readDirIV(cpath string) ([]byte, error) { return layout.ReadDirIV(c.s, cpath) }
 
 func allZero(b []byte) bool {
 	for _, x := range b {
@@ -450,7 +418,7 @@ func (c *checker) walkDir(ctx context.Context, cpath, plain string, quarantined 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d, err := os.OpenFile(c.abs(cpath), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	d, err := c.s.OpenFile(cpath, os.O_RDONLY|store.ODirectory, 0)
 	if err != nil {
 		c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: err, Warning: quarantined})
 		return nil
@@ -465,20 +433,20 @@ func (c *checker) walkDir(ctx context.Context, cpath, plain string, quarantined 
 	c.stats.Dirs++
 	c.prog.Dirs++
 	c.mu.Unlock()
-	c.checkXattrs(cpath, plain, nil, quarantined)
+	c.checkXattrs(cpath, plain, quarantined)
 
 	entries := make([]dirEntry, 0, len(des))
 	nameFiles := map[string]bool{}
 	hasDirIV := false
 	for _, de := range des {
 		n := de.Name()
-		switch {
-		case cpath == "." && n == names.ConfigFile:
+		switch c.lay.Classify(cpath, n) {
+		case layout.Config, layout.RmdirLeftover:
 			continue
-		case c.nt != nil && n == names.DirIVFile:
+		case layout.DirIV:
 			hasDirIV = true
 			continue
-		case c.nt != nil && names.IsLongNameFile(n):
+		case layout.LongNameFile:
 			nameFiles[n] = false
 			continue
 		}
@@ -585,16 +553,9 @@ func (c *checker) decryptEntry(cpath, stored string, iv []byte, nameFiles map[st
 			return "", corruptf("missing %s", nf)
 		}
 		nameFiles[nf] = true
-		b, err := readSmall(c.abs(cjoin(cpath, nf)), maxLongName)
-		if err != nil {
+		var err error
+		if full, err = layout.ReadLongName(c.s, c.nt, cpath, stored); err != nil {
 			return "", err
-		}
-		if len(b) == 0 || len(b) > maxLongName {
-			return "", corruptf("%s: %d bytes", nf, len(b))
-		}
-		full = string(b)
-		if h := c.nt.HashLongName(full); h != stored {
-			return "", corruptf("%s: content does not hash to the entry name", nf)
 		}
 	}
 	name, err := c.nt.DecryptName(full, iv)
@@ -609,7 +570,7 @@ func (c *checker) checkSymlink(cpath, plain string, quarantined bool) {
 	c.mu.Lock()
 	c.stats.Symlinks++
 	c.mu.Unlock()
-	target, err := os.Readlink(c.abs(cpath))
+	target, err := c.s.Readlink(cpath)
 	if err != nil {
 		c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: err, Warning: quarantined})
 		return
@@ -617,49 +578,28 @@ func (c *checker) checkSymlink(cpath, plain string, quarantined bool) {
 	if c.nt == nil {
 		return
 	}
-	if _, err := decryptTarget(c.codec, c.nt, target); err != nil {
+	if _, err := layout.DecryptTarget(c.codec, c.nt, target); err != nil {
 		c.report(Finding{Kind: KindSymlink, CipherPath: cpath, PlainPath: plain, Err: err, Warning: quarantined})
 		return
 	}
 	c.authOK.Store(true)
 }
 
-// decryptTarget decrypts an encrypted symlink target (§7).
-func decryptTarget(codec *content.Codec, nt *names.Transform, target string) (string, error) {
-	b, err := nt.Encoding().Strict().DecodeString(target)
+// checkXattrs checks the encrypted xattrs of an object (not following
+// symlinks), where the store has xattrs.
+func (c *checker) checkXattrs(cpath, plain string, quarantined bool) {
+	xs, ok := c.s.(store.XattrStore)
+	if !ok {
+		return
+	}
+	xnames, err := xs.Listxattr(cpath)
 	if err != nil {
-		return "", corruptf("target is not base64: %v", err)
-	}
-	p, err := codec.DecryptBlob(b)
-	if err != nil {
-		return "", fmt.Errorf("%w: target: %w", ErrCorrupt, err)
-	}
-	return string(p), nil
-}
-
-// checkXattrs checks the encrypted xattrs of an object: through the open
-// file f if not nil, else by path (not following symlinks).
-func (c *checker) checkXattrs(cpath, plain string, f *os.File, quarantined bool) {
-	list := func(buf []byte) (int, error) {
-		if f != nil {
-			return unix.Flistxattr(int(f.Fd()), buf)
-		}
-		return unix.Llistxattr(c.abs(cpath), buf)
-	}
-	get := func(name string, buf []byte) (int, error) {
-		if f != nil {
-			return unix.Fgetxattr(int(f.Fd()), name, buf)
-		}
-		return unix.Lgetxattr(c.abs(cpath), name, buf)
-	}
-	xnames, err := readXattr(list)
-	if err != nil {
-		if !errors.Is(err, unix.ENOTSUP) {
+		if !errors.Is(err, syscall.ENOTSUP) && !errors.Is(err, errors.ErrUnsupported) {
 			c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: fmt.Errorf("listing xattrs: %w", err), Warning: quarantined})
 		}
 		return
 	}
-	for _, n := range strings.Split(strings.TrimSuffix(string(xnames), "\x00"), "\x00") {
+	for _, n := range xnames {
 		if !strings.HasPrefix(n, names.XattrPrefix) {
 			continue
 		}
@@ -669,7 +609,7 @@ func (c *checker) checkXattrs(cpath, plain string, f *os.File, quarantined bool)
 				Err: fmt.Errorf("%w: xattr %q: %w", ErrCorrupt, n, err)})
 			continue
 		}
-		v, err := readXattr(func(buf []byte) (int, error) { return get(n, buf) })
+		v, err := xs.Getxattr(cpath, n)
 		if err != nil {
 			c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: fmt.Errorf("xattr %q: %w", pn, err), Warning: quarantined})
 			continue
@@ -677,26 +617,11 @@ func (c *checker) checkXattrs(cpath, plain string, f *os.File, quarantined bool)
 		if len(v) == 0 {
 			continue // an empty value is stored empty (§8)
 		}
-		if _, err := c.codec.DecryptBlob(v); err != nil {
+		if _, err := layout.DecryptXattrValue(c.codec, v); err != nil {
 			c.report(Finding{Kind: KindXattrValue, CipherPath: cpath, PlainPath: plain, Warning: quarantined,
 				Err: fmt.Errorf("%w: xattr %q: %w", ErrCorrupt, pn, err)})
 			continue
 		}
 		c.authOK.Store(true)
-	}
-}
-
-// readXattr calls fn with a growing buffer until the result fits.
-func readXattr(fn func([]byte) (int, error)) ([]byte, error) {
-	buf := make([]byte, 256)
-	for {
-		n, err := fn(buf)
-		if err == nil {
-			return buf[:n], nil
-		}
-		if !errors.Is(err, unix.ERANGE) || len(buf) > 1<<20 {
-			return nil, err
-		}
-		buf = make([]byte, 4*len(buf))
 	}
 }

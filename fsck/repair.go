@@ -6,15 +6,17 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/sealfs/sealfs/internal/layout"
 	"github.com/sealfs/sealfs/names"
+	"github.com/sealfs/sealfs/store"
 )
 
 // ActionKind is what a repair does.
@@ -125,12 +127,12 @@ func (c *checker) planDirIV(cpath string, entries []dirEntry) *fix {
 	ok := true
 	for _, e := range entries {
 		if names.IsLongName(e.stored) {
-			b, err := readSmall(c.abs(cjoin(cpath, e.stored+names.LongNameSuffix)), maxLongName)
-			if err != nil || c.nt.HashLongName(string(b)) != e.stored {
+			full, err := layout.ReadLongName(c.s, c.nt, cpath, e.stored)
+			if err != nil {
 				ok = false
 				break
 			}
-			e.stored = string(b)
+			e.stored = full
 		}
 		if _, err := c.nt.DecryptName(e.stored, iv); err != nil {
 			ok = false
@@ -250,11 +252,12 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 		iv := lfIV
 		steps = append(steps, &step{order: 2, a: Action{Kind: ActMkdir, CipherPath: lfCpath, NewPlainPath: c.lf, Detail: "create the quarantine directory"},
 			run: func(*Action) error {
-				if err := os.Mkdir(c.abs(lfCpath), 0o700); err != nil {
+				if err := c.s.Mkdir(lfCpath, 0o700); err != nil {
 					return err
 				}
 				if c.dirIV {
-					return writeDirIV(c.abs(cjoin(lfCpath, names.DirIVFile)), iv)
+					_, err := layout.WriteDirIV(c.s, lfCpath, iv)
+					return err
 				}
 				return nil
 			}})
@@ -309,18 +312,18 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 		nameFile := fx.nameFile
 		steps = append(steps, &step{order: 3, depth: strings.Count(cpath, "/"), a: a, run: func(*Action) error {
 			if pl.long {
-				if err := writeNew(c.abs(dst+names.LongNameSuffix), []byte(pl.full), 0o444); err != nil {
+				if err := layout.WriteNew(c.s, layout.LongNamePath(dst), []byte(pl.full), true); err != nil {
 					return err
 				}
 			}
-			if err := unix.Renameat2(unix.AT_FDCWD, c.abs(cpath), unix.AT_FDCWD, c.abs(dst), unix.RENAME_NOREPLACE); err != nil {
+			if err := c.renameNoReplace(cpath, dst); err != nil {
 				if pl.long {
-					os.Remove(c.abs(dst + names.LongNameSuffix))
+					c.s.Remove(layout.LongNamePath(dst))
 				}
 				return err
 			}
 			if nameFile != "" {
-				if err := os.Remove(c.abs(nameFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := c.s.Remove(nameFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return err
 				}
 			}
@@ -376,7 +379,7 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 		}
 		cp := f.CipherPath
 		if fx.search {
-			hdr, err := c.findHeader(c.abs(cp))
+			hdr, err := c.findHeader(cp)
 			switch {
 			case err != nil:
 				continue
@@ -399,7 +402,7 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 			}
 		}
 		if fx.salvage {
-			size, err := fileSize(c.abs(cp))
+			size, err := c.fileSize(cp)
 			if err != nil {
 				continue
 			}
@@ -416,15 +419,15 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 				a.Detail = fmt.Sprintf("the recovered header authenticates all but %d of the file's blocks", countBlocks(fx.runs))
 			}
 			steps = append(steps, &step{order: 0, a: a,
-				run: func(a *Action) error { return rewriteHeader(c.abs(cp), hdr) }})
+				run: func(a *Action) error { return c.rewriteHeader(cp, hdr) }})
 		case fx.truncate:
 			steps = append(steps, &step{order: 0, a: Action{Kind: ActTruncate, CipherPath: cp, findings: []int{i},
 				Detail: "shorter than a header; was and stays an empty file"},
-				run: func(*Action) error { return truncateShort(c.abs(cp)) }})
+				run: func(*Action) error { return c.truncateShort(cp) }})
 		case fx.remove:
 			steps = append(steps, &step{order: 0, a: Action{Kind: ActRemove, CipherPath: cp, findings: []int{i},
 				Detail: "orphaned long-name file"},
-				run: func(*Action) error { return os.Remove(c.abs(cp)) }})
+				run: func(*Action) error { return c.s.Remove(cp) }})
 		case fx.diriv:
 			dir := path.Dir(cp)
 			iv := fx.iv
@@ -446,7 +449,10 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 				addMove([]int{i}, cjoin(dir, e.stored), chfx, e.typ.IsDir())
 			}
 			steps = append(steps, &step{order: 1, a: Action{Kind: ActDirIV, CipherPath: cp, findings: []int{i}, Detail: detail},
-				run: func(*Action) error { return writeDirIV(c.abs(cp), iv) }})
+				run: func(*Action) error {
+					_, err := layout.WriteDirIV(c.s, path.Dir(cp), iv)
+					return err
+				}})
 		case fx.move:
 			addMove([]int{i}, cp, fx, fx.isDir)
 		}
@@ -509,8 +515,8 @@ func (c *checker) findLostFound(taken map[string]bool) (cpath string, iv []byte,
 		}
 		stored, _ = c.nt.Shorten(full)
 	}
-	fi, err := os.Lstat(c.abs(stored))
-	if errors.Is(err, os.ErrNotExist) {
+	fi, err := c.s.Lstat(stored)
+	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil, nil
 	}
 	if err != nil {
@@ -525,7 +531,12 @@ func (c *checker) findLostFound(taken map[string]bool) (cpath string, iv []byte,
 			return "", nil, fmt.Errorf("%s: %w", c.lf, err)
 		}
 	}
-	des, err := os.ReadDir(c.abs(stored))
+	d, err := c.s.OpenFile(stored, os.O_RDONLY|store.ODirectory, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	des, err := d.ReadDir(-1)
+	d.Close()
 	if err != nil {
 		return "", nil, err
 	}
@@ -551,29 +562,30 @@ func (c *checker) findLostFound(taken map[string]bool) (cpath string, iv []byte,
 	return stored, iv, nil
 }
 
-// writeNew creates a file that must not exist yet, with data, synced.
-func writeNew(p string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, perm)
-	if err != nil {
+// renameNoReplace renames oldname to newname, which must not exist: in
+// one step where the store has RENAME_NOREPLACE, else after a check (the
+// vault is not in use while fsck repairs it).
+func (c *checker) renameNoReplace(oldname, newname string) error {
+	if r, ok := c.s.(store.Renamer2); ok {
+		err := r.Rename2(oldname, newname, renameNoReplace)
+		if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOSYS) && !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+	}
+	if _, err := c.s.Lstat(newname); err == nil {
+		return &fs.PathError{Op: "rename", Path: newname, Err: fs.ErrExist}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(p)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return c.s.Rename(oldname, newname)
 }
 
-func writeDirIV(p string, iv []byte) error { return writeNew(p, iv, 0o444) }
+// renameNoReplace is RENAME_NOREPLACE of renameat2(2).
+const renameNoReplace = 1
 
 // rewriteHeader overwrites the first 18 bytes of a file.
-func rewriteHeader(p string, hdr []byte) error {
-	return withWritable(p, os.O_WRONLY, func(f *os.File) error {
+func (c *checker) rewriteHeader(cpath string, hdr []byte) error {
+	return c.withWritable(cpath, os.O_WRONLY, func(f store.File) error {
 		if _, err := f.WriteAt(hdr, 0); err != nil {
 			return err
 		}
@@ -582,8 +594,8 @@ func rewriteHeader(p string, hdr []byte) error {
 }
 
 // truncateShort truncates a file that is still shorter than a header.
-func truncateShort(p string) error {
-	return withWritable(p, os.O_WRONLY, func(f *os.File) error {
+func (c *checker) truncateShort(cpath string) error {
+	return c.withWritable(cpath, os.O_WRONLY, func(f store.File) error {
 		fi, err := f.Stat()
 		if err != nil {
 			return err
@@ -598,22 +610,22 @@ func truncateShort(p string) error {
 // withWritable opens a file for writing (flag O_WRONLY or O_RDWR), adding
 // owner write permission for the time it takes if needed (ciphertext
 // files may be read-only).
-func withWritable(p string, flag int, fn func(*os.File) error) error {
-	fi, err := os.Lstat(p)
+func (c *checker) withWritable(cpath string, flag int, fn func(store.File) error) error {
+	fi, err := c.s.Lstat(cpath)
 	if err != nil {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file", p)
+		return fmt.Errorf("%s: not a regular file", cpath)
 	}
 	perm := fi.Mode().Perm()
 	if perm&0o200 == 0 {
-		if err := os.Chmod(p, perm|0o200); err != nil {
+		if err := c.s.Chmod(cpath, perm|0o200); err != nil {
 			return err
 		}
-		defer os.Chmod(p, perm)
+		defer c.s.Chmod(cpath, perm)
 	}
-	f, err := os.OpenFile(p, flag|unix.O_NOFOLLOW, 0)
+	f, err := c.s.OpenFile(cpath, flag, 0)
 	if err != nil {
 		return err
 	}

@@ -4,14 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sealfs/sealfs/content"
-	"github.com/sealfs/sealfs/names"
+	"github.com/sealfs/sealfs/internal/layout"
+	"github.com/sealfs/sealfs/store"
 )
 
 // ByteRange is a range of plaintext bytes.
@@ -50,13 +50,13 @@ func salvageDetail(lost []ByteRange, plainSize int64, lfPath string) string {
 		total, plainSize, strings.Join(parts, ", "), lfPath)
 }
 
-func fileSize(p string) (int64, error) {
-	fi, err := os.Lstat(p)
+func (c *checker) fileSize(cpath string) (int64, error) {
+	fi, err := c.s.Lstat(cpath)
 	if err != nil {
 		return 0, err
 	}
 	if !fi.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s: not a regular file", p)
+		return 0, fmt.Errorf("%s: not a regular file", cpath)
 	}
 	return fi.Size(), nil
 }
@@ -78,7 +78,7 @@ func (c *checker) salvage(cpath string, pl placement) (int64, []BlockRun, error)
 	}
 	var size int64
 	var runs []BlockRun
-	err := withWritable(c.abs(cpath), os.O_RDWR, func(f *os.File) error {
+	err := c.withWritable(cpath, os.O_RDWR, func(f store.File) error {
 		fi, err := f.Stat()
 		if err != nil {
 			return err
@@ -131,14 +131,13 @@ func (c *checker) salvage(cpath string, pl placement) (int64, []BlockRun, error)
 	return size, runs, err
 }
 
-// zeroRange makes n bytes at off zero, as a hole where the file system
-// can punch one.
-func zeroRange(f *os.File, off, n int64) error {
-	err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
-	if err == nil {
+// zeroRange makes n bytes at off zero, as a hole where the store can
+// punch one.
+func zeroRange(f store.File, off, n int64) error {
+	if hp, ok := f.(store.HolePuncher); ok && hp.PunchHole(off, n) == nil {
 		return nil
 	}
-	_, err = f.WriteAt(make([]byte, n), off)
+	_, err := f.WriteAt(make([]byte, n), off)
 	return err
 }
 
@@ -146,42 +145,33 @@ func zeroRange(f *os.File, off, n int64) error {
 // at pl (writing its long-name file first), with the original's mode
 // and, where permitted, owner, and syncs it and lost+found.
 func (c *checker) copyToLostFound(cpath string, pl placement) (err error) {
-	src, fi, err := openRegular(c.abs(cpath))
+	src, fi, err := c.openRegular(cpath)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst := c.abs(pl.dst)
+	dst := pl.dst
 	if pl.long {
-		if err := writeNew(dst+names.LongNameSuffix, []byte(pl.full), 0o444); err != nil {
+		if err := layout.WriteNew(c.s, layout.LongNamePath(dst), []byte(pl.full), true); err != nil {
 			return err
 		}
 		defer func() {
 			if err != nil {
-				os.Remove(dst + names.LongNameSuffix)
+				c.s.Remove(layout.LongNamePath(dst))
 			}
 		}()
 	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	out, err := c.s.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			out.Close()
-			os.Remove(dst)
+			c.s.Remove(dst)
 		}
 	}()
-	if _, err = io.Copy(out, src); err != nil {
-		return err
-	}
-	if st, ok := statOwner(fi); ok {
-		// Only root may give a file away; others keep it as theirs.
-		if cerr := out.Chown(st[0], st[1]); cerr != nil && !errors.Is(cerr, os.ErrPermission) {
-			return cerr
-		}
-	}
-	if err = out.Chmod(fi.Mode().Perm()); err != nil {
+	if _, err = io.Copy(io.NewOffsetWriter(out, 0), io.NewSectionReader(src, 0, fi.Size())); err != nil {
 		return err
 	}
 	if err = out.Sync(); err != nil {
@@ -190,25 +180,18 @@ func (c *checker) copyToLostFound(cpath string, pl placement) (err error) {
 	if err = out.Close(); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dst))
-}
-
-func statOwner(fi os.FileInfo) ([2]int, bool) {
-	st, ok := fi.Sys().(*unix.Stat_t)
-	if !ok {
-		return [2]int{}, false
+	if st, ok := fi.Sys().(*store.Stat); ok {
+		// Only root may give a file away; others keep it as theirs.
+		if cerr := c.s.Lchown(dst, int(st.Uid), int(st.Gid)); cerr != nil && !errors.Is(cerr, fs.ErrPermission) {
+			return cerr
+		}
 	}
-	return [2]int{int(st.Uid), int(st.Gid)}, true
-}
-
-func syncDir(p string) error {
-	d, err := os.Open(p)
-	if err != nil {
+	if err = c.s.Chmod(dst, fi.Mode().Perm()); err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
+	if d, derr := c.s.OpenFile(path.Dir(dst), os.O_RDONLY|store.ODirectory, 0); derr == nil {
+		_ = d.Sync()
+		d.Close()
 	}
-	return err
+	return nil
 }
