@@ -1,9 +1,10 @@
 package sealfs
 
 import (
-	"github.com/sealfs/sealfs/internal/layout"
 	"path"
 	"strings"
+
+	"github.com/sealfs/sealfs/internal/layout"
 )
 
 // BadNameSuffix ends the names under which Options.BadNames shows

@@ -29,6 +29,14 @@ if [ -n "$bad" ]; then echo "gofmt needed:"; echo "$bad"; exit 1; fi
 echo "== go vet"
 go vet ./...
 
+# The library, the stores, fsck, reverse and the mount-free commands build
+# on every OS; FUSE stays Linux-only.
+echo "== cross builds (darwin, freebsd, windows) and go vet for windows"
+for os in darwin freebsd windows; do
+  GOOS=$os GOARCH=amd64 go build ./...
+done
+GOOS=windows GOARCH=amd64 go vet ./...
+
 echo "== go test -race"
 go test -race -timeout 20m -count=1 ./...
 

@@ -1,3 +1,5 @@
+//go:build linux
+
 package reverse_test
 
 import (

@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sealfs/sealfs"
 )
 
@@ -198,7 +196,7 @@ func (d *decrypter) run() error {
 		if cerr := os.Chmod(dir.path, fs.FileMode(dir.perm&0o777)|modeBits(dir.perm)); cerr != nil {
 			d.prob.failed(cerr)
 		}
-		if cerr := unix.UtimesNanoAt(unix.AT_FDCWD, dir.path, timespecs(dir.atime, dir.mtime), unix.AT_SYMLINK_NOFOLLOW); cerr != nil {
+		if cerr := setFileTimes(dir.path, dir.atime, dir.mtime, true); cerr != nil {
 			d.prob.failed(&fs.PathError{Op: "utimes", Path: dir.path, Err: cerr})
 		}
 	}
@@ -263,7 +261,7 @@ func (d *decrypter) object(p string, de fs.DirEntry) (err error) {
 		if st == nil {
 			return fmt.Errorf("%s: unsupported file type %v", p, mode.Type())
 		}
-		if err := unix.Mknod(dst, st.Mode, int(st.Rdev)); err != nil {
+		if err := mknod(dst, st.Mode, st.Rdev); err != nil {
 			return &fs.PathError{Op: "mknod", Path: dst, Err: err}
 		}
 	}
@@ -358,7 +356,7 @@ func (d *decrypter) xattrs(p, dst string) error {
 		if err != nil {
 			return err
 		}
-		if err := unix.Lsetxattr(dst, name, val, 0); err != nil {
+		if err := lsetxattr(dst, name, val); err != nil {
 			return &fs.PathError{Op: "setxattr " + name, Path: dst, Err: err}
 		}
 	}
@@ -366,7 +364,7 @@ func (d *decrypter) xattrs(p, dst string) error {
 }
 
 func (d *decrypter) times(dst string, fi fs.FileInfo) error {
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, dst, timespecs(atime(fi), fi.ModTime()), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := setFileTimes(dst, atime(fi), fi.ModTime(), true); err != nil {
 		return &fs.PathError{Op: "utimes", Path: dst, Err: err}
 	}
 	return nil

@@ -11,11 +11,9 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sealfs/sealfs"
+	"github.com/sealfs/sealfs/store"
 )
 
 type encryptOptions struct {
@@ -166,17 +164,14 @@ func (c *encrypter) object(p, vp string, de fs.DirEntry) (err error) {
 	if err != nil {
 		return err
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fmt.Errorf("%s: no stat information", p)
-	}
+	st := hostStat(fi)
 	if vp != "." {
 		if err := c.makeRoom(vp, fi.IsDir()); err != nil {
 			return err
 		}
 	}
 	mode := fi.Mode()
-	at := time.Unix(st.Atim.Unix())
+	at := st.Atime
 	switch {
 	case mode.IsDir():
 		if vp != "." {
@@ -194,7 +189,7 @@ func (c *encrypter) object(p, vp string, de fs.DirEntry) (err error) {
 		return nil
 	case mode.IsRegular():
 		if st.Nlink > 1 {
-			k := inodeKey{uint64(st.Dev), st.Ino}
+			k := inodeKey{st.Dev, st.Ino}
 			if first, ok := c.links[k]; ok {
 				return c.f.Link(first, vp)
 			}
@@ -220,7 +215,7 @@ func (c *encrypter) object(p, vp string, de fs.DirEntry) (err error) {
 		}
 		return c.f.Lchtimes(vp, at, fi.ModTime())
 	default:
-		if err := c.f.Mknod(vp, st.Mode, uint64(st.Rdev)); err != nil {
+		if err := c.f.Mknod(vp, st.Mode, st.Rdev); err != nil {
 			return err
 		}
 	}
@@ -270,9 +265,8 @@ func (c *encrypter) file(p, vp string, size int64) error {
 	if err != nil {
 		return err
 	}
-	fd := int(src.Fd())
 	seek := func(off int64, whence int) (int64, bool, error) {
-		pos, err := unix.Seek(fd, off, whence)
+		pos, err := src.Seek(off, hostWhence(whence))
 		if err != nil && !errors.Is(err, syscall.ENXIO) {
 			return 0, false, nil // the file system cannot tell: treat as data
 		}
@@ -297,7 +291,7 @@ func (c *encrypter) file(p, vp string, size int64) error {
 	return nil
 }
 
-func (c *encrypter) owner(vp string, st *syscall.Stat_t) error {
+func (c *encrypter) owner(vp string, st *store.Stat) error {
 	if !c.root {
 		return nil
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/sealfs/sealfs/content"
 	"io"
 	"io/fs"
 	"os"
@@ -14,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/sealfs/sealfs/content"
 	"github.com/sealfs/sealfs/reverse"
+	"github.com/sealfs/sealfs/store"
 	"github.com/sealfs/sealfs/vault"
 )
 
@@ -355,11 +354,7 @@ func unchanged(dst string, fi fs.FileInfo) bool {
 }
 
 func setTimes(dst string, fi fs.FileInfo, symlink bool) error {
-	flags := 0
-	if symlink {
-		flags = unix.AT_SYMLINK_NOFOLLOW
-	}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, dst, timespecs(fi.ModTime(), fi.ModTime()), flags)
+	return setFileTimes(dst, fi.ModTime(), fi.ModTime(), symlink)
 }
 
 func (x *exporter) symlink(p, dst string, fi fs.FileInfo) error {
@@ -434,23 +429,23 @@ func (x *exporter) install(tmp, dst string, fi fs.FileInfo, err error) error {
 // as rsync -a of a reverse mount does (device nodes need CAP_MKNOD), under
 // a temporary name that then replaces dst.
 func (x *exporter) special(dst string, fi fs.FileInfo) error {
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	st, ok := store.SysStat(fi)
 	if !ok {
 		return fmt.Errorf("%w: no device number for a special file", errors.ErrUnsupported)
 	}
 	var typ uint32
 	switch m := fi.Mode(); {
 	case m&fs.ModeNamedPipe != 0:
-		typ = unix.S_IFIFO
+		typ = syscall.S_IFIFO
 	case m&fs.ModeSocket != 0:
-		typ = unix.S_IFSOCK
+		typ = syscall.S_IFSOCK
 	case m&fs.ModeCharDevice != 0:
-		typ = unix.S_IFCHR
+		typ = syscall.S_IFCHR
 	default:
-		typ = unix.S_IFBLK
+		typ = syscall.S_IFBLK
 	}
 	if old, err := os.Lstat(dst); err == nil {
-		if ost, ok := old.Sys().(*syscall.Stat_t); ok && ost.Mode&unix.S_IFMT == typ && ost.Rdev == st.Rdev {
+		if ost, ok := store.SysStat(old); ok && ost.Mode&syscall.S_IFMT == typ && ost.Rdev == st.Rdev {
 			x.unchanged++
 			if err := chmodIfChanged(dst, fi.Mode().Perm()); err != nil {
 				return err
@@ -461,7 +456,7 @@ func (x *exporter) special(dst string, fi fs.FileInfo) error {
 	var tmp string
 	for i := 0; ; i++ {
 		tmp = filepath.Join(filepath.Dir(dst), fmt.Sprintf(".sealfs-export-%d-%d", os.Getpid(), i))
-		err := unix.Mknod(tmp, typ|0o600, int(st.Rdev))
+		err := mknod(tmp, typ|0o600, st.Rdev)
 		if err == nil {
 			break
 		}
@@ -509,7 +504,7 @@ func (x *exporter) tar(ctx context.Context, w io.Writer) error {
 		if fi.IsDir() {
 			hdr.Name += "/"
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if st, ok := store.SysStat(fi); ok {
 			hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
 		}
 		hdr.ModTime = fi.ModTime().Truncate(time.Second)

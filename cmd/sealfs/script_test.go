@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -403,7 +405,7 @@ func makeTree(root string, must func(error)) {
 		if p == j("ro") {
 			must(os.Chmod(p, 0o555))
 		}
-		must(unix.UtimesNanoAt(unix.AT_FDCWD, p, timespecs(treeAtime, treeMtime), unix.AT_SYMLINK_NOFOLLOW))
+		must(setFileTimes(p, treeAtime, treeMtime, true))
 	}
 }
 

@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sealfs/sealfs/store"
 )
 
 // Helpers shared by decrypt and encrypt: sparse copying, progress output,
@@ -221,9 +222,15 @@ func fatalWriteError(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS)
 }
 
-// timespecs converts times for utimensat.
-func timespecs(atime, mtime time.Time) []unix.Timespec {
-	return []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+// hostStat is the stat data of a local object: the system's, or on
+// systems whose os.FileInfo has none, what the FileInfo tells (no inode
+// identity, so hard links are copied as separate files there).
+func hostStat(fi fs.FileInfo) *store.Stat {
+	if st, ok := store.SysStat(fi); ok {
+		return &st
+	}
+	return &store.Stat{Mode: store.ModeToUnix(fi.Mode()), Nlink: 1, Size: fi.Size(),
+		Atime: fi.ModTime(), Mtime: fi.ModTime(), Ctime: fi.ModTime()}
 }
 
 // overlap reports whether one of the directories contains the other.
@@ -260,8 +267,8 @@ func realAbs(p string) (string, error) {
 // localXattrs lists and reads the extended attributes of a local object
 // without following symlinks.
 func localXattrs(p string) (map[string][]byte, error) {
-	size, err := unix.Llistxattr(p, nil)
-	if err == unix.ENOTSUP {
+	size, err := llistxattr(p, nil)
+	if errors.Is(err, syscall.ENOTSUP) {
 		return nil, nil // a file system without extended attributes has none
 	}
 	if err != nil {
@@ -271,7 +278,7 @@ func localXattrs(p string) (map[string][]byte, error) {
 		return nil, nil
 	}
 	buf := make([]byte, size)
-	size, err = unix.Llistxattr(p, buf)
+	size, err = llistxattr(p, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -291,12 +298,12 @@ func localXattrs(p string) (map[string][]byte, error) {
 
 func lgetxattr(p, name string) ([]byte, error) {
 	for {
-		size, err := unix.Lgetxattr(p, name, nil)
+		size, err := lgetxattrInto(p, name, nil)
 		if err != nil {
 			return nil, err
 		}
 		buf := make([]byte, size)
-		n, err := unix.Lgetxattr(p, name, buf)
+		n, err := lgetxattrInto(p, name, buf)
 		if errors.Is(err, syscall.ERANGE) {
 			continue // grew in between
 		}

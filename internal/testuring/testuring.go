@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package testuring switches the fuse module's enable_uring parameter on
 // for tests that need FUSE-over-io_uring, and back to what it was when no
 // test process needs it any more.

@@ -240,7 +240,7 @@ func (f *file) Stat() (fs.FileInfo, error) {
 // wrapInfo gives fi a *store.Stat in Sys where the system's stat data
 // allows (see sysStat).
 func wrapInfo(fi fs.FileInfo) fs.FileInfo {
-	st, ok := sysStat(fi)
+	st, ok := store.SysStat(fi)
 	if !ok {
 		return fi
 	}

@@ -1,22 +1,23 @@
 //go:build darwin || freebsd
 
-package dirstore
+package store
 
 import (
 	"io/fs"
 	"syscall"
 	"time"
-
-	"github.com/sealfs/sealfs/store"
 )
 
-func sysStat(fi fs.FileInfo) (store.Stat, bool) {
+func SysStat(fi fs.FileInfo) (Stat, bool) {
+	if st, ok := fi.Sys().(*Stat); ok {
+		return *st, true
+	}
 	s, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return store.Stat{}, false
+		return Stat{}, false
 	}
 	ts := func(t syscall.Timespec) time.Time { return time.Unix(t.Sec, t.Nsec) }
-	return store.Stat{
+	return Stat{
 		Dev: uint64(s.Dev), Ino: s.Ino, Nlink: uint64(s.Nlink), Mode: uint32(s.Mode),
 		Uid: s.Uid, Gid: s.Gid, Rdev: uint64(s.Rdev), Size: s.Size,
 		Blksize: int64(s.Blksize), Blocks: s.Blocks,
