@@ -83,6 +83,7 @@ type Options struct {
 // Server is a mounted file system.
 type Server struct {
 	srv      *fuse.Server
+	mnt      *server
 	raw      *noOpendir
 	ring     *transport.Ring
 	dev      bool // sealfs' reader reads /dev/fuse (transport.ServeDev)
@@ -97,7 +98,7 @@ func (s *Server) Wait() { s.srv.Wait() }
 // Unmount unmounts the file system.
 func (s *Server) Unmount() error {
 	s.once.Do(func() { close(s.idleDone) })
-	return s.srv.Unmount()
+	return s.mnt.unmount()
 }
 
 type root struct {
@@ -280,10 +281,10 @@ func mount(dir string, r *root, rootNode fs.InodeEmbedder, rootInfo iofs.FileInf
 		return nil, err
 	}
 	go srv.serve()
-	if err := srv.WaitMount(); err != nil {
+	if err := srv.waitMount(); err != nil {
 		return nil, err // as fs.Mount: a loop without a mount ends by itself
 	}
-	s := &Server{srv: srv.Server, raw: raw, ring: srv.ring, dev: srv.fd >= 0, r: r, idleDone: make(chan struct{})}
+	s := &Server{srv: srv.Server, mnt: srv, raw: raw, ring: srv.ring, dev: srv.fd >= 0, r: r, idleDone: make(chan struct{})}
 	if ra := r.opts.ReadAhead; ra >= 0 {
 		if ra == 0 {
 			ra = 1 << 20
@@ -321,7 +322,7 @@ func (s *Server) idleWatch() {
 			last := time.Unix(0, s.r.active.Load())
 			if s.r.open.Load() == 0 && time.Since(last) >= s.r.opts.IdleTimeout {
 				s.r.log.Info("idle timeout: unmounting")
-				if s.srv.Unmount() == nil {
+				if s.mnt.unmount() == nil {
 					return
 				}
 			}

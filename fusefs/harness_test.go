@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/fstest"
 
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/vault"
@@ -164,11 +165,28 @@ func helperCmd(op string, args ...string) string {
 //     prints the permission bits fstat sees.
 //   - copyrange SRC DST OFF: copy_file_range of all of SRC to DST at the
 //     decimal offset OFF, prints the count or the errno's name.
+//   - mountfs DIR TEXT: mounts a view with one file, "who", holding TEXT
+//     on DIR, reads it back through the mount, unmounts, prints what it
+//     read.
 //   - segments PATH: the data segments lseek's SEEK_DATA and SEEK_HOLE
 //     walk finds (one "START END" line each, at most 64), then what
 //     SEEK_DATA from -1 and from the size answer.
 func helper(op string, args []string) error {
 	switch op {
+	case "mountfs":
+		srv, err := MountFS(args[0], fstest.MapFS{"who": {Data: []byte(args[1]), Mode: 0o644}}, nil)
+		if err != nil {
+			return err
+		}
+		b, rerr := os.ReadFile(filepath.Join(args[0], "who"))
+		if err := srv.Unmount(); err != nil {
+			return err
+		}
+		if rerr != nil {
+			return rerr
+		}
+		fmt.Println(string(b))
+		return nil
 	case "segments":
 		f, err := os.Open(args[0])
 		if err != nil {

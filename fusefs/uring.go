@@ -7,17 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sealfs/sealfs/fusefs/internal/transport"
 )
-
-// mountMu serialises the mounts that look for their new /dev/fuse
-// descriptor (go-fuse keeps it private): the one descriptor that appeared
-// during fuse.NewServer is the mount's.
-var mountMu sync.Mutex
 
 // IOURingOffered reports whether a mount with Options.IOURing would be
 // served over io_uring: the kernel offers FUSE-over-io_uring (the fuse
@@ -30,6 +23,7 @@ func IOURingOffered() bool {
 // A server is a mounted connection and how its requests are read.
 type server struct {
 	*fuse.Server
+	dir  string          // the mount point, absolute
 	ring *transport.Ring // nil unless the ring serves
 	fd   int             // the mount's /dev/fuse descriptor for ServeDev, or -1
 	raw  fuse.RawFileSystem
@@ -50,14 +44,18 @@ func (s *server) serve() {
 	s.Serve()
 }
 
-// newServer mounts raw at dir (as fuse.NewServer). With Options.IOURing
-// where the kernel offers FUSE-over-io_uring, it starts the per-CPU
-// queues before anything else is served. Otherwise /dev/fuse serves,
-// read by ServeDev (one reader at a time), or by go-fuse's readers with
-// go-fuse's request log (Debug), with Options.GoFuseReaders, or where the
-// mount's descriptor cannot be told.
+// newServer mounts raw at dir (mountDevFuse, then go-fuse serving the
+// descriptor). With Options.IOURing where the kernel offers
+// FUSE-over-io_uring, it starts the per-CPU queues before anything else
+// is served. Otherwise /dev/fuse serves, read by ServeDev (one reader at
+// a time), or by go-fuse's readers with go-fuse's request log (Debug) or
+// with Options.GoFuseReaders.
 func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *root) (*server, error) {
-	s := &server{fd: -1, raw: raw, log: r.log}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{dir: abs, fd: -1, raw: raw, log: r.log}
 	wantRing := r.opts.IOURing
 	if wantRing && !transport.Enabled() {
 		r.log.Info("io_uring: the kernel does not offer FUSE over io_uring (fuse module parameter enable_uring is off or missing); serving /dev/fuse")
@@ -70,34 +68,20 @@ func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *roo
 		}
 	}
 	ownReader := !mo.Debug && !r.opts.GoFuseReaders
-	if !wantRing && !ownReader {
-		var err error
-		s.Server, err = fuse.NewServer(raw, dir, mo)
-		return s, err
-	}
 	m := *mo
 	if wantRing {
 		m.ExtraCapabilities |= fuse.CAP_OVER_IO_URING
 	}
-	mountMu.Lock()
-	before := fuseFds()
-	srv, err := fuse.NewServer(raw, dir, &m)
-	after := fuseFds()
-	mountMu.Unlock()
+	fd, err := mountDevFuse(abs, &m)
 	if err != nil {
 		return nil, err
 	}
-	s.Server = srv
-	fd := -1
-	for n := range after {
-		if !before[n] {
-			if fd >= 0 {
-				fd = -2
-				break
-			}
-			fd = n
-		}
+	srv, err := fuse.NewServer(raw, devFdMountPoint(fd), &m)
+	if err != nil {
+		unmountDir(abs)
+		return nil, err
 	}
+	s.Server = srv
 	payload := payloadSize(m.MaxWrite)
 	if wantRing && srv.KernelSettings().Flags64()&fuse.CAP_OVER_IO_URING == 0 {
 		r.log.Info("io_uring: the kernel did not offer FUSE over io_uring; serving /dev/fuse")
@@ -107,22 +91,18 @@ func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *roo
 		// From here the kernel holds every request until each CPU's
 		// queue has an entry, or until a registration fails, which sends
 		// it back to /dev/fuse for good.
-		if fd < 0 {
-			err = fmt.Errorf("cannot tell which /dev/fuse descriptor is the mount's")
+		s.ring, err = transport.Start(fd, raw, transport.Config{
+			Payload: payload,
+			OnError: func(err error) { r.log.Warn("io_uring queue stopped", "err", err) },
+		})
+		if err == nil {
+			r.log.Debug("io_uring: serving over per-CPU queues")
 		} else {
-			s.ring, err = transport.Start(fd, raw, transport.Config{
-				Payload: payload,
-				OnError: func(err error) { r.log.Warn("io_uring queue stopped", "err", err) },
-			})
-			if err == nil {
-				r.log.Debug("io_uring: serving over per-CPU queues")
-			} else {
-				s.ring = nil
-			}
+			s.ring = nil
 		}
 		if err != nil {
-			if fd < 0 || transport.Refuse(fd) != nil {
-				srv.Unmount()
+			if transport.Refuse(fd) != nil {
+				s.unmount()
 				return nil, fmt.Errorf("io_uring: %w", err)
 			}
 			r.log.Warn("io_uring: setting up the queues failed; serving /dev/fuse", "err", err)
@@ -130,7 +110,7 @@ func newServer(raw fuse.RawFileSystem, dir string, mo *fuse.MountOptions, r *roo
 	}
 	// ServeDev reads /dev/fuse: all of it, or beside the ring what still
 	// comes there (FORGET, INTERRUPT).
-	if ownReader && fd >= 0 {
+	if ownReader {
 		s.fd = fd
 		s.cfg = transport.DevConfig{Payload: payload}
 	}
@@ -150,19 +130,23 @@ func payloadSize(maxWrite int) int {
 	return max(maxWrite, pages*pg, 8192)
 }
 
-// fuseFds lists this process's descriptors open on /dev/fuse.
-func fuseFds() map[int]bool {
-	out := map[int]bool{}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return out
+// waitMount waits until the mount serves (go-fuse's WaitMount) and then
+// settles the POLL question with the kernel (pollHack), which go-fuse
+// leaves out for a descriptor it did not mount itself.
+func (s *server) waitMount() error {
+	if err := s.WaitMount(); err != nil {
+		return err
 	}
-	for _, e := range ents {
-		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == "/dev/fuse" {
-			if n, err := strconv.Atoi(e.Name()); err == nil {
-				out[n] = true
-			}
-		}
+	pollHack(s.dir)
+	return nil
+}
+
+// unmount unmounts the mount point and waits for the serving loops to
+// end.
+func (s *server) unmount() error {
+	if err := unmountDir(s.dir); err != nil {
+		return err
 	}
-	return out
+	s.Wait()
+	return nil
 }

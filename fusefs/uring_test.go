@@ -170,10 +170,10 @@ func slowRequest(t *testing.T, o *Options) *server {
 	}
 	t.Cleanup(func() {
 		release()
-		srv.Unmount()
+		srv.unmount()
 		srv.Wait()
 	})
-	if err := srv.WaitMount(); err != nil {
+	if err := srv.waitMount(); err != nil {
 		t.Fatal(err)
 	}
 	d, err := os.Open(mnt)

@@ -166,3 +166,51 @@ func TestNoInitInLibrary(t *testing.T) {
 		return nil
 	})
 }
+
+// mutableStateFree lists the library directories that must not have
+// package-level variables (other than interface assertions "_" and
+// sentinel errors): their state lives in values, so two users in one
+// process never share it.
+var mutableStateFree = []string{"fusefs", "store", "internal/layout"}
+
+// stateAllowed are the package-level variables that are not state of a
+// mount or store, with the reason.
+var stateAllowed = map[string]string{
+	"opInSize":    "a table computed once and only read",
+	"kernelOrder": "race-detector builds only: tells the detector the order the kernel gives",
+	"noXattrat":   "a fact about the running kernel, the same for every store",
+	"xattrBufs":   "a sync.Pool of buffers",
+}
+
+func TestNoPackageLevelState(t *testing.T) {
+	root := repoRoot(t)
+	fset := token.NewFileSet()
+	for _, dir := range mutableStateFree {
+		filepath.WalkDir(filepath.Join(root, dir), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return nil
+			}
+			rel, _ := filepath.Rel(root, p)
+			file, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Error(err)
+				return nil
+			}
+			for _, decl := range file.Decls {
+				gd, ok := decl.(*ast.GenDecl)
+				if !ok || gd.Tok != token.VAR {
+					continue
+				}
+				for _, spec := range gd.Specs {
+					for _, name := range spec.(*ast.ValueSpec).Names {
+						if name.Name == "_" || strings.HasPrefix(name.Name, "Err") || strings.HasPrefix(name.Name, "err") || stateAllowed[name.Name] != "" {
+							continue
+						}
+						t.Errorf("%s: package-level variable %s", rel, name.Name)
+					}
+				}
+			}
+			return nil
+		})
+	}
+}
