@@ -52,6 +52,7 @@ import (
 	"syscall"
 
 	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/internal/layout"
 	"github.com/sealfs/sealfs/names"
 	"github.com/sealfs/sealfs/vault"
 )
@@ -344,9 +345,22 @@ func (f *FS) decryptMissing(cipher string) (string, error) {
 // long name, whose plaintext only a listing of its directory can tell, a
 // virtual file (diriv, .name, config), and what decrypts to an excluded
 // path.
+// encryptedView classifies the names of a view with encrypted names: its
+// directory IVs, .name files and config are virtual.
+var encryptedView = layout.Format{DirIV: true}
+
+// cdirOrRoot is a view directory path as layout wants it ("." for the
+// root, which the view calls "").
+func cdirOrRoot(cdir string) string {
+	if cdir == "" {
+		return "."
+	}
+	return cdir
+}
+
 func (f *FS) decryptPure(cdir, p, rest string) (string, error) {
 	for e := range strings.SplitSeq(rest, "/") {
-		if names.IsLongName(e) || names.IsLongNameFile(e) || e == names.DirIVFile || cdir == "" && e == names.ConfigFile {
+		if names.IsLongName(e) || encryptedView.Hidden(cdirOrRoot(cdir), e) {
 			return "", fs.ErrNotExist
 		}
 		name, err := f.nt.DecryptName(e, f.dirIVOf(cdir))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sealfs/sealfs/internal/layout"
 	"github.com/sealfs/sealfs/names"
 )
 
@@ -18,7 +19,7 @@ func (f *FS) symlinkTarget(o *obj, target string) string {
 		return target
 	}
 	nonce := pathIV(o.cpath+"/"+o.cname, "SYMLINKIV")
-	return f.nt.Encoding().EncodeToString(f.codec.EncryptBlobNonce([]byte(target), nonce[:]))
+	return layout.EncryptTargetNonce(f.codec, f.nt, target, nonce[:])
 }
 
 // Lstat describes a view path without following a symlink.

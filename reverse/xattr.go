@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/sealfs/sealfs/internal/layout"
 	"github.com/sealfs/sealfs/names"
 	"github.com/sealfs/sealfs/store"
 )
@@ -96,9 +97,5 @@ func (f *FS) Getxattr(name, attr string) ([]byte, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "getxattr", Path: name, Err: unwrap(err)}
 	}
-	if len(v) == 0 {
-		return []byte{}, nil
-	}
-	cpath := o.cpath
-	return f.codec.EncryptBlobNonce(v, PathIV(cpath+"\x00"+attr, "XATTRIV")), nil
+	return layout.EncryptXattrValueNonce(f.codec, v, PathIV(o.cpath+"\x00"+attr, "XATTRIV")), nil
 }

@@ -237,6 +237,12 @@ func EncryptTarget(codec *content.Codec, nt *names.Transform, target string) str
 	return nt.Encoding().EncodeToString(codec.EncryptBlob([]byte(target)))
 }
 
+// EncryptTargetNonce is EncryptTarget with a given nonce (reverse mode
+// derives it from the path, §10.5).
+func EncryptTargetNonce(codec *content.Codec, nt *names.Transform, target string, nonce []byte) string {
+	return nt.Encoding().EncodeToString(codec.EncryptBlobNonce([]byte(target), nonce))
+}
+
 // DecryptTarget decrypts a stored symlink target.
 func DecryptTarget(codec *content.Codec, nt *names.Transform, stored string) (string, error) {
 	raw, err := nt.Encoding().Strict().DecodeString(stored)
@@ -257,6 +263,15 @@ func EncryptXattrValue(codec *content.Codec, v []byte) []byte {
 		return v
 	}
 	return codec.EncryptBlob(v)
+}
+
+// EncryptXattrValueNonce is EncryptXattrValue with a given nonce (reverse
+// mode, §10.6).
+func EncryptXattrValueNonce(codec *content.Codec, v, nonce []byte) []byte {
+	if len(v) == 0 {
+		return []byte{}
+	}
+	return codec.EncryptBlobNonce(v, nonce)
 }
 
 // DecryptXattrValue opens a stored xattr value; an empty value is empty.
