@@ -1,6 +1,7 @@
 // Package fsck checks a vault's ciphertext without mounting it and
-// repairs what can be repaired without losing data. Check works on a
-// ciphertext directory, CheckStore on any store.Store.
+// repairs what can be repaired without losing data. [Check] works on a
+// ciphertext directory, [CheckStore] on any
+// [github.com/sealfs/sealfs/store.Store].
 //
 // Check walks the whole tree: every gocryptfs.diriv, every encrypted name
 // and long-name .name file, every file header and content block (holes,
@@ -13,8 +14,9 @@
 // (Finding.Warning false); what it tolerates but is still odd (a 1..17
 // byte file, which reads as empty; an orphaned .name file) is a warning.
 //
-// With Options.Repair, Check then does what is safe and reports each
-// Action (see Repair for the rules).
+// With [Options].Repair, Check then does what is safe and reports each
+// [Action]: see [ActionKind] for what a repair can do, and [Report] for
+// what is left.
 package fsck
 
 import (
