@@ -14,7 +14,7 @@ import (
 
 // The library benchmark: a 256 MiB file written and read
 // sequentially in 1 MiB calls through the whole library (path lookup,
-// node table, read-modify-write engine, DirStore on the local disk),
+// node table, read-modify-write engine, dirstore on the local disk),
 // compared with sealing/opening the same bytes with the raw AEAD.
 //
 //	go test -run '^$' -bench 'Seq|RawAEAD' -benchtime 3x .

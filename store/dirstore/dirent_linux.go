@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// storeDirent is one entry of a DirStore listing.
+// storeDirent is one entry of a Store listing.
 type storeDirent struct {
 	s    *Store
 	dir  string // the directory's path in the store

@@ -796,7 +796,7 @@ func statAt(dirfd int, name string, flags int) (store.Stat, error) {
 	}, nil
 }
 
-// unixFileInfo is an fs.FileInfo of a DirStore object.
+// unixFileInfo is an fs.FileInfo of a Store object.
 type unixFileInfo struct {
 	name string
 	st   store.Stat

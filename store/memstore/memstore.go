@@ -1,7 +1,7 @@
-// Package memstore is an in-memory sealfs.Store: a whole ciphertext tree
+// Package memstore is an in-memory store.Store: a whole ciphertext tree
 // in memory, with hard links, symlinks, extended attributes and renameat2
 // flags. Tests and examples use it to run a vault without a disk; it
-// behaves like DirStore, including its errno values.
+// behaves like dirstore, including its errno values.
 package memstore
 
 import (
