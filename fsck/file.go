@@ -57,7 +57,7 @@ func (c *checker) checkFile(j fileJob, buf, plain []byte) {
 	c.stats.PlainBytes += c.codec.PlainSize(size)
 	c.mu.Unlock()
 
-	c.checkXattrs(j.cpath, j.plain, q)
+	c.checkXattrs(j.cpath, j.plain, f, q)
 	switch {
 	case size == 0:
 		return

@@ -435,7 +435,7 @@ func (c *checker) walkDir(ctx context.Context, cpath, plain string, quarantined 
 	c.stats.Dirs++
 	c.prog.Dirs++
 	c.mu.Unlock()
-	c.checkXattrs(cpath, plain, quarantined)
+	c.checkXattrs(cpath, plain, nil, quarantined)
 
 	entries := make([]dirEntry, 0, len(des))
 	nameFiles := map[string]bool{}
@@ -587,14 +587,41 @@ func (c *checker) checkSymlink(cpath, plain string, quarantined bool) {
 	c.authOK.Store(true)
 }
 
+// xattrReader reads an object's xattrs: through its open file where the
+// store offers that, else by path.
+type xattrReader struct {
+	xs    store.XattrStore
+	f     store.FileXattrer
+	cpath string
+}
+
+func (r xattrReader) list() ([]string, error) {
+	if r.f != nil {
+		return r.f.Listxattr()
+	}
+	return r.xs.Listxattr(r.cpath)
+}
+
+func (r xattrReader) get(attr string) ([]byte, error) {
+	if r.f != nil {
+		return r.f.Getxattr(attr)
+	}
+	return r.xs.Getxattr(r.cpath, attr)
+}
+
 // checkXattrs checks the encrypted xattrs of an object (not following
-// symlinks), where the store has xattrs.
-func (c *checker) checkXattrs(cpath, plain string, quarantined bool) {
+// symlinks), where the store has xattrs; f, if not nil, is the object
+// open.
+func (c *checker) checkXattrs(cpath, plain string, f store.File, quarantined bool) {
 	xs, ok := c.s.(store.XattrStore)
 	if !ok {
 		return
 	}
-	xnames, err := xs.Listxattr(cpath)
+	r := xattrReader{xs: xs, cpath: cpath}
+	if fx, ok := f.(store.FileXattrer); ok {
+		r.f = fx
+	}
+	xnames, err := r.list()
 	if err != nil {
 		if !errors.Is(err, syscall.ENOTSUP) && !errors.Is(err, errors.ErrUnsupported) {
 			c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: fmt.Errorf("listing xattrs: %w", err), Warning: quarantined})
@@ -611,7 +638,7 @@ func (c *checker) checkXattrs(cpath, plain string, quarantined bool) {
 				Err: fmt.Errorf("%w: xattr %q: %w", ErrCorrupt, n, err)})
 			continue
 		}
-		v, err := xs.Getxattr(cpath, n)
+		v, err := r.get(n)
 		if err != nil {
 			c.report(Finding{Kind: KindIO, CipherPath: cpath, PlainPath: plain, Err: fmt.Errorf("xattr %q: %w", pn, err), Warning: quarantined})
 			continue

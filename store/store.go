@@ -167,3 +167,11 @@ type Seeker interface {
 type HolePuncher interface {
 	PunchHole(off, length int64) error
 }
+
+// FileXattrer is implemented by open store files that read their own
+// extended attributes through the open file (flistxattr, fgetxattr),
+// without resolving the path again.
+type FileXattrer interface {
+	Listxattr() ([]string, error)
+	Getxattr(attr string) ([]byte, error)
+}

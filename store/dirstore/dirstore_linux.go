@@ -726,7 +726,45 @@ var (
 	_ store.Allocator   = (*dirFile)(nil)
 	_ store.Seeker      = (*dirFile)(nil)
 	_ store.HolePuncher = (*dirFile)(nil)
+	_ store.FileXattrer = (*dirFile)(nil)
 )
+
+// Listxattr lists the file's extended attributes (flistxattr).
+func (f *dirFile) Listxattr() ([]string, error) {
+	for size := 256; ; size *= 4 {
+		buf := make([]byte, size)
+		n, err := unix.Flistxattr(f.fd, buf)
+		if err == unix.ERANGE && size < 1<<20 {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "flistxattr", Path: f.Name(), Err: err}
+		}
+		var list []string
+		for _, a := range strings.Split(string(buf[:n]), "\x00") {
+			if a != "" {
+				list = append(list, a)
+			}
+		}
+		return list, nil
+	}
+}
+
+// Getxattr returns the value of one of the file's extended attributes
+// (fgetxattr).
+func (f *dirFile) Getxattr(attr string) ([]byte, error) {
+	for size := 256; ; size *= 4 {
+		buf := make([]byte, size)
+		n, err := unix.Fgetxattr(f.fd, attr, buf)
+		if err == unix.ERANGE && size < 1<<20 {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "fgetxattr", Path: f.Name(), Err: err}
+		}
+		return buf[:n], nil
+	}
+}
 
 // Prefetch starts the disk read of the first n bytes (POSIX_FADV_WILLNEED;
 // nothing happens for what is cached).
