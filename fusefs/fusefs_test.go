@@ -338,8 +338,10 @@ func TestKillPriv(t *testing.T) {
 	}
 	asNobody := func(script string) {
 		t.Helper()
-		cmd := exec.Command("sh", "-c", script)
-		cmd.Dir = mnt
+		// The shell changes into the mount, not the forked child (see
+		// runAs).
+		cmd := exec.Command("sh", "-c", "cd "+shellQuote(mnt)+" && "+script)
+		cmd.Dir = "/"
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s as nobody: %v: %s", script, err, out)

@@ -8,14 +8,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"testing/fstest"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/vault"
-	"golang.org/x/sys/unix"
 )
 
 // nobody is the second user of the POSIX tests: root mounts with
@@ -83,14 +85,22 @@ func openPath(t *testing.T, dir string) {
 // supplementary groups; uid 0 runs as root) and returns its combined
 // output.
 func runAs(uid uint32, dir, script string) (string, error) {
-	cmd := exec.Command("sh", "-c", script)
-	cmd.Dir = dir
+	// The shell changes into dir, not the forked child: a child that
+	// touches a mount this process serves before it execs holds its
+	// parent thread suspended (vfork), and a garbage collection waiting
+	// for that thread stops the goroutines that would answer (the test
+	// process then hangs, one thread spinning).
+	cmd := exec.Command("sh", "-c", "cd "+shellQuote(dir)+" && "+script)
+	cmd.Dir = "/"
 	if uid != 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
 	}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // sameAsHost runs script as uid in the mount and in the host directory
 // and fails unless both print the same and agree on success. It returns

@@ -63,7 +63,11 @@ func fusermountOptions(mo *fuse.MountOptions) string {
 	if mo.Name != "" {
 		opts = append(opts, "subtype="+mo.Name)
 	}
-	opts = append(opts, "max_read="+strconv.Itoa(mo.MaxWrite))
+	maxRead := mo.MaxWrite
+	if maxRead <= 0 {
+		maxRead = 128 << 10 // go-fuse's default max_write
+	}
+	opts = append(opts, "max_read="+strconv.Itoa(maxRead))
 	for i, o := range opts {
 		opts[i] = escapeOption(o)
 	}
