@@ -687,13 +687,13 @@ func (s *Store) Statfs() (store.Statfs, error) {
 		return store.Statfs{}, &fs.PathError{Op: "statfs", Path: s.dir, Err: err}
 	}
 	return store.Statfs{
-		BlockSize:   st.Bsize,
+		BlockSize:   int64(st.Bsize),
 		Blocks:      st.Blocks,
 		BlocksFree:  st.Bfree,
 		BlocksAvail: st.Bavail,
 		Files:       st.Files,
 		FilesFree:   st.Ffree,
-		NameLen:     st.Namelen,
+		NameLen:     int64(st.Namelen),
 	}, nil
 }
 

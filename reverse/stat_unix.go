@@ -1,9 +1,13 @@
+//go:build linux || darwin || freebsd
+
 package reverse
 
 import (
 	"io/fs"
 	"syscall"
 	"time"
+
+	"github.com/sealfs/sealfs/store"
 )
 
 // statFields are the parts of the plaintext's stat data the view uses.
@@ -13,12 +17,8 @@ type statFields struct {
 }
 
 func statOf(fi fs.FileInfo) (statFields, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return statFields{}, false
-	}
-	return statFields{dev: uint64(st.Dev), ino: uint64(st.Ino), nlink: uint64(st.Nlink),
-		ctime: time.Unix(int64(st.Ctimespec.Sec), int64(st.Ctimespec.Nsec))}, true
+	st, ok := store.SysStat(fi)
+	return statFields{dev: st.Dev, ino: st.Ino, nlink: st.Nlink, ctime: st.Ctime}, ok
 }
 
 // viewStat returns a copy of the plaintext's stat data (*syscall.Stat_t)
@@ -29,9 +29,9 @@ func viewStat(fi fs.FileInfo, e *statEdit) any {
 		return nil
 	}
 	c := *st
-	c.Ino = e.ino
+	setUint(&c.Ino, e.ino)
 	if e.mode != 0 {
-		c.Mode = uint16(e.mode)
+		setUint(&c.Mode, uint64(e.mode))
 	}
 	if e.setSize {
 		c.Size = e.size
@@ -40,16 +40,14 @@ func viewStat(fi fs.FileInfo, e *statEdit) any {
 		c.Blocks = e.blocks
 	}
 	if e.nlink != 0 {
-		c.Nlink = uint16(e.nlink)
+		setUint(&c.Nlink, e.nlink)
 	}
 	if e.zeroRdev {
 		c.Rdev = 0
 	}
-	if !e.mtime.IsZero() {
-		c.Mtimespec = syscall.NsecToTimespec(e.mtime.UnixNano())
-	}
-	if !e.ctime.IsZero() {
-		c.Ctimespec = syscall.NsecToTimespec(e.ctime.UnixNano())
-	}
+	setTimes(&c, e.mtime, e.ctime)
 	return &c
 }
+
+// setUint stores v in a stat field whose width differs between systems.
+func setUint[T ~uint16 | ~uint32 | ~uint64](p *T, v uint64) { *p = T(v) }

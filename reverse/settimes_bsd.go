@@ -1,0 +1,18 @@
+//go:build darwin || freebsd
+
+package reverse
+
+import (
+	"syscall"
+	"time"
+)
+
+// setTimes sets the modification and change times of c where not zero.
+func setTimes(c *syscall.Stat_t, mtime, ctime time.Time) {
+	if !mtime.IsZero() {
+		c.Mtimespec = syscall.NsecToTimespec(mtime.UnixNano())
+	}
+	if !ctime.IsZero() {
+		c.Ctimespec = syscall.NsecToTimespec(ctime.UnixNano())
+	}
+}
