@@ -369,8 +369,6 @@ func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
 }
 
-func cjoin(dir, name string) string { return layout.Join(dir, name) }
-
 func pjoin(dir, name string) string {
 	if dir == "" || name == "" {
 		return ""
@@ -464,7 +462,7 @@ func (c *checker) walkDir(ctx context.Context, cpath, plain string, quarantined 
 			iv, err = c.readDirIV(cpath)
 			if err != nil {
 				ivOK = false
-				f := Finding{Kind: KindDirIV, CipherPath: cjoin(cpath, names.DirIVFile), PlainPath: plain, Warning: quarantined}
+				f := Finding{Kind: KindDirIV, CipherPath: layout.Join(cpath, names.DirIVFile), PlainPath: plain, Warning: quarantined}
 				if !hasDirIV {
 					f.Err = corruptf("missing %s", names.DirIVFile)
 					f.fix = c.planDirIV(cpath, entries)
@@ -496,7 +494,7 @@ func (c *checker) walkDir(ctx context.Context, cpath, plain string, quarantined 
 	}
 	suspectIV := decrypted == 0 && len(entries) > 1
 	for i, e := range entries {
-		cp := cjoin(cpath, e.stored)
+		cp := layout.Join(cpath, e.stored)
 		childPlain := plains[i]
 		if err := errs[i]; err != nil {
 			kind := KindName
@@ -537,7 +535,7 @@ func (c *checker) walkDir(ctx context.Context, cpath, plain string, quarantined 
 	}
 	for n, used := range nameFiles {
 		if !used {
-			cp := cjoin(cpath, n)
+			cp := layout.Join(cpath, n)
 			c.report(Finding{Kind: KindOrphanName, CipherPath: cp, PlainDir: plain, Warning: true,
 				Err: corruptf("no entry for this long-name file"), fix: &fix{remove: true}})
 		}

@@ -14,15 +14,7 @@ import (
 // Directories and files that fail are left out.
 func readAll(t *testing.T, dir string, _ *vault.Config, key *vault.Key) map[string][32]byte {
 	t.Helper()
-	k, err := vault.KeyFromBytes(key.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Destroy()
-	v, err := sealfs.Open(dir, nil, &sealfs.Options{ReadOnly: true, MasterKey: k})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := openReadOnly(t, dir, key)
 	defer v.Close()
 	out := map[string][32]byte{}
 	fs.WalkDir(v, ".", func(p string, d fs.DirEntry, err error) error {
@@ -36,4 +28,19 @@ func readAll(t *testing.T, dir string, _ *vault.Config, key *vault.Key) map[stri
 		return nil
 	})
 	return out
+}
+
+// openReadOnly opens the vault in dir read-only with a copy of key.
+func openReadOnly(t *testing.T, dir string, key *vault.Key) *sealfs.FS {
+	t.Helper()
+	k, err := vault.KeyFromBytes(key.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Destroy()
+	v, err := sealfs.Open(dir, nil, &sealfs.Options{ReadOnly: true, MasterKey: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -284,7 +284,7 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 			full, _ = c.nt.EncryptName(name, lfIV)
 			stored, long = c.nt.Shorten(full)
 		}
-		return placement{dst: cjoin(lfCpath, stored), plain: path.Join(lfPlain, name), full: full, long: long}
+		return placement{dst: layout.Join(lfCpath, stored), plain: path.Join(lfPlain, name), full: full, long: long}
 	}
 	addMove := func(idx []int, cpath string, fx *fix, isDir bool) {
 		if moved[cpath] {
@@ -444,9 +444,9 @@ func (c *checker) repair(ctx context.Context, rep *Report) error {
 			for _, e := range fx.moveChildren {
 				chfx := &fix{move: true, isDir: e.typ.IsDir(), lfName: e.stored}
 				if names.IsLongName(e.stored) {
-					chfx.nameFile = cjoin(dir, e.stored) + names.LongNameSuffix
+					chfx.nameFile = layout.Join(dir, e.stored) + names.LongNameSuffix
 				}
-				addMove([]int{i}, cjoin(dir, e.stored), chfx, e.typ.IsDir())
+				addMove([]int{i}, layout.Join(dir, e.stored), chfx, e.typ.IsDir())
 			}
 			steps = append(steps, &step{order: 1, a: Action{Kind: ActDirIV, CipherPath: cp, findings: []int{i}, Detail: detail},
 				run: func(*Action) error {

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/fsck"
 	"github.com/sealfs/sealfs/internal/testvault"
 	"github.com/sealfs/sealfs/vault"
@@ -23,15 +22,7 @@ import (
 // read error.
 func readPlain(t *testing.T, dir string, key *vault.Key, p string) ([]byte, error) {
 	t.Helper()
-	k, err := vault.KeyFromBytes(key.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Destroy()
-	v, err := sealfs.Open(dir, nil, &sealfs.Options{ReadOnly: true, MasterKey: k})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := openReadOnly(t, dir, key)
 	defer v.Close()
 	return fs.ReadFile(v, p)
 }

@@ -133,7 +133,7 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (sealfs.StoreF
 		if flag&os.O_CREATE == 0 {
 			return nil, pathErr("open", name, syscall.ENOENT)
 		}
-		n = s.newInode(syscall.S_IFREG | unixPerm(perm))
+		n = s.newInode(syscall.S_IFREG | store.Perm(perm))
 		d.children[base] = n
 		d.mtime = time.Now()
 	} else {
@@ -156,8 +156,6 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (sealfs.StoreF
 	return &file{s: s, n: n, name: name, flag: flag}, nil
 }
 
-func unixPerm(m fs.FileMode) uint32 { return store.ModeToUnix(m) &^ syscall.S_IFMT }
-
 // Lstat describes name without following a symlink.
 func (s *Store) Lstat(name string) (fs.FileInfo, error) {
 	s.mu.RLock()
@@ -171,7 +169,7 @@ func (s *Store) Lstat(name string) (fs.FileInfo, error) {
 
 // Mkdir creates a directory.
 func (s *Store) Mkdir(name string, perm fs.FileMode) error {
-	return s.create("mkdir", name, syscall.S_IFDIR|unixPerm(perm), func(n *inode) { n.nlink = 2 })
+	return s.create("mkdir", name, syscall.S_IFDIR|store.Perm(perm), func(n *inode) { n.nlink = 2 })
 }
 
 // Mknod creates a special file.
@@ -342,7 +340,7 @@ func (s *Store) modify(op, name string, fn func(n *inode) error) error {
 // Chmod sets the permission bits.
 func (s *Store) Chmod(name string, mode fs.FileMode) error {
 	return s.modify("chmod", name, func(n *inode) error {
-		n.mode = n.mode&syscall.S_IFMT | unixPerm(mode)
+		n.mode = n.mode&syscall.S_IFMT | store.Perm(mode)
 		n.ctime = time.Now()
 		return nil
 	})
