@@ -11,6 +11,7 @@ command -v gocryptfs >/dev/null 2>&1 || need+=(gocryptfs)
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -55,7 +55,8 @@ var importRules = []struct {
 
 func isLibrary(rel string) bool {
 	return !strings.HasPrefix(rel, "cmd/") && !strings.HasPrefix(rel, "bench/") &&
-		!strings.HasPrefix(rel, "internal/testvault") && !strings.HasPrefix(rel, "internal/archtest")
+		!strings.HasPrefix(rel, "internal/testvault") && !strings.HasPrefix(rel, "internal/archtest") &&
+		!strings.HasPrefix(rel, "internal/testweed")
 }
 
 func TestLibraryRules(t *testing.T) {
