@@ -68,7 +68,9 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, e
 		}
 	}
 	if !write {
-		return &readFile{s: s, name: name, key: s.key(name), size: oi.size, oi: oi}, nil
+		f := &readFile{s: s, name: name, key: s.key(name), size: oi.size, oi: oi}
+		s.track(f.key, f)
+		return f, nil
 	}
 	tmp, err := os.CreateTemp(s.tempDir, "sealfs-s3-*")
 	if err != nil {
@@ -84,6 +86,7 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, e
 			return nil, pathErr("open", name, err)
 		}
 	}
+	s.track(f.key, f)
 	return f, nil
 }
 
@@ -98,18 +101,49 @@ func (s *Store) download(key string, w io.Writer) error {
 	return err
 }
 
-// readFile reads an object with ranged GETs.
+// readFile reads an object with ranged GETs; once the object is removed
+// through the Store, from a local copy made at that moment.
 type readFile struct {
 	s    *Store
 	name string
-	key  string
 	size int64
 	oi   objInfo
+
+	mu    sync.Mutex
+	key   string
+	local *os.File // the copy after the object was removed
+}
+
+func (f *readFile) moved(key string) {
+	f.mu.Lock()
+	f.key = key
+	f.mu.Unlock()
+}
+
+func (f *readFile) unlinked() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tmp, err := os.CreateTemp(f.s.tempDir, "sealfs-s3-*")
+	if err != nil {
+		return
+	}
+	os.Remove(tmp.Name())
+	if f.s.download(f.key, tmp) != nil {
+		tmp.Close()
+		return
+	}
+	f.local = tmp
 }
 
 func (f *readFile) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, pathErr("read", f.name, syscall.EINVAL)
+	}
+	f.mu.Lock()
+	local, key := f.local, f.key
+	f.mu.Unlock()
+	if local != nil {
+		return local.ReadAt(p, off)
 	}
 	if off >= f.size || len(p) == 0 {
 		if len(p) == 0 {
@@ -119,7 +153,7 @@ func (f *readFile) ReadAt(p []byte, off int64) (int, error) {
 	}
 	end := min(off+int64(len(p)), f.size) - 1
 	rng := fmt.Sprintf("bytes=%d-%d", off, end)
-	out, err := f.s.c.GetObject(f.s.ctx(), &s3.GetObjectInput{Bucket: &f.s.bucket, Key: &f.key, Range: &rng})
+	out, err := f.s.c.GetObject(f.s.ctx(), &s3.GetObjectInput{Bucket: &f.s.bucket, Key: &key, Range: &rng})
 	if err != nil {
 		return 0, pathErr("read", f.name, mapErr(err))
 	}
@@ -141,8 +175,18 @@ func (f *readFile) Truncate(int64) error { return pathErr("truncate", f.name, sy
 func (f *readFile) Stat() (fs.FileInfo, error) {
 	return f.s.info(f.name, f.oi), nil
 }
-func (f *readFile) Sync() error  { return nil }
-func (f *readFile) Close() error { return nil }
+func (f *readFile) Sync() error { return nil }
+func (f *readFile) Close() error {
+	f.mu.Lock()
+	key := f.key
+	if f.local != nil {
+		f.local.Close()
+		f.local = nil
+	}
+	f.mu.Unlock()
+	f.s.untrack(key, f)
+	return nil
+}
 func (f *readFile) ReadDir(int) ([]fs.DirEntry, error) {
 	return nil, pathErr("readdir", f.name, syscall.ENOTDIR)
 }
@@ -160,6 +204,19 @@ type writeFile struct {
 	tmp    *os.File
 	dirty  bool
 	closed bool
+	gone   bool // the object was removed: nothing more is uploaded
+}
+
+func (f *writeFile) moved(key string) {
+	f.mu.Lock()
+	f.key = key
+	f.mu.Unlock()
+}
+
+func (f *writeFile) unlinked() {
+	f.mu.Lock()
+	f.gone = true
+	f.mu.Unlock()
 }
 
 func (f *writeFile) ReadAt(p []byte, off int64) (int, error) {
@@ -195,7 +252,7 @@ func (f *writeFile) Stat() (fs.FileInfo, error) {
 func (f *writeFile) Sync() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.dirty {
+	if !f.dirty || f.gone {
 		return nil
 	}
 	fi, err := f.tmp.Stat()
@@ -212,11 +269,16 @@ func (f *writeFile) Sync() error {
 func (f *writeFile) Close() error {
 	err := f.Sync()
 	f.mu.Lock()
-	if !f.closed {
+	key := f.key
+	first := !f.closed
+	if first {
 		f.closed = true
 		f.tmp.Close()
 	}
 	f.mu.Unlock()
+	if first {
+		f.s.untrack(key, f)
+	}
 	return err
 }
 

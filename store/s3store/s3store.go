@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -56,6 +57,55 @@ type Store struct {
 	prefix  string // "" or ending in "/"
 	tempDir string
 	mu      sync.Mutex // serialises namespace changes of this client
+
+	// handles are the open files by object key, so that a remove or a
+	// rename through this Store can keep them working as POSIX does: a
+	// reader of a removed object goes on reading a local copy, a writer
+	// of a removed object no longer uploads it, and both follow a rename.
+	handles map[string]map[handle]struct{}
+}
+
+// handle is an open file that follows its object.
+type handle interface {
+	// moved tells the handle that its object is now at key.
+	moved(key string)
+	// unlinked tells the handle that its object is gone.
+	unlinked()
+}
+
+func (s *Store) track(key string, h handle) {
+	if s.handles == nil {
+		s.handles = map[string]map[handle]struct{}{}
+	}
+	if s.handles[key] == nil {
+		s.handles[key] = map[handle]struct{}{}
+	}
+	s.handles[key][h] = struct{}{}
+}
+
+func (s *Store) untrack(key string, h handle) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.handles[key], h)
+	if len(s.handles[key]) == 0 {
+		delete(s.handles, key)
+	}
+}
+
+// keyMoved and keyGone tell the open handles of key (s.mu held).
+func (s *Store) keyMoved(from, to string) {
+	for h := range s.handles[from] {
+		h.moved(to)
+		s.track(to, h)
+	}
+	delete(s.handles, from)
+}
+
+func (s *Store) keyGone(key string) {
+	for h := range s.handles[key] {
+		h.unlinked()
+	}
+	delete(s.handles, key)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -200,6 +250,40 @@ func meta(mtime time.Time, mode fs.FileMode) map[string]string {
 	}
 }
 
+// Some engines (SeaweedFS) keep no metadata on directory markers but do
+// keep a small body: a marker carries its directory's metadata in both,
+// as "Key: value" lines in the body.
+func markerBody(md map[string]string) []byte {
+	return []byte(metaMtime + ": " + md[metaMtime] + "\n" + metaMode + ": " + md[metaMode] + "\n")
+}
+
+// dirInfo completes the description of the directory whose marker is at
+// key (found by head as oi with metadata md).
+func (s *Store) dirInfo(key string, oi objInfo, md map[string]string) objInfo {
+	oi.kind = kDir
+	if len(md) == 0 && oi.size > 0 && oi.size <= 1024 {
+		out, err := s.c.GetObject(s.ctx(), &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+		if err == nil {
+			b, _ := io.ReadAll(io.LimitReader(out.Body, 1024))
+			out.Body.Close()
+			md = map[string]string{}
+			for _, line := range strings.Split(string(b), "\n") {
+				if k, v, ok := strings.Cut(line, ": "); ok {
+					md[k] = v
+				}
+			}
+		}
+	}
+	oi.mtime, oi.mode = parseMeta(md, &oi.mtime, 0o755)
+	oi.size = 0
+	return oi
+}
+
+// putMarker writes the marker of a directory with its metadata.
+func (s *Store) putMarker(key string, md map[string]string) error {
+	return s.put(key, bytes.NewReader(markerBody(md)), md)
+}
+
 // head returns the object at key, or kNone.
 func (s *Store) head(key string) (objInfo, map[string]string, error) {
 	out, err := s.c.HeadObject(s.ctx(), &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
@@ -222,12 +306,9 @@ func (s *Store) lookup(name string) (objInfo, error) {
 	if oi, _, err := s.head(s.key(name)); err != nil || oi.kind != kNone {
 		return oi, err
 	}
-	if oi, _, err := s.head(s.dirKey(name)); err != nil || oi.kind != kNone {
+	if oi, md, err := s.head(s.dirKey(name)); err != nil || oi.kind != kNone {
 		if oi.kind != kNone {
-			oi.kind = kDir
-			if oi.mode == 0o644 {
-				oi.mode = 0o755
-			}
+			oi = s.dirInfo(s.dirKey(name), oi, md)
 		}
 		return oi, err
 	}
@@ -267,7 +348,10 @@ func (s *Store) parentDir(name string) error {
 }
 
 func (s *Store) info(name string, oi objInfo) fs.FileInfo {
-	st := store.Stat{Nlink: 1, Size: oi.size, Mtime: oi.mtime, Atime: oi.mtime, Ctime: oi.mtime, Blksize: 4096,
+	h := fnv.New64a()
+	h.Write([]byte(s.key(name)))
+	ino := h.Sum64() | 1<<63 // an object has no inode: a number from its key, never 0
+	st := store.Stat{Ino: ino, Nlink: 1, Size: oi.size, Mtime: oi.mtime, Atime: oi.mtime, Ctime: oi.mtime, Blksize: 4096,
 		Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
 	switch oi.kind {
 	case kDir:
@@ -341,7 +425,7 @@ func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 		err = fs.ErrExist
 	}
 	if err == nil {
-		err = s.put(s.dirKey(name), bytes.NewReader(nil), meta(time.Now(), perm))
+		err = s.putMarker(s.dirKey(name), meta(time.Now(), perm))
 	}
 	return pathErr("mkdir", name, err)
 }
@@ -396,6 +480,7 @@ func (s *Store) Remove(name string) error {
 	case kNone:
 		return pathErr("remove", name, fs.ErrNotExist)
 	case kFile:
+		s.keyGone(s.key(name))
 		return pathErr("remove", name, s.del(s.key(name)))
 	case kLink:
 		return pathErr("remove", name, s.del(s.key(name)+linkSuffix))
@@ -475,15 +560,19 @@ func (s *Store) rename(oldname, newname string) error {
 			return err
 		}
 	case dst.kind == kFile && src.kind == kLink:
+		s.keyGone(s.key(newname))
 		if err := s.del(s.key(newname)); err != nil {
 			return err
 		}
+	case dst.kind == kFile:
+		s.keyGone(s.key(newname))
 	}
 	switch src.kind {
 	case kFile:
 		if err := s.copyObj(s.key(oldname), s.key(newname), nil); err != nil {
 			return err
 		}
+		s.keyMoved(s.key(oldname), s.key(newname))
 		return s.del(s.key(oldname))
 	case kLink:
 		if err := s.copyObj(s.key(oldname)+linkSuffix, s.key(newname)+linkSuffix, nil); err != nil {
@@ -511,7 +600,7 @@ func (s *Store) rename(oldname, newname string) error {
 	npfx := s.dirKey(newname)
 	// The new directory's marker first, then the content; the old
 	// marker (the key equal to the prefix) is not copied.
-	if err := s.put(npfx, bytes.NewReader(nil), meta(src.mtime, src.mode)); err != nil {
+	if err := s.putMarker(npfx, meta(src.mtime, src.mode)); err != nil {
 		return err
 	}
 	sort.Strings(keys)
@@ -519,9 +608,11 @@ func (s *Store) rename(oldname, newname string) error {
 		if k == pfx {
 			continue
 		}
-		if err := s.copyObj(k, npfx+strings.TrimPrefix(k, pfx), nil); err != nil {
+		nk := npfx + strings.TrimPrefix(k, pfx)
+		if err := s.copyObj(k, nk, nil); err != nil {
 			return err
 		}
+		s.keyMoved(k, nk)
 	}
 	// Deepest first, so that no directory marker goes before its content.
 	sort.Sort(sort.Reverse(sort.StringSlice(keys)))
@@ -612,16 +703,13 @@ func (s *Store) setMeta(op, name string, fn func(mt time.Time, mode fs.FileMode)
 		if name == "." {
 			return nil
 		}
-		key = s.dirKey(name)
-		if o, _, err := s.head(key); err != nil || o.kind == kNone {
-			// An implied directory: give it a marker to hold the metadata.
-			if err == nil {
-				err = s.put(key, bytes.NewReader(nil), meta(oi.mtime, oi.mode))
-			}
-			if err != nil {
-				return pathErr(op, name, err)
-			}
+		mt, mode, err := fn(oi.mtime, oi.mode)
+		if err != nil {
+			return pathErr(op, name, err)
 		}
+		// The marker is written again (engines may keep no metadata
+		// on markers, nor copy them).
+		return pathErr(op, name, s.putMarker(s.dirKey(name), meta(mt, mode)))
 	}
 	mt, mode, err := fn(oi.mtime, oi.mode)
 	if err != nil {
