@@ -227,12 +227,16 @@ func Start(t testing.TB, volumes int) *Cluster {
 		ports = ports[2:]
 		return p, g
 	}
+	t0 := time.Now()
+	var phases []string
+	phase := func(what string) { phases = append(phases, fmt.Sprintf("%s %.1fs", what, time.Since(t0).Seconds())) }
 	mp, mg := next()
 	master := "127.0.0.1:" + strconv.Itoa(mp) + "." + strconv.Itoa(mg)
 	mdir := c.mkdir(t, "master")
 	c.run(t, bin, "master", "master", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port="+strconv.Itoa(mp),
 		"-port.grpc="+strconv.Itoa(mg), "-mdir="+mdir, "-peers=none", "-volumeSizeLimitMB=64")
 	c.waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/cluster/status", mp))
+	phase("master")
 	for i := range volumes {
 		vp, vg := next()
 		vdir := c.mkdir(t, "volume"+strconv.Itoa(i))
@@ -241,12 +245,14 @@ func Start(t testing.TB, volumes int) *Cluster {
 			"-master="+master, "-rack=rack"+strconv.Itoa(i))
 		c.waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/status", vp))
 	}
+	phase("volumes")
 	fp, fg := next()
 	fdir := c.mkdir(t, "filer")
 	c.run(t, bin, "filer", "filer", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port="+strconv.Itoa(fp),
 		"-port.grpc="+strconv.Itoa(fg), "-master="+master, "-defaultStoreDir="+fdir,
 		"-localSocket="+filepath.Join(fdir, "filer.sock"))
 	c.waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", fp))
+	phase("filer")
 	sp, sg := next()
 	cfg := filepath.Join(c.dir, "s3.json")
 	identities := map[string]any{"identities": []any{map[string]any{
@@ -263,6 +269,8 @@ func Start(t testing.TB, volumes int) *Cluster {
 	c.Endpoint = "http://127.0.0.1:" + strconv.Itoa(sp)
 	// Any HTTP answer (an S3 error for an unsigned request) means it is up.
 	c.waitHTTPAny(t, c.Endpoint+"/")
+	phase("s3")
+	t.Logf("SeaweedFS up: %s", strings.Join(phases, ", "))
 	return c
 }
 
@@ -353,15 +361,18 @@ func (c *Cluster) tail(p *proc) string {
 	return string(b)
 }
 
-// stop ends the processes, the gateway first, each with SIGTERM and after
-// 10 s with SIGKILL.
+// stop ends the processes: all get SIGTERM at once, and SIGKILL after
+// 3 s (weed servers wait for their peers on a graceful stop; a test
+// cluster's data does not matter).
 func (c *Cluster) stop() {
-	for i := len(c.procs) - 1; i >= 0; i-- {
-		p := c.procs[i]
+	for _, p := range c.procs {
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	}
+	deadline := time.After(3 * time.Second)
+	for _, p := range c.procs {
 		select {
 		case <-p.done:
-		case <-time.After(10 * time.Second):
+		case <-deadline:
 			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 			<-p.done
 		}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // curlS3 runs curl with AWS Signature Version 4 against the cluster.
@@ -15,7 +16,9 @@ func curlS3(t *testing.T, c *Cluster, args ...string) string {
 	t.Helper()
 	base := []string{"-sS", "--fail-with-body", "--max-time", "30",
 		"--aws-sigv4", "aws:amz:" + Region + ":s3", "--user", c.AccessKey + ":" + c.SecretKey}
+	t0 := time.Now()
 	out, err := exec.Command("curl", append(base, args...)...).CombinedOutput()
+	t.Logf("curl %v: %.1fs", args[len(args)-1], time.Since(t0).Seconds())
 	if err != nil {
 		t.Fatalf("curl %v: %v\n%s", args, err, out)
 	}
