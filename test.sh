@@ -38,6 +38,11 @@ for os in darwin freebsd windows; do
 done
 GOOS=windows GOARCH=amd64 go vet ./...
 
+# The S3 tests run a real SeaweedFS, built once from the Go module proxy
+# and cached in ~/.cache/sealfs (a first build takes many minutes).
+echo "== SeaweedFS for the S3 tests"
+go run ./internal/testweed/buildweed
+
 echo "== go test -race"
 go test -race -timeout 20m -count=1 ./...
 

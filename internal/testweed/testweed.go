@@ -59,16 +59,19 @@ func Binary(t testing.TB) string {
 	if p := os.Getenv("SEALFS_WEED"); p != "" {
 		return p
 	}
-	p, err := cachedBinary()
+	p, err := Build()
 	if err != nil {
 		require(t, err)
 	}
 	return p
 }
 
-// cachedBinary finds or builds weed in the cache, one builder at a time
-// (test processes of several packages may ask at once).
-func cachedBinary() (string, error) {
+// Build finds weed in the cache or builds it there, one builder at a
+// time (test processes of several packages may ask at once), and returns
+// its path. test.sh calls it (through ./internal/testweed/buildweed)
+// before the tests, so that a first build, which takes many minutes,
+// does not count against a test binary's timeout.
+func Build() (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
