@@ -2,8 +2,8 @@ package s3store
 
 import (
 	"bytes"
+	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -13,8 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sealfs/sealfs/store"
 )
@@ -26,10 +24,15 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, e
 	write := flag&(os.O_WRONLY|os.O_RDWR) != 0
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	key := s.key(name)
+	if s.entry(key) == nil {
+		s.meta.forget(key) // the current version, not one seen a moment ago
+	}
 	oi, err := s.lookup(name)
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}
+	created := false
 	switch oi.kind {
 	case kDir:
 		switch {
@@ -54,11 +57,8 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, e
 		if store.ODirectory != 0 && flag&store.ODirectory != 0 {
 			return nil, pathErr("open", name, syscall.ENOTDIR)
 		}
-		// The object exists from now on, empty, as a created file does.
-		if err := s.put(s.key(name), bytes.NewReader(nil), meta(time.Now(), perm)); err != nil {
-			return nil, pathErr("open", name, err)
-		}
 		oi = objInfo{kind: kFile, mode: perm.Perm(), mtime: time.Now()}
+		created = true
 	case kFile:
 		if flag&os.O_CREATE != 0 && flag&os.O_EXCL != 0 {
 			return nil, pathErr("open", name, fs.ErrExist)
@@ -67,223 +67,276 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, e
 			return nil, pathErr("open", name, syscall.ENOTDIR)
 		}
 	}
-	if !write {
-		f := &readFile{s: s, name: name, key: s.key(name), size: oi.size, oi: oi}
-		s.track(f.key, f)
-		return f, nil
-	}
-	tmp, err := os.CreateTemp(s.tempDir, "sealfs-s3-*")
+	e, err := s.openEntry(key, oi, created)
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}
-	os.Remove(tmp.Name()) // staged data lives only as long as the handle
-	f := &writeFile{s: s, name: name, key: s.key(name), tmp: tmp, mode: oi.mode, readable: flag&os.O_RDWR != 0}
-	if flag&os.O_TRUNC != 0 {
-		f.dirty = oi.size > 0
-	} else if oi.size > 0 {
-		if err := s.download(f.key, tmp); err != nil {
-			tmp.Close()
+	f := &file{s: s, e: e, name: name, read: !write || flag&os.O_RDWR != 0, write: write}
+	f.rd.s = s
+	if write && flag&os.O_TRUNC != 0 && oi.size > 0 {
+		if err := e.truncate(s.ctx(), 0); err != nil {
+			f.Close()
 			return nil, pathErr("open", name, err)
 		}
 	}
-	s.track(f.key, f)
 	return f, nil
 }
 
-// download copies the object at key into w.
-func (s *Store) download(key string, w io.Writer) error {
-	out, err := s.c.GetObject(s.ctx(), &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
-	if err != nil {
-		return mapErr(err)
+// openEntry returns the entry of key for one more open file, making it
+// from what lookup found (a new, empty object if created).
+func (s *Store) openEntry(key string, oi objInfo, created bool) (*entry, error) {
+	s.emu.Lock()
+	e := s.entries[key]
+	if e == nil {
+		e = &entry{s: s, id: randHex(8), key: key, base: oi.etag, baseSize: oi.size, valid: oi.size, size: oi.size,
+			mode: oi.mode, mtime: oi.mtime}
+		s.entries[key] = e
 	}
-	defer out.Body.Close()
-	_, err = io.Copy(w, out.Body)
-	return err
-}
-
-// readFile reads an object with ranged GETs; once the object is removed
-// through the Store, from a local copy made at that moment.
-type readFile struct {
-	s    *Store
-	name string
-	size int64
-	oi   objInfo
-
-	mu    sync.Mutex
-	key   string
-	local *os.File // the copy after the object was removed
-}
-
-func (f *readFile) moved(key string) {
-	f.mu.Lock()
-	f.key = key
-	f.mu.Unlock()
-}
-
-func (f *readFile) unlinked() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	tmp, err := os.CreateTemp(f.s.tempDir, "sealfs-s3-*")
-	if err != nil {
-		return
-	}
-	os.Remove(tmp.Name())
-	if f.s.download(f.key, tmp) != nil {
-		tmp.Close()
-		return
-	}
-	f.local = tmp
-}
-
-func (f *readFile) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, pathErr("read", f.name, syscall.EINVAL)
-	}
-	f.mu.Lock()
-	local, key := f.local, f.key
-	f.mu.Unlock()
-	if local != nil {
-		return local.ReadAt(p, off)
-	}
-	if off >= f.size || len(p) == 0 {
-		if len(p) == 0 {
-			return 0, nil
+	s.emu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.refs++
+	e.cancelPending()
+	if created {
+		// The new file is an entry only until its first upload: saved,
+		// so that it is uploaded even if this process dies first.
+		e.dirty = true
+		if err := e.ensureLocal(); err != nil {
+			return e, err
 		}
-		return 0, io.EOF
+		if err := e.save(); err != nil {
+			return e, err
+		}
 	}
-	end := min(off+int64(len(p)), f.size) - 1
-	rng := fmt.Sprintf("bytes=%d-%d", off, end)
-	out, err := f.s.c.GetObject(f.s.ctx(), &s3.GetObjectInput{Bucket: &f.s.bucket, Key: &key, Range: &rng})
-	if err != nil {
-		return 0, pathErr("read", f.name, mapErr(err))
+	return e, nil
+}
+
+// file is an open file of an object: reads and writes go through its
+// entry, shared with the other files of the same object.
+type file struct {
+	s           *Store
+	e           *entry
+	name        string
+	read, write bool
+	rd          reader
+
+	mu     sync.Mutex
+	closed bool
+}
+
+func (f *file) ReadAt(p []byte, off int64) (int, error) {
+	if !f.read {
+		return 0, pathErr("read", f.name, syscall.EBADF)
 	}
-	defer out.Body.Close()
-	n, err := io.ReadFull(out.Body, p[:end-off+1])
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return n, pathErr("read", f.name, err)
+	if len(p) == 0 {
+		return 0, nil
 	}
-	if n < len(p) {
-		return n, io.EOF
+	n, err := f.e.readAt(f.s.ctx(), &f.rd, p, off)
+	if err != nil && err != io.EOF {
+		err = pathErr("read", f.name, err)
+	}
+	return n, err
+}
+
+func (f *file) WriteAt(p []byte, off int64) (int, error) {
+	if !f.write {
+		return 0, pathErr("write", f.name, syscall.EBADF)
+	}
+	if off < 0 {
+		return 0, pathErr("write", f.name, syscall.EINVAL)
+	}
+	n, err := f.e.writeAt(f.s.ctx(), p, off)
+	return n, pathErr("write", f.name, err)
+}
+
+func (f *file) Truncate(size int64) error {
+	if !f.write {
+		return pathErr("truncate", f.name, syscall.EBADF)
+	}
+	if size < 0 {
+		return pathErr("truncate", f.name, syscall.EINVAL)
+	}
+	return pathErr("truncate", f.name, f.e.truncate(f.s.ctx(), size))
+}
+
+func (f *file) Stat() (fs.FileInfo, error) {
+	f.e.mu.Lock()
+	key := f.e.key
+	f.e.mu.Unlock()
+	return f.s.info(strings.TrimPrefix(key, f.s.prefix), f.e.info()), nil
+}
+
+// Sync uploads the object if it changed.
+func (f *file) Sync() error {
+	f.e.mu.Lock()
+	defer f.e.mu.Unlock()
+	return pathErr("sync", f.name, f.e.upload(f.s.ctx()))
+}
+
+// Close ends the file. The last Close of a changed object uploads it, at
+// once or, with Options.WriteBack, a little later (at once when the data
+// waiting for upload would exceed Options.CacheMaxSize).
+func (f *file) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	f.mu.Unlock()
+	f.rd.close()
+	e := f.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.refs--
+	if e.refs > 0 {
+		return nil
+	}
+	if e.gone {
+		e.drop()
+		return nil
+	}
+	if e.conflict != nil {
+		err := e.conflict
+		f.s.release(e)
+		return pathErr("close", f.name, err)
+	}
+	if !e.dirty {
+		f.s.release(e)
+		return nil
+	}
+	if f.s.writeBack > 0 && f.s.pendingBytes()+e.size <= f.s.maxPending && !f.s.isClosed() {
+		f.s.schedule(e, f.s.writeBack)
+		return nil
+	}
+	if err := e.upload(f.s.ctx()); err != nil {
+		if errors.Is(err, ErrConflict) {
+			f.s.release(e)
+		}
+		// Otherwise the data stays in the cache, and a later Store
+		// uploads it.
+		return pathErr("close", f.name, err)
+	}
+	f.s.release(e)
+	return nil
+}
+
+func (f *file) ReadDir(int) ([]fs.DirEntry, error) {
+	return nil, pathErr("readdir", f.name, syscall.ENOTDIR)
+}
+
+// pendingBytes is the size of the closed entries waiting for an upload.
+func (s *Store) pendingBytes() int64 {
+	s.emu.Lock()
+	list := make([]*entry, 0, len(s.entries))
+	for _, e := range s.entries {
+		list = append(list, e)
+	}
+	s.emu.Unlock()
+	var n int64
+	for _, e := range list {
+		if e.mu.TryLock() {
+			if e.refs == 0 && e.dirty {
+				n += e.size
+			}
+			e.mu.Unlock()
+		}
+	}
+	return n
+}
+
+// reader reads the parts of an object that are not local, with ranged
+// GETs and, when reads follow each other, read-ahead: a window that
+// doubles up to Options.ReadAhead, the next one fetched in the
+// background while the current one is read.
+type reader struct {
+	s       *Store
+	mu      sync.Mutex
+	buf     []byte
+	bufOff  int64
+	bufTag  string // key and ETag the buffer is of
+	lastEnd int64
+	window  int64
+	next    *prefetch
+}
+
+type prefetch struct {
+	off  int64
+	tag  string
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+// read fills p from the object's bytes at off; limit is where the bytes
+// that may be read from the bucket end.
+func (r *reader) read(ctx context.Context, key, etag string, limit int64, p []byte, off int64) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	tag := key + "\x00" + etag
+	if r.bufTag != tag {
+		r.buf, r.bufTag = nil, tag
+	}
+	n := 0
+	for n < len(p) {
+		at := off + int64(n)
+		if at >= r.bufOff && at < r.bufOff+int64(len(r.buf)) {
+			n += copy(p[n:], r.buf[at-r.bufOff:])
+			continue
+		}
+		if nx := r.next; nx != nil && nx.tag == tag && nx.off == at {
+			<-nx.done
+			r.next = nil
+			if nx.err == nil && len(nx.data) > 0 {
+				r.buf, r.bufOff = nx.data, nx.off
+				continue
+			}
+		}
+		want := int64(len(p) - n)
+		if r.s.readAhead > 0 && at == r.lastEnd && at > 0 {
+			r.window = min(max(2*r.window, 256<<10), r.s.readAhead)
+			want = max(want, r.window)
+		} else {
+			r.window = 0
+		}
+		end := min(at+want, limit)
+		if end <= at {
+			return n, io.EOF
+		}
+		var b bytes.Buffer
+		b.Grow(int(end - at))
+		if err := r.s.getRange(ctx, key, etag, at, end, &b); err != nil {
+			return n, err
+		}
+		r.buf, r.bufOff = b.Bytes(), at
+	}
+	r.lastEnd = off + int64(n)
+	// Reading on: fetch the next window meanwhile.
+	if bufEnd := r.bufOff + int64(len(r.buf)); r.window > 0 && r.next == nil && bufEnd < limit {
+		nx := &prefetch{off: bufEnd, tag: tag, done: make(chan struct{})}
+		r.next = nx
+		r.window = min(2*r.window, r.s.readAhead)
+		end := min(bufEnd+r.window, limit)
+		go func() {
+			defer close(nx.done)
+			var b bytes.Buffer
+			b.Grow(int(end - nx.off))
+			nx.err = r.s.getRange(ctx, key, etag, nx.off, end, &b)
+			nx.data = b.Bytes()
+		}()
 	}
 	return n, nil
 }
 
-func (f *readFile) WriteAt([]byte, int64) (int, error) {
-	return 0, pathErr("write", f.name, syscall.EBADF)
-}
-func (f *readFile) Truncate(int64) error { return pathErr("truncate", f.name, syscall.EBADF) }
-func (f *readFile) Stat() (fs.FileInfo, error) {
-	return f.s.info(f.name, f.oi), nil
-}
-func (f *readFile) Sync() error { return nil }
-func (f *readFile) Close() error {
-	f.mu.Lock()
-	key := f.key
-	if f.local != nil {
-		f.local.Close()
-		f.local = nil
+// close waits for a fetch in flight.
+func (r *reader) close() {
+	r.mu.Lock()
+	nx := r.next
+	r.next, r.buf = nil, nil
+	r.mu.Unlock()
+	if nx != nil {
+		<-nx.done
 	}
-	f.mu.Unlock()
-	f.s.untrack(key, f)
-	return nil
-}
-func (f *readFile) ReadDir(int) ([]fs.DirEntry, error) {
-	return nil, pathErr("readdir", f.name, syscall.ENOTDIR)
-}
-
-// writeFile stages the object in a local temporary file and uploads it on
-// Sync and Close.
-type writeFile struct {
-	s        *Store
-	name     string
-	key      string
-	mode     fs.FileMode
-	readable bool
-
-	mu     sync.Mutex
-	tmp    *os.File
-	dirty  bool
-	closed bool
-	gone   bool // the object was removed: nothing more is uploaded
-}
-
-func (f *writeFile) moved(key string) {
-	f.mu.Lock()
-	f.key = key
-	f.mu.Unlock()
-}
-
-func (f *writeFile) unlinked() {
-	f.mu.Lock()
-	f.gone = true
-	f.mu.Unlock()
-}
-
-func (f *writeFile) ReadAt(p []byte, off int64) (int, error) {
-	if !f.readable {
-		return 0, pathErr("read", f.name, syscall.EBADF)
-	}
-	return f.tmp.ReadAt(p, off)
-}
-
-func (f *writeFile) WriteAt(p []byte, off int64) (int, error) {
-	f.mu.Lock()
-	f.dirty = true
-	f.mu.Unlock()
-	return f.tmp.WriteAt(p, off)
-}
-
-func (f *writeFile) Truncate(size int64) error {
-	f.mu.Lock()
-	f.dirty = true
-	f.mu.Unlock()
-	return f.tmp.Truncate(size)
-}
-
-func (f *writeFile) Stat() (fs.FileInfo, error) {
-	fi, err := f.tmp.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return f.s.info(f.name, objInfo{kind: kFile, size: fi.Size(), mode: f.mode, mtime: fi.ModTime()}), nil
-}
-
-// Sync uploads the staged content if it changed.
-func (f *writeFile) Sync() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.dirty || f.gone {
-		return nil
-	}
-	fi, err := f.tmp.Stat()
-	if err != nil {
-		return err
-	}
-	if err := f.s.put(f.key, io.NewSectionReader(f.tmp, 0, fi.Size()), meta(time.Now(), f.mode)); err != nil {
-		return pathErr("sync", f.name, err)
-	}
-	f.dirty = false
-	return nil
-}
-
-func (f *writeFile) Close() error {
-	err := f.Sync()
-	f.mu.Lock()
-	key := f.key
-	first := !f.closed
-	if first {
-		f.closed = true
-		f.tmp.Close()
-	}
-	f.mu.Unlock()
-	if first {
-		f.s.untrack(key, f)
-	}
-	return err
-}
-
-func (f *writeFile) ReadDir(int) ([]fs.DirEntry, error) {
-	return nil, pathErr("readdir", f.name, syscall.ENOTDIR)
 }
 
 // dirFile lists a directory.

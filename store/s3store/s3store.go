@@ -1,25 +1,43 @@
-// Package s3store keeps a vault in an S3 bucket (work in progress, issue
-// 17): one object per ciphertext file under a prefix, directories as
-// marker objects ("NAME/"), symlinks as "NAME.rclonelink" objects holding
-// the target (rclone's convention), the modification time in the "Mtime"
-// metadata rclone uses and the mode in "Mode". Hard links and xattrs are
-// not supported.
+// Package s3store keeps a vault in an S3 bucket: one object per
+// ciphertext file under a prefix, directories as marker objects
+// ("NAME/"), symlinks as "NAME.rclonelink" objects holding the target
+// (rclone's convention, so that "rclone copy --links" of the prefix gives
+// an ordinary gocryptfs vault), the modification time in the "Mtime"
+// metadata rclone uses and the mode in "Mode". Buckets have no hard
+// links, owners or extended attributes: Link fails with
+// errors.ErrUnsupported, Lchown accepts only the current owner.
 //
-// This first version stages a file opened for writing in a local
-// temporary file and uploads it whole on Sync and Close; reads of files
-// not open for writing are ranged GETs.
+// Files are read with ranged GETs (with read-ahead for sequential
+// reads) and written through a write-back cache on local disk: a write
+// makes its part of the object (Options.PartSize) local, and the object
+// is uploaded whole on Sync, and on Close or a little later
+// (Options.WriteBack). Large objects go up as multipart uploads in which
+// the parts nobody wrote are copied server-side. Every upload is
+// conditional (If-Match on the ETag the local copy started from,
+// If-None-Match for a new object): a change another client made in
+// between is never overwritten; the upload fails with a *ConflictError
+// and the local content is kept in the cache's "conflicts" folder.
+// What was written and not yet uploaded survives the process: a Store
+// opened later on the same cache directory uploads it.
 package s3store
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +57,16 @@ const (
 	linkSuffix = ".rclonelink"
 	metaMtime  = "Mtime"
 	metaMode   = "Mode"
+	metaUpload = "Sealfs-Upload"
+)
+
+// Defaults of Options.
+const (
+	DefaultPartSize     = 8 << 20
+	DefaultCacheMaxSize = 1 << 30
+	DefaultMetaTTL      = 2 * time.Second
+	DefaultReadAhead    = 8 << 20
+	minPartSize         = 5 << 20 // S3's smallest multipart part but the last
 )
 
 // Options configure a Store.
@@ -46,71 +74,76 @@ type Options struct {
 	Client *s3.Client // configured by the caller: endpoint, credentials, region
 	Bucket string
 	Prefix string // "" or a path inside the bucket ("vaults/mine")
-	// TempDir stages files open for writing; "" = os.TempDir().
+
+	// CacheDir holds the write-back cache: the local parts of files
+	// being written and what waits for its upload, in a folder of its
+	// own per bucket and prefix. A Store opened on it uploads what an
+	// earlier one left there. "" = a private temporary folder under
+	// TempDir, removed by Close: nothing then survives the process.
+	CacheDir string
+	// TempDir is where the private cache goes when CacheDir is "".
 	TempDir string
+	// CacheMaxSize bounds the data waiting for a deferred upload; beyond
+	// it, Close uploads at once. Files still open may exceed it. 0 =
+	// DefaultCacheMaxSize.
+	CacheMaxSize int64
+	// PartSize is the unit of multipart uploads, of fetching for writes
+	// and of server-side copies (at least 5 MiB). 0 = DefaultPartSize.
+	PartSize int64
+	// WriteBack delays the upload of a file after its last Close, so
+	// that a file written again soon is uploaded once; its data waits in
+	// the cache meanwhile. 0 uploads in Close, which then reports a
+	// failed upload.
+	WriteBack time.Duration
+	// MetaTTL is how long a lookup's answer is reused; changes by other
+	// clients show after at most this long. 0 = DefaultMetaTTL, < 0 = no
+	// reuse.
+	MetaTTL time.Duration
+	// ReadAhead is the largest window of sequential read-ahead. 0 =
+	// DefaultReadAhead, < 0 = none.
+	ReadAhead int64
+	// UploadConcurrency is how many parts go up at once. 0 = 4.
+	UploadConcurrency int
+	// Logger gets the outcome of uploads that no caller waits for
+	// (deferred and recovered ones); nil discards it.
+	Logger *slog.Logger
 }
 
 // Store is a store.Store in an S3 bucket.
 type Store struct {
-	c       *s3.Client
-	bucket  string
-	prefix  string // "" or ending in "/"
-	tempDir string
-	mu      sync.Mutex // serialises namespace changes of this client
+	c                 *s3.Client
+	bucket            string
+	prefix            string // "" or ending in "/"
+	partSize          int64
+	readAhead         int64
+	writeBack         time.Duration
+	maxPending        int64
+	uploadConcurrency int
+	log               *slog.Logger
+	cache             cacheDir
+	meta              metaCache
 
-	// handles are the open files by object key, so that a remove or a
-	// rename through this Store can keep them working as POSIX does: a
-	// reader of a removed object goes on reading a local copy, a writer
-	// of a removed object no longer uploads it, and both follow a rename.
-	handles map[string]map[handle]struct{}
-}
+	// mu serialises namespace changes of this client.
+	mu sync.Mutex
 
-// handle is an open file that follows its object.
-type handle interface {
-	// moved tells the handle that its object is now at key.
-	moved(key string)
-	// unlinked tells the handle that its object is gone.
-	unlinked()
-}
-
-func (s *Store) track(key string, h handle) {
-	if s.handles == nil {
-		s.handles = map[string]map[handle]struct{}{}
-	}
-	if s.handles[key] == nil {
-		s.handles[key] = map[handle]struct{}{}
-	}
-	s.handles[key][h] = struct{}{}
-}
-
-func (s *Store) untrack(key string, h handle) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.handles[key], h)
-	if len(s.handles[key]) == 0 {
-		delete(s.handles, key)
-	}
-}
-
-// keyMoved and keyGone tell the open handles of key (s.mu held).
-func (s *Store) keyMoved(from, to string) {
-	for h := range s.handles[from] {
-		h.moved(to)
-		s.track(to, h)
-	}
-	delete(s.handles, from)
-}
-
-func (s *Store) keyGone(key string) {
-	for h := range s.handles[key] {
-		h.unlinked()
-	}
-	delete(s.handles, key)
+	// emu guards entries: the open or not yet uploaded files by key.
+	emu     sync.Mutex
+	entries map[string]*entry
+	uploads sync.WaitGroup
+	closed  bool
 }
 
 var _ store.Store = (*Store)(nil)
 
-// New returns a Store for the bucket, which must exist.
+// cacheDir is the folder of one bucket and prefix in the cache.
+type cacheDir struct {
+	dir     string
+	private bool // made by New, removed by Close
+	lock    *os.File
+}
+
+// New returns a Store for the bucket, which must exist. Changes an
+// earlier Store left in the cache are uploaded in the background.
 func New(ctx context.Context, o *Options) (*Store, error) {
 	if o == nil || o.Client == nil || o.Bucket == "" {
 		return nil, errors.New("s3store: a client and a bucket are needed")
@@ -119,10 +152,331 @@ func New(ctx context.Context, o *Options) (*Store, error) {
 	if p != "" {
 		p += "/"
 	}
+	s := &Store{c: o.Client, bucket: o.Bucket, prefix: p, partSize: o.PartSize, readAhead: o.ReadAhead,
+		writeBack: o.WriteBack, maxPending: o.CacheMaxSize, uploadConcurrency: o.UploadConcurrency, log: o.Logger,
+		entries: map[string]*entry{}}
+	if s.partSize == 0 {
+		s.partSize = DefaultPartSize
+	}
+	if s.partSize < minPartSize {
+		return nil, fmt.Errorf("s3store: part size %d is below S3's minimum of %d", s.partSize, minPartSize)
+	}
+	if s.readAhead == 0 {
+		s.readAhead = DefaultReadAhead
+	}
+	if s.maxPending == 0 {
+		s.maxPending = DefaultCacheMaxSize
+	}
+	if s.uploadConcurrency <= 0 {
+		s.uploadConcurrency = 4
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.meta.ttl = o.MetaTTL
+	if s.meta.ttl == 0 {
+		s.meta.ttl = DefaultMetaTTL
+	}
 	if _, err := o.Client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &o.Bucket}); err != nil {
 		return nil, fmt.Errorf("s3store: bucket %s: %w", o.Bucket, mapErr(err))
 	}
-	return &Store{c: o.Client, bucket: o.Bucket, prefix: p, tempDir: o.TempDir}, nil
+	if err := s.openCache(o); err != nil {
+		return nil, err
+	}
+	if err := s.recover(); err != nil {
+		s.cache.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openCache makes and locks the cache folder of the bucket and prefix: one
+// Store at a time may use it.
+func (s *Store) openCache(o *Options) error {
+	if o.CacheDir == "" {
+		d, err := os.MkdirTemp(o.TempDir, "sealfs-s3-cache-")
+		if err != nil {
+			return err
+		}
+		s.cache = cacheDir{dir: d, private: true}
+	} else {
+		h := sha256.Sum256([]byte(s.bucket + "\x00" + s.prefix))
+		s.cache = cacheDir{dir: filepath.Join(o.CacheDir, hex.EncodeToString(h[:12]))}
+	}
+	for _, sub := range []string{"files", "conflicts"} {
+		if err := os.MkdirAll(filepath.Join(s.cache.dir, sub), 0o700); err != nil {
+			return fmt.Errorf("s3store: cache: %w", err)
+		}
+	}
+	about, _ := json.Marshal(map[string]string{"bucket": s.bucket, "prefix": s.prefix})
+	os.WriteFile(filepath.Join(s.cache.dir, "about.json"), about, 0o600)
+	lock, err := os.OpenFile(filepath.Join(s.cache.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("s3store: cache: %w", err)
+	}
+	if err := lockFile(lock); err != nil {
+		lock.Close()
+		return fmt.Errorf("s3store: cache %s is in use by another process: %w", s.cache.dir, ErrCacheBusy)
+	}
+	s.cache.lock = lock
+	return nil
+}
+
+// ErrCacheBusy: another Store (in this or another process) uses the
+// cache folder of the bucket and prefix.
+var ErrCacheBusy = errors.New("cache in use")
+
+func (c *cacheDir) close() {
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
+	if c.private {
+		os.RemoveAll(c.dir)
+	}
+}
+
+// recover takes up the entries an earlier Store left with changes not
+// uploaded, and schedules their upload.
+func (s *Store) recover() error {
+	dir := filepath.Join(s.cache.dir, "files")
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, de := range names {
+		n := de.Name()
+		if strings.HasSuffix(n, ".tmp") {
+			os.Remove(filepath.Join(dir, n))
+			continue
+		}
+		if !strings.HasSuffix(n, ".json") {
+			if _, err := os.Stat(filepath.Join(dir, n+".json")); errors.Is(err, fs.ErrNotExist) {
+				os.Remove(filepath.Join(dir, n)) // a clean local copy
+			}
+			continue
+		}
+		e, err := s.loadEntry(strings.TrimSuffix(n, ".json"))
+		if err != nil {
+			return fmt.Errorf("s3store: cache %s: %w", filepath.Join(dir, n), err)
+		}
+		if old := s.entries[e.key]; old != nil {
+			// Two states for one key cannot both be right: the
+			// later upload would lose the earlier. Keep both aside.
+			old.mu.Lock()
+			old.setConflict()
+			old.mu.Unlock()
+			e.setConflict()
+			delete(s.entries, e.key)
+			continue
+		}
+		s.entries[e.key] = e
+		s.log.Info("s3store: uploading a change left by an earlier run", "key", e.key, "size", e.size)
+		e.mu.Lock()
+		s.schedule(e, 0)
+		e.mu.Unlock()
+	}
+	return nil
+}
+
+func (s *Store) loadEntry(id string) (*entry, error) {
+	e := &entry{s: s, id: id, parts: map[int64]partState{}}
+	b, err := os.ReadFile(e.statePath())
+	if err != nil {
+		return nil, err
+	}
+	var p persisted
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(p.Key, s.prefix) {
+		return nil, fmt.Errorf("key %q is outside the prefix %q", p.Key, s.prefix)
+	}
+	e.key, e.base, e.baseSize, e.valid, e.token = p.Key, p.Base, p.BaseSize, p.Valid, p.Token
+	e.mode, e.mtime = fs.FileMode(p.Mode).Perm(), time.Unix(0, p.Mtime)
+	f, err := os.OpenFile(e.localPath(), os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	e.local, e.size, e.dirty = f, fi.Size(), true
+	for _, i := range p.Dirty {
+		e.parts[i] = partDirty
+	}
+	return e, nil
+}
+
+// Close uploads what waits for its upload and releases the cache. It
+// reports uploads that failed; their data stays in the cache for the
+// next Store.
+func (s *Store) Close() error {
+	s.emu.Lock()
+	if s.closed {
+		s.emu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var waiting []*entry
+	for _, e := range s.entries {
+		waiting = append(waiting, e)
+	}
+	s.emu.Unlock()
+	var errs []error
+	for _, e := range waiting {
+		e.mu.Lock()
+		e.cancelPending()
+		if e.refs == 0 && e.dirty && !e.gone {
+			if err := e.upload(s.ctx()); err != nil {
+				errs = append(errs, err)
+				e.mu.Unlock()
+				continue
+			}
+		}
+		e.mu.Unlock()
+	}
+	s.uploads.Wait()
+	for _, e := range waiting {
+		e.mu.Lock()
+		if !e.dirty && e.refs == 0 {
+			e.drop()
+		} else if e.local != nil {
+			e.local.Close()
+			e.local = nil
+		}
+		e.mu.Unlock()
+	}
+	if len(errs) > 0 && s.cache.private {
+		// Nothing would find the data again: keep the folder.
+		s.cache.private = false
+	}
+	s.cache.close()
+	return errors.Join(errs...)
+}
+
+// schedule uploads a closed entry after delay, in the background (e.mu
+// held).
+func (s *Store) schedule(e *entry, delay time.Duration) {
+	s.uploads.Add(1)
+	e.pending = time.AfterFunc(delay, func() {
+		defer s.uploads.Done()
+		s.backgroundUpload(e)
+	})
+}
+
+func (s *Store) backgroundUpload(e *entry) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pending = nil
+	if e.refs > 0 || s.isClosed() {
+		return // open again, or Close uploads it
+	}
+	err := e.upload(s.ctx())
+	var ce *ConflictError
+	switch {
+	case errors.As(err, &ce):
+		s.log.Error("s3store: upload refused: another client changed the object", "key", e.key, "kept", ce.Kept)
+	case err != nil:
+		s.log.Warn("s3store: upload failed, retrying in 10s", "key", e.key, "err", err)
+		s.uploads.Add(1)
+		e.pending = time.AfterFunc(10*time.Second, func() {
+			defer s.uploads.Done()
+			s.backgroundUpload(e)
+		})
+		return
+	default:
+		s.log.Debug("s3store: uploaded", "key", e.key, "size", e.size)
+	}
+	s.release(e)
+}
+
+func (s *Store) isClosed() bool {
+	s.emu.Lock()
+	defer s.emu.Unlock()
+	return s.closed
+}
+
+// release forgets a closed entry that has nothing left to upload (e.mu
+// held).
+func (s *Store) release(e *entry) {
+	s.emu.Lock()
+	if s.entries[e.key] == e {
+		delete(s.entries, e.key)
+	}
+	s.emu.Unlock()
+	e.drop()
+}
+
+// entry returns the entry of key, or nil.
+func (s *Store) entry(key string) *entry {
+	s.emu.Lock()
+	defer s.emu.Unlock()
+	return s.entries[key]
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// metaCache keeps lookups for a short time.
+type metaCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]metaItem
+}
+
+type metaItem struct {
+	oi      objInfo
+	expires time.Time
+}
+
+func (c *metaCache) get(key string) (objInfo, bool) {
+	if c.ttl < 0 {
+		return objInfo{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.m[key]
+	if !ok || time.Now().After(it.expires) {
+		return objInfo{}, false
+	}
+	return it.oi, true
+}
+
+func (c *metaCache) put(key string, oi objInfo) {
+	if c.ttl < 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 100000 {
+		c.m = map[string]metaItem{}
+	}
+	c.m[key] = metaItem{oi: oi, expires: time.Now().Add(c.ttl)}
+}
+
+// forget drops what is known of key and of its directory, whose
+// content changed.
+func (c *metaCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := strings.TrimSuffix(strings.TrimSuffix(key, "/"), linkSuffix)
+	delete(c.m, k)
+	if i := strings.LastIndex(k, "/"); i >= 0 {
+		delete(c.m, k[:i])
+	}
+}
+
+// forgetAll drops everything (after a directory moved).
+func (c *metaCache) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
 }
 
 func (s *Store) ctx() context.Context { return context.Background() }
@@ -285,8 +639,8 @@ func (s *Store) putMarker(key string, md map[string]string) error {
 }
 
 // head returns the object at key, or kNone.
-func (s *Store) head(key string) (objInfo, map[string]string, error) {
-	out, err := s.c.HeadObject(s.ctx(), &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+func (s *Store) head(ctx context.Context, key string) (objInfo, map[string]string, error) {
+	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
 	if err != nil {
 		if errors.Is(mapErr(err), fs.ErrNotExist) {
 			return objInfo{}, nil, nil
@@ -297,35 +651,71 @@ func (s *Store) head(key string) (objInfo, map[string]string, error) {
 	return objInfo{kind: kFile, size: aws.ToInt64(out.ContentLength), mtime: mt, mode: mode, etag: aws.ToString(out.ETag)}, out.Metadata, nil
 }
 
-// lookup finds what name is: a file, a directory (marker or implied by
-// objects under it), a symlink, or nothing.
+// lookup finds what name is: a file (open here, or an object), a
+// directory (marker or implied by objects under it), a symlink, or
+// nothing. Answers from the bucket are reused for Options.MetaTTL.
 func (s *Store) lookup(name string) (objInfo, error) {
 	if name == "." {
 		return objInfo{kind: kDir, mode: 0o755, mtime: time.Unix(0, 0)}, nil
 	}
-	if oi, _, err := s.head(s.key(name)); err != nil || oi.kind != kNone {
+	key := s.key(name)
+	if e := s.entry(key); e != nil {
+		return e.info(), nil
+	}
+	if oi, ok := s.meta.get(key); ok {
+		return oi, nil
+	}
+	oi, err := s.lookupRemote(name)
+	if err == nil {
+		s.meta.put(key, oi)
+	}
+	return oi, err
+}
+
+// lookupRemote asks the bucket: a HEAD for a file (the common case),
+// else one listing of the names that start with the key, which tells a
+// directory (its marker or objects under it), a symlink and nothing
+// apart.
+func (s *Store) lookupRemote(name string) (objInfo, error) {
+	ctx := s.ctx()
+	key := s.key(name)
+	if oi, _, err := s.head(ctx, key); err != nil || oi.kind != kNone {
 		return oi, err
 	}
-	if oi, md, err := s.head(s.dirKey(name)); err != nil || oi.kind != kNone {
-		if oi.kind != kNone {
-			oi = s.dirInfo(s.dirKey(name), oi, md)
+	var token *string
+	for {
+		out, err := s.c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(key),
+			Delimiter: aws.String("/"), ContinuationToken: token})
+		if err != nil {
+			return objInfo{}, mapErr(err)
 		}
-		return oi, err
-	}
-	if oi, _, err := s.head(s.key(name) + linkSuffix); err != nil || oi.kind != kNone {
-		if oi.kind != kNone {
-			oi.kind = kLink
+		for _, p := range out.CommonPrefixes {
+			if aws.ToString(p.Prefix) != key+"/" {
+				continue
+			}
+			oi, md, err := s.head(ctx, key+"/")
+			if err != nil {
+				return objInfo{}, err
+			}
+			if oi.kind == kNone { // no marker: implied by its content
+				return objInfo{kind: kDir, mode: 0o755, mtime: time.Unix(0, 0)}, nil
+			}
+			return s.dirInfo(key+"/", oi, md), nil
 		}
-		return oi, err
+		for _, o := range out.Contents {
+			if aws.ToString(o.Key) == key+linkSuffix {
+				oi, _, err := s.head(ctx, key+linkSuffix)
+				if oi.kind == kFile {
+					oi.kind = kLink
+				}
+				return oi, err
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return objInfo{}, nil
+		}
+		token = out.NextContinuationToken
 	}
-	out, err := s.c.ListObjectsV2(s.ctx(), &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.dirKey(name)), MaxKeys: aws.Int32(1)})
-	if err != nil {
-		return objInfo{}, mapErr(err)
-	}
-	if len(out.Contents) > 0 {
-		return objInfo{kind: kDir, mode: 0o755, mtime: time.Unix(0, 0)}, nil
-	}
-	return objInfo{}, nil
 }
 
 // parentDir checks that the parent of name is an existing directory.
@@ -399,11 +789,58 @@ func (s *Store) Lstat(name string) (fs.FileInfo, error) {
 }
 
 func (s *Store) put(key string, body io.ReadSeeker, md map[string]string) error {
+	defer s.meta.forget(key)
 	_, err := s.c.PutObject(s.ctx(), &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: body, Metadata: md})
 	return mapErr(err)
 }
 
+// isPrecondition tells a refused conditional request (412).
+func isPrecondition(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "412")
+}
+
+// metaGet reads user metadata whatever the case of its key.
+func metaGet(md map[string]string, k string) string {
+	for mk, v := range md {
+		if strings.EqualFold(mk, k) {
+			return v
+		}
+	}
+	return ""
+}
+
+// ErrStale: the object changed in the bucket (another client replaced
+// it) while a file of it was open; it matches syscall.ESTALE.
+var ErrStale = fmt.Errorf("s3store: object replaced by another client: %w", syscall.ESTALE)
+
+// getRange copies bytes [start, end) of the object at key to w; etag, if
+// not "", is the version the caller expects.
+func (s *Store) getRange(ctx context.Context, key, etag string, start, end int64, w io.Writer) error {
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key, Range: aws.String(fmt.Sprintf("bytes=%d-%d", start, end-1))}
+	if etag != "" {
+		in.IfMatch = aws.String(etag)
+	}
+	out, err := s.c.GetObject(ctx, in)
+	if err != nil {
+		if isPrecondition(err) {
+			return ErrStale
+		}
+		if errors.Is(mapErr(err), fs.ErrNotExist) && etag != "" {
+			return ErrStale
+		}
+		return mapErr(err)
+	}
+	defer out.Body.Close()
+	n, err := io.Copy(w, io.LimitReader(out.Body, end-start))
+	if err == nil && n < end-start {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 func (s *Store) del(key string) error {
+	defer s.meta.forget(key)
 	_, err := s.c.DeleteObject(s.ctx(), &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key})
 	return mapErr(err)
 }
@@ -456,11 +893,20 @@ func (s *Store) children(name string, limit int32) ([]string, error) {
 				out = append(out, k+"/")
 			}
 		}
-		if limit > 0 || !aws.ToBool(res.IsTruncated) {
-			return out, nil
+		if limit > 0 && len(out) > 0 || !aws.ToBool(res.IsTruncated) {
+			break
 		}
 		token = res.NextContinuationToken
 	}
+	// Files open or waiting here, which the bucket may not have yet.
+	s.emu.Lock()
+	defer s.emu.Unlock()
+	for k := range s.entries {
+		if rest, ok := strings.CutPrefix(k, pfx); ok && rest != "" && !strings.Contains(rest, "/") && !slices.Contains(out, rest) {
+			out = append(out, rest)
+		}
+	}
+	return out, nil
 }
 
 func (s *Store) Remove(name string) error {
@@ -480,7 +926,7 @@ func (s *Store) Remove(name string) error {
 	case kNone:
 		return pathErr("remove", name, fs.ErrNotExist)
 	case kFile:
-		s.keyGone(s.key(name))
+		s.unlinkKey(s.key(name))
 		return pathErr("remove", name, s.del(s.key(name)))
 	case kLink:
 		return pathErr("remove", name, s.del(s.key(name)+linkSuffix))
@@ -495,15 +941,97 @@ func (s *Store) Remove(name string) error {
 	return pathErr("remove", name, s.del(s.dirKey(name)))
 }
 
-func (s *Store) copyObj(from, to string, md map[string]string) error {
+// copyObj copies the object at from to to, with new metadata if md is
+// not nil, and returns the copy's ETag. With etag not "", the source must
+// still be that version (or the copy fails with ErrStale).
+func (s *Store) copyObj(from, to string, md map[string]string, etag string) (string, error) {
+	defer s.meta.forget(to)
 	src := s.bucket + "/" + from
 	in := &s3.CopyObjectInput{Bucket: &s.bucket, Key: &to, CopySource: &src}
 	if md != nil {
 		in.Metadata = md
 		in.MetadataDirective = types.MetadataDirectiveReplace
 	}
-	_, err := s.c.CopyObject(s.ctx(), in)
-	return mapErr(err)
+	if etag != "" {
+		in.CopySourceIfMatch = aws.String(etag)
+	}
+	out, err := s.c.CopyObject(s.ctx(), in)
+	if err != nil {
+		if etag != "" && isPrecondition(err) {
+			return "", ErrStale
+		}
+		return "", mapErr(err)
+	}
+	if out.CopyObjectResult == nil {
+		return "", nil
+	}
+	return aws.ToString(out.CopyObjectResult.ETag), nil
+}
+
+// unlinkKey ends the entry of key, if there is one (s.mu held): nothing
+// is uploaded any more, and files still open keep reading the content,
+// all fetched now, as files of an unlinked inode do.
+func (s *Store) unlinkKey(key string) {
+	s.emu.Lock()
+	e := s.entries[key]
+	delete(s.entries, key)
+	s.emu.Unlock()
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cancelPending()
+	if e.refs > 0 && e.ensureLocal() == nil {
+		for i := int64(0); i*e.partSize() < e.size; i++ {
+			if e.fetchPart(s.ctx(), i) != nil {
+				break
+			}
+		}
+	}
+	e.gone, e.dirty = true, false
+	os.Remove(e.statePath())
+	if e.refs == 0 {
+		e.drop()
+	}
+}
+
+// moveKey moves the file at from (an object, an entry, or both) to to,
+// which is free (s.mu held).
+func (s *Store) moveKey(from, to string) error {
+	e := s.entry(from)
+	if e == nil {
+		if _, err := s.copyObj(from, to, nil, ""); err != nil {
+			return err
+		}
+		return s.del(from)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	hadObject := e.base != ""
+	if hadObject {
+		etag, err := s.copyObj(from, to, nil, e.base)
+		if err != nil {
+			return err
+		}
+		e.base = etag
+	}
+	s.emu.Lock()
+	delete(s.entries, from)
+	s.entries[to] = e
+	s.emu.Unlock()
+	e.key = to
+	if e.dirty {
+		if err := e.save(); err != nil {
+			return err
+		}
+	}
+	s.meta.forget(from)
+	s.meta.forget(to)
+	if hadObject {
+		return s.del(from)
+	}
+	return nil
 }
 
 func (s *Store) Rename(oldname, newname string) error {
@@ -559,23 +1087,17 @@ func (s *Store) rename(oldname, newname string) error {
 		if err := s.del(s.key(newname) + linkSuffix); err != nil {
 			return err
 		}
-	case dst.kind == kFile && src.kind == kLink:
-		s.keyGone(s.key(newname))
+	case dst.kind == kFile:
+		s.unlinkKey(s.key(newname))
 		if err := s.del(s.key(newname)); err != nil {
 			return err
 		}
-	case dst.kind == kFile:
-		s.keyGone(s.key(newname))
 	}
 	switch src.kind {
 	case kFile:
-		if err := s.copyObj(s.key(oldname), s.key(newname), nil); err != nil {
-			return err
-		}
-		s.keyMoved(s.key(oldname), s.key(newname))
-		return s.del(s.key(oldname))
+		return s.moveKey(s.key(oldname), s.key(newname))
 	case kLink:
-		if err := s.copyObj(s.key(oldname)+linkSuffix, s.key(newname)+linkSuffix, nil); err != nil {
+		if _, err := s.copyObj(s.key(oldname)+linkSuffix, s.key(newname)+linkSuffix, nil, ""); err != nil {
 			return err
 		}
 		return s.del(s.key(oldname) + linkSuffix)
@@ -598,30 +1120,38 @@ func (s *Store) rename(oldname, newname string) error {
 		token = res.NextContinuationToken
 	}
 	npfx := s.dirKey(newname)
-	// The new directory's marker first, then the content; the old
-	// marker (the key equal to the prefix) is not copied.
+	// The new directory's marker first, then the content (files open or
+	// waiting here too), the old marker last.
 	if err := s.putMarker(npfx, meta(src.mtime, src.mode)); err != nil {
 		return err
 	}
+	s.emu.Lock()
+	for k := range s.entries {
+		if strings.HasPrefix(k, pfx) && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	s.emu.Unlock()
 	sort.Strings(keys)
+	defer s.meta.forgetAll()
 	for _, k := range keys {
 		if k == pfx {
 			continue
 		}
 		nk := npfx + strings.TrimPrefix(k, pfx)
-		if err := s.copyObj(k, nk, nil); err != nil {
+		var err error
+		if strings.HasSuffix(k, "/") || strings.HasSuffix(k, linkSuffix) {
+			if _, err = s.copyObj(k, nk, nil, ""); err == nil {
+				err = s.del(k)
+			}
+		} else {
+			err = s.moveKey(k, nk)
+		}
+		if err != nil {
 			return err
 		}
-		s.keyMoved(k, nk)
 	}
-	// Deepest first, so that no directory marker goes before its content.
-	sort.Sort(sort.Reverse(sort.StringSlice(keys)))
-	for _, k := range keys {
-		if err := s.del(k); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
+	return s.del(pfx)
 }
 
 func (s *Store) Symlink(target, name string) error {
@@ -711,11 +1241,15 @@ func (s *Store) setMeta(op, name string, fn func(mt time.Time, mode fs.FileMode)
 		// on markers, nor copy them).
 		return pathErr(op, name, s.putMarker(s.dirKey(name), meta(mt, mode)))
 	}
+	if e := s.entry(key); e != nil && oi.kind == kFile {
+		return pathErr(op, name, e.setMeta(fn))
+	}
 	mt, mode, err := fn(oi.mtime, oi.mode)
 	if err != nil {
 		return pathErr(op, name, err)
 	}
-	return pathErr(op, name, s.copyObj(key, key, meta(mt, mode)))
+	_, err = s.copyObj(key, key, meta(mt, mode), "")
+	return pathErr(op, name, err)
 }
 
 func (s *Store) Chmod(name string, mode fs.FileMode) error {

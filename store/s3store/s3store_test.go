@@ -3,10 +3,25 @@
 package s3store_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	mrand "math/rand"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -18,32 +33,539 @@ import (
 	"github.com/sealfs/sealfs/store/storetest"
 )
 
-func client(c *testweed.Cluster) *s3.Client {
-	return s3.New(s3.Options{
+// counter counts the requests and the body bytes sent through a client.
+type counter struct {
+	gets, puts, copies atomic.Int64
+	sent               atomic.Int64
+	next               http.RoundTripper
+}
+
+func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch {
+	case r.Method == http.MethodGet && r.Header.Get("Range") != "":
+		c.gets.Add(1)
+	case r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
+		c.copies.Add(1)
+	case r.Method == http.MethodPut:
+		c.puts.Add(1)
+	}
+	if r.ContentLength > 0 {
+		c.sent.Add(r.ContentLength)
+	}
+	return c.next.RoundTrip(r)
+}
+
+func client(c *testweed.Cluster, cnt *counter) *s3.Client {
+	o := s3.Options{
 		Region:       testweed.Region,
 		BaseEndpoint: aws.String(c.Endpoint),
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, ""),
-	})
+	}
+	if cnt != nil {
+		cnt.next = http.DefaultTransport
+		o.HTTPClient = &http.Client{Transport: cnt}
+	}
+	return s3.New(o)
 }
 
-// TestConformance runs the store suite against SeaweedFS, each test under
-// a prefix of its own in one bucket (every bucket is a collection with
-// volumes of its own in SeaweedFS).
-func TestConformance(t *testing.T) {
-	c := testweed.Start(t, 3)
-	cl := client(c)
-	bucket := "conformance"
-	if _, err := cl.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+func randName(p string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return p + hex.EncodeToString(b)
+}
+
+// env is the cluster and bucket the tests share (SeaweedFS makes every
+// bucket a collection with volumes of its own: one bucket is quicker).
+type env struct {
+	c      *testweed.Cluster
+	bucket string
+}
+
+func (v *env) open(t *testing.T, o s3store.Options) *s3store.Store {
+	t.Helper()
+	if o.Client == nil {
+		o.Client = client(v.c, nil)
+	}
+	o.Bucket = v.bucket
+	if o.TempDir == "" {
+		o.TempDir = t.TempDir()
+	}
+	s, err := s3store.New(context.Background(), &o)
+	if err != nil {
 		t.Fatal(err)
 	}
-	storetest.Run(t, func(t *testing.T) store.Store {
-		b := make([]byte, 6)
-		rand.Read(b)
-		s, err := s3store.New(context.Background(), &s3store.Options{Client: cl, Bucket: bucket, Prefix: "vault-" + hex.EncodeToString(b), TempDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+	return s
+}
+
+// TestS3 runs everything against one SeaweedFS cluster with three volume
+// servers.
+func TestS3(t *testing.T) {
+	c := testweed.Start(t, 3)
+	v := &env{c: c, bucket: "tests"}
+	if _, err := client(c, nil).CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &v.bucket}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("Conformance", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store {
+			s := v.open(t, s3store.Options{Prefix: randName("conf-")})
+			t.Cleanup(func() { s.Close() })
+			return s
+		})
 	})
+	t.Run("Model", v.testModel)
+	t.Run("PartialUpload", v.testPartialUpload)
+	t.Run("ReadAhead", v.testReadAhead)
+	t.Run("Conflict", v.testConflict)
+	t.Run("Stale", v.testStale)
+	t.Run("WriteBack", v.testWriteBack)
+	t.Run("CrashRecovery", v.testCrashRecovery)
+	t.Run("CacheBusy", v.testCacheBusy)
+}
+
+const part = 5 << 20
+
+// testModel: random writes, truncations and reads at part edges, checked
+// against a byte slice; now and then the file is synced, and another
+// client, with nothing cached, must read exactly the model.
+func (v *env) testModel(t *testing.T) {
+	prefix := randName("model-")
+	s := v.open(t, s3store.Options{Prefix: prefix, PartSize: part})
+	defer s.Close()
+	other := v.open(t, s3store.Options{Prefix: prefix, PartSize: part, MetaTTL: -1})
+	defer other.Close()
+	r := mrand.New(mrand.NewSource(7))
+	f, err := s.OpenFile("m", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	edge := func() int64 {
+		return max(0, int64(r.Intn(5))*part+int64(r.Intn(2001))-1000)
+	}
+	verify := func(g store.File, what string) {
+		t.Helper()
+		all := make([]byte, len(want)+10)
+		n, err := g.ReadAt(all, 0)
+		if err != nil && err != io.EOF {
+			t.Fatalf("%s: read: %v", what, err)
+		}
+		if !bytes.Equal(all[:n], want) {
+			t.Fatalf("%s: content differs (%d bytes, want %d)", what, n, len(want))
+		}
+	}
+	for i := range 120 {
+		switch op := r.Intn(10); {
+		case op < 5:
+			off := edge()
+			data := make([]byte, r.Intn(3000)+1)
+			if r.Intn(8) == 0 {
+				data = make([]byte, part+r.Intn(1000))
+			}
+			r.Read(data)
+			if _, err := f.WriteAt(data, off); err != nil {
+				t.Fatalf("op %d write: %v", i, err)
+			}
+			if end := off + int64(len(data)); end > int64(len(want)) {
+				want = append(want, make([]byte, end-int64(len(want)))...)
+			}
+			copy(want[off:], data)
+		case op == 5:
+			size := edge()
+			if err := f.Truncate(size); err != nil {
+				t.Fatalf("op %d truncate: %v", i, err)
+			}
+			if size < int64(len(want)) {
+				want = want[:size]
+			} else {
+				want = append(want, make([]byte, size-int64(len(want)))...)
+			}
+		case op == 6:
+			if err := f.Sync(); err != nil {
+				t.Fatalf("op %d sync: %v", i, err)
+			}
+			g, err := other.OpenFile("m", os.O_RDONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			verify(g, fmt.Sprintf("op %d, other client", i))
+			g.Close()
+		case op == 7:
+			if err := f.Close(); err != nil {
+				t.Fatalf("op %d close: %v", i, err)
+			}
+			if f, err = s.OpenFile("m", os.O_RDWR, 0); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			off, n := edge(), r.Intn(20000)
+			buf := make([]byte, n)
+			got, err := f.ReadAt(buf, off)
+			wantN := max(0, min(int64(n), int64(len(want))-off))
+			if int64(got) != wantN || err != nil && err != io.EOF || !bytes.Equal(buf[:got], want[off:off+wantN]) {
+				t.Fatalf("op %d: ReadAt(%d, %d) = %d, %v; want %d bytes", i, n, off, got, err, wantN)
+			}
+		}
+		if fi, err := f.Stat(); err != nil || fi.Size() != int64(len(want)) {
+			t.Fatalf("op %d: Stat size %v, %v; want %d", i, fi.Size(), err, len(want))
+		}
+	}
+	verify(f, "end")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := other.OpenFile("m", os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	verify(g, "after close, other client")
+}
+
+// testPartialUpload: a patch of a few bytes in a large object uploads its
+// part, and the other parts are copied in the bucket.
+func (v *env) testPartialUpload(t *testing.T) {
+	cnt := &counter{}
+	prefix := randName("partial-")
+	s := v.open(t, s3store.Options{Client: client(v.c, cnt), Prefix: prefix, PartSize: part})
+	defer s.Close()
+	data := make([]byte, 4*part+123)
+	rand.Read(data)
+	f, err := s.OpenFile("big", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cnt.sent.Store(0)
+	cnt.copies.Store(0)
+	f, err = s.OpenFile("big", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(data[2*part+10:], "patch")
+	if _, err := f.WriteAt([]byte("patch"), 2*part+10); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if sent := cnt.sent.Load(); sent > part+part/10 {
+		t.Errorf("a 5-byte patch sent %d bytes; want about one part (%d)", sent, part)
+	}
+	if n := cnt.copies.Load(); n != 4 {
+		t.Errorf("%d server-side part copies, want 4", n)
+	}
+	other := v.open(t, s3store.Options{Prefix: prefix})
+	defer other.Close()
+	g, err := other.OpenFile("big", os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	got := make([]byte, len(data))
+	if n, err := g.ReadAt(got, 0); n != len(data) || err != nil && err != io.EOF || !bytes.Equal(got, data) {
+		t.Fatalf("content after the patch differs (%d bytes, %v)", n, err)
+	}
+}
+
+// testReadAhead: a sequential read in small pieces takes far fewer GETs
+// than pieces, and a random read takes one GET per read.
+func (v *env) testReadAhead(t *testing.T) {
+	cnt := &counter{}
+	prefix := randName("ra-")
+	s := v.open(t, s3store.Options{Client: client(v.c, cnt), Prefix: prefix, ReadAhead: 4 << 20})
+	defer s.Close()
+	data := make([]byte, 16<<20)
+	rand.Read(data)
+	f, _ := s.OpenFile("stream", os.O_RDWR|os.O_CREATE, 0o600)
+	f.WriteAt(data, 0)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.OpenFile("stream", os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cnt.gets.Store(0)
+	buf := make([]byte, 128<<10)
+	for off := 0; off < len(data); off += len(buf) {
+		n, err := f.ReadAt(buf, int64(off))
+		if n != len(buf) || err != nil && err != io.EOF || !bytes.Equal(buf, data[off:off+n]) {
+			t.Fatalf("read at %d: %d, %v", off, n, err)
+		}
+	}
+	pieces := len(data) / len(buf)
+	if g := cnt.gets.Load(); g > int64(pieces)/8 {
+		t.Errorf("sequential read of %d pieces took %d GETs", pieces, g)
+	}
+	cnt.gets.Store(0)
+	for _, off := range []int64{9 << 20, 1 << 20, 13 << 20} {
+		if n, _ := f.ReadAt(buf[:100], off); n != 100 || !bytes.Equal(buf[:100], data[off:off+100]) {
+			t.Fatalf("random read at %d", off)
+		}
+	}
+	if g := cnt.gets.Load(); g != 3 {
+		t.Errorf("3 random reads took %d GETs", g)
+	}
+}
+
+// testConflict: two clients change one object; the one that uploads
+// second gets a ConflictError (EIO) and the first one's content stays;
+// the loser's content is kept in its cache's conflicts folder.
+func (v *env) testConflict(t *testing.T) {
+	prefix := randName("conflict-")
+	a := v.open(t, s3store.Options{Prefix: prefix})
+	defer a.Close()
+	cacheB := t.TempDir()
+	b := v.open(t, s3store.Options{Prefix: prefix, CacheDir: cacheB})
+	defer b.Close()
+	writeObj(t, a, "f", "original")
+	fa, err := a.OpenFile("f", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := b.OpenFile("f", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa.WriteAt([]byte("AAAA"), 0)
+	fb.WriteAt([]byte("BBBB"), 0)
+	if err := fa.Close(); err != nil {
+		t.Fatalf("first upload: %v", err)
+	}
+	err = fb.Sync()
+	var ce *s3store.ConflictError
+	if !errors.As(err, &ce) || !errors.Is(err, s3store.ErrConflict) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("second upload: %v, want a ConflictError", err)
+	}
+	if ce.Kept == "" || !strings.HasPrefix(ce.Kept, cacheB) {
+		t.Fatalf("conflict copy kept at %q", ce.Kept)
+	}
+	if kept, err := os.ReadFile(ce.Kept); err != nil || string(kept) != "BBBBinal" {
+		t.Fatalf("conflict copy %q, %v", kept, err)
+	}
+	if err := fb.Close(); !errors.Is(err, s3store.ErrConflict) {
+		t.Fatalf("close after the conflict: %v", err)
+	}
+	if got := readObj(t, b, "f"); got != "AAAAinal" {
+		t.Fatalf("object is %q after the conflict", got)
+	}
+	// Two creations of one new name: the second is refused too.
+	c1, _ := a.OpenFile("new", os.O_RDWR|os.O_CREATE, 0o600)
+	c2, _ := b.OpenFile("new", os.O_RDWR|os.O_CREATE, 0o600)
+	c1.WriteAt([]byte("one"), 0)
+	c2.WriteAt([]byte("two"), 0)
+	if err := c1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Close(); !errors.Is(err, s3store.ErrConflict) {
+		t.Fatalf("second creation: %v", err)
+	}
+	if got := readObj(t, a, "new"); got != "one" {
+		t.Fatalf("new is %q", got)
+	}
+}
+
+func writeObj(t *testing.T, s store.Store, name, data string) {
+	t.Helper()
+	f, err := s.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(data), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readObj(t *testing.T, s store.Store, name string) string {
+	t.Helper()
+	f, err := s.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	b := make([]byte, fi.Size())
+	if n, err := f.ReadAt(b, 0); n != len(b) || err != nil && err != io.EOF {
+		t.Fatalf("read %s: %d, %v", name, n, err)
+	}
+	return string(b)
+}
+
+// testStale: a reader whose object another client replaces gets ESTALE,
+// never a mix of the two versions.
+func (v *env) testStale(t *testing.T) {
+	prefix := randName("stale-")
+	a := v.open(t, s3store.Options{Prefix: prefix})
+	defer a.Close()
+	b := v.open(t, s3store.Options{Prefix: prefix})
+	defer b.Close()
+	writeObj(t, a, "f", strings.Repeat("1", 1000))
+	r, err := a.OpenFile("f", os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	buf := make([]byte, 10)
+	if _, err := r.ReadAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	writeObj(t, b, "f", strings.Repeat("2", 1000))
+	if _, err := r.ReadAt(buf, 500); !errors.Is(err, syscall.ESTALE) {
+		t.Fatalf("read after another client replaced the object: %v (%q)", err, buf)
+	}
+}
+
+// testWriteBack: with WriteBack, Close returns before the upload; the
+// file reads back meanwhile, and Close of the Store uploads it.
+func (v *env) testWriteBack(t *testing.T) {
+	prefix := randName("wb-")
+	s := v.open(t, s3store.Options{Prefix: prefix, WriteBack: time.Hour})
+	other := v.open(t, s3store.Options{Prefix: prefix, MetaTTL: -1})
+	defer other.Close()
+	writeObj(t, s, "f", "later")
+	if _, err := other.Lstat("f"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("uploaded before its time: %v", err)
+	}
+	if got := readObj(t, s, "f"); got != "later" {
+		t.Fatalf("read back %q before the upload", got)
+	}
+	if ents, err := readDir(s, "."); err != nil || !slicesContains(ents, "f") {
+		t.Fatalf("listing before the upload: %v %v", ents, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readObj(t, other, "f"); got != "later" {
+		t.Fatalf("after Close: %q", got)
+	}
+}
+
+func readDir(s store.Store, name string) ([]string, error) {
+	d, err := s.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	ents, err := d.ReadDir(-1)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out, err
+}
+
+func slicesContains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// testCrashRecovery: a process writes through a write-back cache and is
+// killed (SIGKILL) before any upload; a Store opened later on the same
+// cache uploads what it wrote, and a file the dead process had synced is
+// there as synced.
+func (v *env) testCrashRecovery(t *testing.T) {
+	prefix := randName("crash-")
+	cache := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd.Env = append(os.Environ(), "S3STORE_CHILD="+strings.Join([]string{v.c.Endpoint, v.c.AccessKey, v.c.SecretKey, v.bucket, prefix, cache}, " "))
+	cmd.Stderr = cmd.Stdout
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The child prints "ready" once it has written; then it is killed.
+	timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	var out strings.Builder
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() && sc.Text() != "ready" {
+		out.WriteString(sc.Text() + "\n")
+	}
+	timer.Stop()
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if sc.Text() != "ready" {
+		t.Fatalf("child ended before it was ready:\n%s", out.String())
+	}
+	probe := v.open(t, s3store.Options{Prefix: prefix, MetaTTL: -1})
+	defer probe.Close()
+	if got := readObj(t, probe, "synced"); got != "synced content" {
+		t.Fatalf("synced file: %q", got)
+	}
+	if _, err := probe.Lstat("pending"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("pending file uploaded by a killed process: %v", err)
+	}
+	s := v.open(t, s3store.Options{Prefix: prefix, CacheDir: cache, WriteBack: time.Hour})
+	if got := readObj(t, s, "pending"); got != "written, never synced" {
+		t.Fatalf("pending file through the recovering store: %q", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readObj(t, probe, "pending"); got != "written, never synced" {
+		t.Fatalf("pending file after recovery: %q", got)
+	}
+	if got := readObj(t, probe, "synced"); got != "synced content, then more" {
+		t.Fatalf("synced file after recovery: %q", got)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cache)); len(ents) != 1 {
+		t.Fatalf("cache folders: %v", ents)
+	}
+}
+
+// TestCrashChild is the process testCrashRecovery kills.
+func TestCrashChild(t *testing.T) {
+	arg := os.Getenv("S3STORE_CHILD")
+	if arg == "" {
+		return // only as testCrashRecovery's child
+	}
+	p := strings.Split(arg, " ")
+	cl := s3.New(s3.Options{Region: testweed.Region, BaseEndpoint: aws.String(p[0]), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(p[1], p[2], "")})
+	s, err := s3store.New(context.Background(), &s3store.Options{Client: cl, Bucket: p[3], Prefix: p[4], CacheDir: p[5], WriteBack: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := s.OpenFile("synced", os.O_RDWR|os.O_CREATE, 0o600)
+	f.WriteAt([]byte("synced content"), 0)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte(", then more"), 14)
+	g, _ := s.OpenFile("pending", os.O_RDWR|os.O_CREATE, 0o600)
+	g.WriteAt([]byte("written, never synced"), 0)
+	g.Close() // deferred by WriteBack
+	fmt.Println("ready")
+	time.Sleep(time.Minute)
+}
+
+// testCacheBusy: two Stores may not share a cache folder.
+func (v *env) testCacheBusy(t *testing.T) {
+	prefix := randName("busy-")
+	cache := t.TempDir()
+	a := v.open(t, s3store.Options{Prefix: prefix, CacheDir: cache})
+	defer a.Close()
+	_, err := s3store.New(context.Background(), &s3store.Options{Client: client(v.c, nil), Bucket: v.bucket, Prefix: prefix, CacheDir: cache})
+	if !errors.Is(err, s3store.ErrCacheBusy) {
+		t.Fatalf("second Store on one cache: %v", err)
+	}
+	// Another prefix has a folder of its own.
+	b := v.open(t, s3store.Options{Prefix: prefix + "-other", CacheDir: cache})
+	b.Close()
 }
