@@ -34,6 +34,9 @@ type CreateOptions struct {
 type Options struct {
 	// ReadOnly refuses every change with ErrReadOnly.
 	ReadOnly bool
+	// CloseStore makes Close close the store too, when it has a Close
+	// method (Open and Create always close the store they made).
+	CloseStore bool
 	// ConfigPath is the config file; "" means DIR/gocryptfs.conf.
 	ConfigPath string
 	// Config is the vault's config when the caller has loaded it already
@@ -222,6 +225,7 @@ func New(s Store, cfg *vault.Config, key *vault.Key, opts *Options) (*FS, error)
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
+	f.closeStore = o.CloseStore
 	f.dirs.init(f.dirIV && !o.SharedStorage)
 	// Handles of one inode share a node (its lock and content engine)
 	// also with SharedStorage: a read must never see another handle's

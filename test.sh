@@ -12,6 +12,7 @@ command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v rclone >/dev/null 2>&1 || need+=(rclone)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

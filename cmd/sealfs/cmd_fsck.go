@@ -69,7 +69,7 @@ A progress line is shown on stderr when it is a terminal.`,
 // unlockKey loads the config of the forward vault in dir and returns it
 // with the master key, unlocked with the password or -masterkey. With
 // -masterkey and no config file, the format flags describe the vault.
-func (e *env) unlockKey(ctx context.Context, dir string, o *openFlags) (*vault.Config, *vault.Key, error) {
+func (e *env) unlockKey(ctx context.Context, loc *location, o *openFlags) (*vault.Config, *vault.Key, error) {
 	e.quiet = e.quiet || o.quiet
 	if err := o.secret.validate(); err != nil {
 		return nil, nil, err
@@ -77,16 +77,12 @@ func (e *env) unlockKey(ctx context.Context, dir string, o *openFlags) (*vault.C
 	if err := o.format.check(); err != nil {
 		return nil, nil, err
 	}
-	if err := checkCipherDir(dir); err != nil {
-		return nil, nil, err
-	}
-	cfgPath := configPath(dir, o.config, vault.DefaultFile)
 	key, err := e.masterKey(ctx, &o.secret)
 	if err != nil {
 		return nil, nil, err
 	}
 	if key != nil {
-		cfg, err := vault.Load(cfgPath)
+		cfg, err := loc.loadConfig(o.config, vault.DefaultFile)
 		if errors.Is(err, os.ErrNotExist) {
 			if o.format.aessiv && o.format.xchacha {
 				key.Destroy()
@@ -100,7 +96,7 @@ func (e *env) unlockKey(ctx context.Context, dir string, o *openFlags) (*vault.C
 		}
 		return cfg, key, nil
 	}
-	cfg, err := loadConfig(cfgPath)
+	cfg, err := loc.loadConfig(o.config, vault.DefaultFile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,7 +133,12 @@ func runFsck(ctx context.Context, e *env, opts any, args []string) error {
 	if isReverseDir(dir, o.open.config) {
 		return usageErrorf("%s is a reverse-mode plaintext directory; fsck checks ciphertext (e.g. the output of sealfs export)", dir)
 	}
-	cfg, key, err := e.unlockKey(ctx, dir, &o.open)
+	loc, err := e.locate(ctx, dir, &o.open.s3, nil)
+	if err != nil {
+		return err
+	}
+	defer loc.close()
+	cfg, key, err := e.unlockKey(ctx, loc, &o.open)
 	if err != nil {
 		return err
 	}
@@ -168,7 +169,7 @@ func runFsck(ctx context.Context, e *env, opts any, args []string) error {
 			prog.show(false)
 		}
 	}
-	rep, err := fsck.Check(ctx, dir, cfg, key, fo)
+	rep, err := loc.check(ctx, cfg, key, fo)
 	prog.done()
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -53,7 +54,16 @@ func runInfo(ctx context.Context, e *env, opts any, args []string) error {
 			return usageErrorf("-stats is for forward vaults")
 		}
 	}
-	cfg, err := vault.Load(configPath(args[0], o.open.config, name))
+	var cfg *vault.Config
+	var err error
+	if isS3(args[0]) && o.open.config == "" && !o.reverse {
+		cfg, err = e.peekConfig(ctx, args[0], &o.open, name)
+		if errors.Is(err, errS3Bucket) || errors.Is(err, errS3Access) || errors.Is(err, errS3Endpoint) || errors.Is(err, errUsage) {
+			return err
+		}
+	} else {
+		cfg, err = vault.Load(configPath(args[0], o.open.config, name))
+	}
 	if err != nil {
 		return mark(errLoadConf, fmt.Errorf("loading config file failed: %w", err))
 	}
@@ -62,12 +72,17 @@ func runInfo(ctx context.Context, e *env, opts any, args []string) error {
 		return nil
 	}
 	e.infow = e.stderr
-	cfg, key, err := e.unlockKey(ctx, args[0], &o.open)
+	loc, err := e.locate(ctx, args[0], &o.open.s3, nil)
+	if err != nil {
+		return err
+	}
+	defer loc.close()
+	cfg, key, err := e.unlockKey(ctx, loc, &o.open)
 	if err != nil {
 		return err
 	}
 	defer key.Destroy()
-	rep, err := fsck.Check(ctx, args[0], cfg, key, &fsck.Options{SkipContent: true})
+	rep, err := loc.check(ctx, cfg, key, &fsck.Options{SkipContent: true})
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ type initOptions struct {
 	quiet     bool
 	reverse   bool
 	devrandom bool
+	s3        s3Flags
 	// fido2Assert are -fido2-assert-option values: "-t X" for fido2-assert,
 	// stored in the config (gocryptfs 2.5+).
 	fido2Assert stringList
@@ -63,6 +64,7 @@ outside 10..28, fail with exit code 24; -longnamemax outside 62..255 with 1.`,
 		fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
 		fs.BoolVar(&o.reverse, "reverse", false, "create .gocryptfs.reverse.conf in a plaintext directory for reverse mode (implies -aessiv)")
 		fs.BoolVar(&o.devrandom, "devrandom", false, "obsolete, ignored")
+		o.s3.register(fs)
 		return o
 	},
 	run: runInit,
@@ -114,17 +116,22 @@ func runInit(ctx context.Context, e *env, opts any, args []string) error {
 	if err := checkCipherDir(dir); err != nil {
 		return err
 	}
+	if isS3(dir) && o.reverse {
+		return usageErrorf("-reverse configures a local plaintext directory, not a bucket")
+	}
 	cfgName := vault.DefaultFile
 	if o.reverse {
 		cfgName = vault.ReverseFile
 	}
 	cfgPath := configPath(dir, o.config, cfgName)
-	if !o.reverse {
+	if !o.reverse && !isS3(dir) {
 		if err := checkEmpty(dir); err != nil {
 			return err
 		}
 	}
-	if _, err := os.Lstat(cfgPath); err == nil {
+	if isS3(dir) && o.config == "" {
+		cfgPath = "" // in the bucket, which must be empty
+	} else if _, err := os.Lstat(cfgPath); err == nil {
 		return mark(errInit, fmt.Errorf("config file %q already exists", cfgPath))
 	}
 
@@ -145,6 +152,9 @@ func runInit(ctx context.Context, e *env, opts any, args []string) error {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
 			return err
+		}
+		if isS3(dir) {
+			abs = dir
 		}
 		cred, err := e.fido2Register(ctx, o.secret.fido2, filepath.Base(abs))
 		if err != nil {
@@ -169,6 +179,10 @@ func runInit(ctx context.Context, e *env, opts any, args []string) error {
 		}
 		if err := cfg.WriteFile(cfgPath); err != nil {
 			return mark(errWriteConf, err)
+		}
+	} else if isS3(dir) {
+		if err := e.createInBucket(ctx, dir, &o.s3, pw, &sealfs.CreateOptions{Options: *vopts, ConfigPath: cfgPath, MasterKey: key}); err != nil {
+			return err
 		}
 	} else {
 		f, err := sealfs.Create(dir, pw, &sealfs.CreateOptions{Options: *vopts, ConfigPath: cfgPath, MasterKey: key})
@@ -236,4 +250,25 @@ func (e *env) printMasterKey(key *vault.Key) {
 	fmt.Fprintf(e.stdout, "If the gocryptfs.conf file becomes corrupted or you ever forget your password,\n"+
 		"there is only one hope for recovery: The master key. Print it to a piece of\n"+
 		"paper and store it in a drawer. This message is only printed once.\n")
+}
+
+// createInBucket makes a new vault in an empty bucket prefix.
+func (e *env) createInBucket(ctx context.Context, arg string, s3f *s3Flags, pw []byte, co *sealfs.CreateOptions) error {
+	loc, err := e.locate(ctx, arg, s3f, nil)
+	if err != nil {
+		return err
+	}
+	f, err := sealfs.CreateStore(loc.s3, pw, co)
+	if err != nil {
+		loc.close()
+		if errors.Is(err, sealfs.ErrNotEmpty) {
+			return mark(errCipherDir, err)
+		}
+		return mark(errWriteConf, err)
+	}
+	err = f.Close()
+	if cerr := loc.close(); err == nil {
+		err = cerr
+	}
+	return mark(errInit, err)
 }

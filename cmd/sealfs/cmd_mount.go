@@ -178,6 +178,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.StringVar(&o.fsname, "fsname", "", "file system `NAME` shown by df (default: CIPHERDIR)")
 		fs.BoolVar(&o.remount, "remount", false, "change the mount on MOUNTPOINT between -ro and -rw in place (mount -o remount,ro MOUNTPOINT runs this through mount.fuse3; root only)")
 		fs.StringVar(&o.fstype, "fstype", "sealfs", "file system `TYPE` in /proc/self/mountinfo, as fuse.TYPE (fuse.TYPE-reverse with -reverse); \"gocryptfs\" for scripts and GUIs that look for gocryptfs mounts")
+		fs.DurationVar(&o.open.s3.writeBack, "write-back", 5*time.Second, "s3:// vaults: upload a file `DURATION` after its last close (0: in the close)")
 		fs.DurationVar(&o.idle, "idle", 0, "unmount after `DURATION` without activity")
 		fs.DurationVar(&o.idle, "i", 0, "same as -idle")
 		fs.BoolVar(&o.shared, "sharedstorage", false, "other instances or programs change CIPHERDIR while mounted: no kernel caching (otherwise such changes show within 1 s)")
@@ -326,6 +327,9 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	if err := checkCipherDir(cipherDir); err != nil {
 		return err
+	}
+	if isS3(cipherDir) && o.extra.reverse {
+		return usageErrorf("-reverse reads a local plaintext directory; to put its encrypted view in a bucket, use sealfs export PLAINDIR %s", cipherDir)
 	}
 	if err := checkMountpoint(cipherDir, mnt, o.nonempty, o.extra.reverse); err != nil {
 		return err
@@ -595,7 +599,7 @@ func (e *env) daemonize(ctx context.Context, o *mountOptions, cipherDir string) 
 		if err := o.open.secret.validate(); err != nil {
 			return err
 		}
-		cfg, err := loadConfig(configPath(cipherDir, o.open.config, o.configName()))
+		cfg, err := e.peekConfig(ctx, cipherDir, &o.open, o.configName())
 		if err != nil {
 			return err
 		}

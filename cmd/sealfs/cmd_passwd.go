@@ -5,6 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
+
+	"github.com/sealfs/sealfs"
 
 	"github.com/sealfs/sealfs/vault"
 )
@@ -15,6 +18,7 @@ type passwdOptions struct {
 	config  string
 	quiet   bool
 	reverse bool
+	s3      s3Flags
 }
 
 var cmdPasswd = &command{
@@ -40,6 +44,7 @@ CONFIG.bak (exit code 7 if that fails).`,
 		fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages")
 		fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
 		fs.BoolVar(&o.reverse, "reverse", false, "change the password of PLAINDIR/.gocryptfs.reverse.conf")
+		o.s3.register(fs)
 		return o
 	},
 	run: runPasswd,
@@ -58,15 +63,20 @@ func runPasswd(ctx context.Context, e *env, opts any, args []string) error {
 	if o.scryptN != 0 && (o.scryptN < vault.MinScryptLogN || o.scryptN > maxScryptLogN) {
 		return mark(errWriteConf, fmt.Errorf("-scryptn %d is out of range %d..%d", o.scryptN, vault.MinScryptLogN, maxScryptLogN))
 	}
-	if err := checkCipherDir(dir); err != nil {
-		return err
-	}
 	name := vault.DefaultFile
 	if o.reverse {
 		name = vault.ReverseFile
 	}
-	cfgPath := configPath(dir, o.config, name)
-	cfg, err := loadConfig(cfgPath)
+	if isS3(dir) && o.reverse {
+		return usageErrorf("-reverse is for local plaintext directories")
+	}
+	loc, err := e.locate(ctx, dir, &o.s3, nil)
+	if err != nil {
+		return err
+	}
+	defer loc.close()
+	cfgPath := loc.configPath(o.config, name)
+	cfg, err := loc.loadConfig(o.config, name)
 	if err != nil {
 		return err
 	}
@@ -103,13 +113,24 @@ func runPasswd(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	if givenKey {
 		bak := cfgPath + ".bak"
-		if err := vault.BackupFile(cfgPath); err != nil {
+		if cfgPath == "" {
+			bak = strings.TrimSuffix(dir, "/") + "/" + name + ".bak"
+			err = backupStoreConfig(loc.s3, name)
+		} else {
+			err = vault.BackupFile(cfgPath)
+		}
+		if err != nil {
 			return mark(errInit, fmt.Errorf("backing up the config: %w", err))
 		}
 		e.infof("A copy of the old config file has been created at %q.\n"+
 			"Delete it after you have verified that you can access your files with the new password.\n", bak)
 	}
-	if err := cfg.WriteFile(cfgPath); err != nil {
+	if cfgPath == "" {
+		err = sealfs.WriteConfig(loc.s3, cfg)
+	} else {
+		err = cfg.WriteFile(cfgPath)
+	}
+	if err != nil {
 		return mark(errWriteConf, err)
 	}
 	e.infof("Password changed.\n")

@@ -74,6 +74,14 @@ func exitCode(err error) int {
 		return exitMount
 	case errors.Is(err, errCtlSock):
 		return exitCtlSock
+	case errors.Is(err, errS3Bucket):
+		return exitS3Bucket
+	case errors.Is(err, errS3Access):
+		return exitS3Access
+	case errors.Is(err, errS3Endpoint):
+		return exitS3Endpoint
+	case errors.Is(err, errS3Cache):
+		return exitS3Cache
 	case errors.Is(err, errExclude):
 		return exitExclude
 	case errors.Is(err, errFIDO2):

@@ -92,6 +92,7 @@ type openFlags struct {
 	format formatFlags
 	config string
 	quiet  bool
+	s3     s3Flags
 	// Library options set by the command, not by flags of their own here.
 	noPrealloc, sharedStorage bool
 	noAtime, noDirAtime       bool
@@ -105,10 +106,16 @@ func (o *openFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.config, "config", "", "use the config `FILE` instead of CIPHERDIR/gocryptfs.conf")
 	fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages or progress line")
 	fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
+	o.s3.register(fs)
 }
 
 // checkCipherDir checks that dir is an existing directory (exit code 6).
+// An s3:// location is checked when it is opened (see locate).
 func checkCipherDir(dir string) error {
+	if isS3(dir) {
+		_, _, err := parseS3(dir)
+		return err
+	}
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return mark(errCipherDir, fmt.Errorf("invalid cipherdir: %w", err))
@@ -202,12 +209,25 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 	if o.format.aessiv && o.format.xchacha {
 		return nil, usageErrorf("-aessiv and -xchacha cannot be used together")
 	}
-	if err := checkCipherDir(dir); err != nil {
+	if o.sharedStorage {
+		o.s3.metaTTL = -1 // other clients' changes show at once
+	}
+	loc, err := e.locate(ctx, dir, &o.s3, o.logger)
+	if err != nil {
 		return nil, err
 	}
+	f, err := e.openAt(ctx, loc, o, readOnly, onCorrupt)
+	if err != nil {
+		loc.close()
+	}
+	return f, err
+}
+
+// openAt unlocks the vault at loc.
+func (e *env) openAt(ctx context.Context, loc *location, o *openFlags, readOnly bool, onCorrupt func(string, error)) (*sealfs.FS, error) {
 	opts := &sealfs.Options{
 		ReadOnly:   readOnly,
-		ConfigPath: configPath(dir, o.config, vault.DefaultFile),
+		ConfigPath: loc.configPath(o.config, vault.DefaultFile),
 		OnCorrupt:  onCorrupt,
 		// Set by mount (-noprealloc, -sharedstorage).
 		NoPrealloc:    o.noPrealloc,
@@ -226,12 +246,12 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 		defer key.Destroy()
 		opts.MasterKey = key
 		opts.Format = o.format.options()
-		if data, ok := onceConfig(opts.ConfigPath); ok {
+		if data, ok := onceConfig(opts.ConfigPath); ok && opts.ConfigPath != "" {
 			if opts.Config, err = vault.Parse(data); err != nil {
 				return nil, mark(errOpenConf, err)
 			}
 		}
-		f, err := sealfs.Open(dir, nil, opts)
+		f, err := loc.open(nil, opts)
 		if err != nil {
 			return nil, openError(err)
 		}
@@ -239,7 +259,7 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 	}
 	// Load the config first so that a missing one is reported before the
 	// password is asked for.
-	cfg, err := loadConfig(opts.ConfigPath)
+	cfg, err := loc.loadConfig(o.config, vault.DefaultFile)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +272,7 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 	}
 	defer clear(pw)
 	opts.Config = cfg // read once: -config may be a pipe
-	f, err := sealfs.Open(dir, pw, opts)
+	f, err := loc.open(pw, opts)
 	if err != nil {
 		return nil, openError(err)
 	}

@@ -235,6 +235,9 @@ func hostStat(fi fs.FileInfo) *store.Stat {
 
 // overlap reports whether one of the directories contains the other.
 func overlap(a, b string) (bool, error) {
+	if isS3(a) || isS3(b) {
+		return false, nil // a bucket never overlaps a local directory
+	}
 	ra, err := realAbs(a)
 	if err != nil {
 		return false, err

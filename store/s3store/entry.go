@@ -36,8 +36,9 @@ import (
 // cache directory, written before the first write to a part, and a new
 // Store uploads what an earlier one left behind.
 type entry struct {
-	s  *Store
-	id string // names the local file and state file in the cache
+	s   *Store
+	id  string // names the local file and state file in the cache
+	ino uint64 // kept through renames (see inoOf)
 
 	mu sync.Mutex
 	// key is where the object is (it follows renames).
@@ -63,6 +64,7 @@ type entry struct {
 	mtime time.Time
 
 	refs     int  // open files
+	released bool // no longer in the Store's map: not to be opened again
 	dirty    bool // content or metadata differ from the object
 	gone     bool // removed: never uploaded again
 	conflict error
@@ -115,6 +117,8 @@ func (e *entry) save() error {
 
 // drop removes the entry's files from the cache (e.mu held).
 func (e *entry) drop() {
+	e.released = true
+	e.parts = nil
 	if e.local != nil {
 		e.local.Close()
 		e.local = nil
@@ -292,7 +296,7 @@ func (e *entry) readAt(ctx context.Context, rd *reader, p []byte, off int64) (in
 func (e *entry) info() objInfo {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return objInfo{kind: kFile, size: e.size, mtime: e.mtime, mode: e.mode, etag: e.base}
+	return objInfo{kind: kFile, size: e.size, mtime: e.mtime, mode: e.mode, etag: e.base, ino: e.ino}
 }
 
 // ConflictError is the error of an upload that would have replaced a

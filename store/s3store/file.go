@@ -24,6 +24,15 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, e
 	write := flag&(os.O_WRONLY|os.O_RDWR) != 0
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for {
+		f, err := s.openFile(name, flag, perm, write)
+		if err != errReleased {
+			return f, err
+		}
+	}
+}
+
+func (s *Store) openFile(name string, flag int, perm fs.FileMode, write bool) (store.File, error) {
 	key := s.key(name)
 	if s.entry(key) == nil {
 		s.meta.forget(key) // the current version, not one seen a moment ago
@@ -68,6 +77,9 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, e
 		}
 	}
 	e, err := s.openEntry(key, oi, created)
+	if err == errReleased {
+		return nil, err
+	}
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}
@@ -82,6 +94,8 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, e
 	return f, nil
 }
 
+var errReleased = errors.New("entry released")
+
 // openEntry returns the entry of key for one more open file, making it
 // from what lookup found (a new, empty object if created).
 func (s *Store) openEntry(key string, oi objInfo, created bool) (*entry, error) {
@@ -90,10 +104,20 @@ func (s *Store) openEntry(key string, oi objInfo, created bool) (*entry, error) 
 	if e == nil {
 		e = &entry{s: s, id: randHex(8), key: key, base: oi.etag, baseSize: oi.size, valid: oi.size, size: oi.size,
 			mode: oi.mode, mtime: oi.mtime}
+		e.ino = inoOf(key, oi.etag)
+		if created {
+			e.ino = inoOf(key, e.id)
+		}
 		s.entries[key] = e
 	}
 	s.emu.Unlock()
 	e.mu.Lock()
+	if e.released {
+		// Its upload finished meanwhile and let it go: what
+		// lookup saw is out of date.
+		e.mu.Unlock()
+		return nil, errReleased
+	}
 	defer e.mu.Unlock()
 	e.refs++
 	e.cancelPending()
@@ -101,11 +125,13 @@ func (s *Store) openEntry(key string, oi objInfo, created bool) (*entry, error) 
 		// The new file is an entry only until its first upload: saved,
 		// so that it is uploaded even if this process dies first.
 		e.dirty = true
-		if err := e.ensureLocal(); err != nil {
-			return e, err
+		err := e.ensureLocal()
+		if err == nil {
+			err = e.save()
 		}
-		if err := e.save(); err != nil {
-			return e, err
+		if err != nil {
+			e.refs--
+			return nil, err
 		}
 	}
 	return e, nil

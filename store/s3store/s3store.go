@@ -34,6 +34,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -46,6 +47,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -178,7 +180,7 @@ func New(ctx context.Context, o *Options) (*Store, error) {
 		s.meta.ttl = DefaultMetaTTL
 	}
 	if _, err := o.Client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &o.Bucket}); err != nil {
-		return nil, fmt.Errorf("s3store: bucket %s: %w", o.Bucket, mapErr(err))
+		return nil, bucketError(o.Bucket, err)
 	}
 	if err := s.openCache(o); err != nil {
 		return nil, err
@@ -220,6 +222,44 @@ func (s *Store) openCache(o *Options) error {
 	}
 	s.cache.lock = lock
 	return nil
+}
+
+// Errors of New, telling apart what a user must fix.
+var (
+	// ErrNoBucket: the bucket does not exist (matches fs.ErrNotExist).
+	ErrNoBucket = fmt.Errorf("no such bucket: %w", fs.ErrNotExist)
+	// ErrAccessDenied: the endpoint refused the credentials or the
+	// access (matches fs.ErrPermission).
+	ErrAccessDenied = fmt.Errorf("access denied (check the credentials): %w", fs.ErrPermission)
+	// ErrUnreachable: no answer from the endpoint.
+	ErrUnreachable = errors.New("endpoint unreachable")
+)
+
+// bucketError classifies the failure of the first request to a bucket.
+func bucketError(bucket string, err error) error {
+	var re *awshttp.ResponseError
+	var ne net.Error
+	if errors.As(err, &re) && re.HTTPStatusCode() == 0 || errors.As(err, &ne) {
+		// No HTTP answer at all: connection refused, DNS, timeout.
+		return fmt.Errorf("s3store: bucket %s: %w: %w", bucket, ErrUnreachable, err)
+	}
+	if errors.As(err, &re) {
+		switch re.HTTPStatusCode() {
+		case 404:
+			return fmt.Errorf("s3store: bucket %s: %w", bucket, ErrNoBucket)
+		case 401, 403:
+			return fmt.Errorf("s3store: bucket %s: %w", bucket, ErrAccessDenied)
+		}
+		return fmt.Errorf("s3store: bucket %s: %w", bucket, mapErr(err))
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("s3store: bucket %s: %w", bucket, mapErr(err))
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("s3store: bucket %s: %w: %w", bucket, ErrUnreachable, err)
 }
 
 // ErrCacheBusy: another Store (in this or another process) uses the
@@ -293,6 +333,7 @@ func (s *Store) loadEntry(id string) (*entry, error) {
 		return nil, fmt.Errorf("key %q is outside the prefix %q", p.Key, s.prefix)
 	}
 	e.key, e.base, e.baseSize, e.valid, e.token = p.Key, p.Base, p.BaseSize, p.Valid, p.Token
+	e.ino = inoOf(e.key, e.id)
 	e.mode, e.mtime = fs.FileMode(p.Mode).Perm(), time.Unix(0, p.Mtime)
 	f, err := os.OpenFile(e.localPath(), os.O_RDWR, 0)
 	if err != nil {
@@ -554,6 +595,7 @@ type objInfo struct {
 	mtime time.Time
 	mode  fs.FileMode // permission bits
 	etag  string
+	ino   uint64 // 0: from the key and ETag (see inoOf)
 }
 
 func parseMeta(m map[string]string, lastMod *time.Time, def fs.FileMode) (time.Time, fs.FileMode) {
@@ -737,10 +779,29 @@ func (s *Store) parentDir(name string) error {
 	return syscall.ENOTDIR
 }
 
-func (s *Store) info(name string, oi objInfo) fs.FileInfo {
+// inoOf numbers a file: objects have no inodes. A directory's number
+// comes from its key; a file's from its key and its version (ETag), or
+// from the entry that holds it, which keeps its number through renames:
+// a name that is written anew, or that another file is renamed onto,
+// must not get the number of the file it replaced, which a kernel may
+// still remember.
+func inoOf(parts ...string) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte(s.key(name)))
-	ino := h.Sum64() | 1<<63 // an object has no inode: a number from its key, never 0
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return h.Sum64() | 1<<63 // never 0
+}
+
+func (s *Store) info(name string, oi objInfo) fs.FileInfo {
+	ino := oi.ino
+	if ino == 0 {
+		ino = inoOf(s.key(name), oi.etag)
+		if oi.kind == kDir {
+			ino = inoOf(s.key(name))
+		}
+	}
 	st := store.Stat{Ino: ino, Nlink: 1, Size: oi.size, Mtime: oi.mtime, Atime: oi.mtime, Ctime: oi.mtime, Blksize: 4096,
 		Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
 	switch oi.kind {

@@ -62,8 +62,12 @@ func client(c *testweed.Cluster, cnt *counter) *s3.Client {
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, ""),
 	}
+	// A stuck request fails the test instead of hanging it.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = time.Minute
+	o.HTTPClient = &http.Client{Transport: tr}
 	if cnt != nil {
-		cnt.next = http.DefaultTransport
+		cnt.next = tr
 		o.HTTPClient = &http.Client{Transport: cnt}
 	}
 	return s3.New(o)
