@@ -133,6 +133,11 @@ func (r *root) toErrno(op, path string, err error) syscall.Errno {
 		r.log.Error("corrupt ciphertext", "op", op, "path", path, "err", err)
 		return syscall.EIO
 	case errors.As(err, &errno):
+		if errno == syscall.EIO {
+			// An I/O error the store explains (a refused upload to a
+			// bucket, say): the log names the file.
+			r.log.Error("I/O error", "op", op, "path", path, "err", err)
+		}
 		return errno
 	case errors.Is(err, iofs.ErrNotExist):
 		return syscall.ENOENT

@@ -26,6 +26,7 @@ type exportOptions struct {
 	quiet   bool
 	exclude excludeFlags
 	oneFS   bool
+	s3      s3Flags
 }
 
 var cmdExport = &command{
@@ -50,6 +51,11 @@ need root, as with rsync).
 With -tar, the view is written as a tar archive to OUTDIR, or to stdout
 when OUTDIR is "-".
 
+OUTDIR may be s3://BUCKET/PREFIX: the view is written to the bucket in
+the layout sealfs and rclone use for vaults there (see "sealfs help
+mount"), incrementally as to a directory; FIFOs, sockets and device
+nodes are reported and skipped.
+
 -exclude PATH (-e), -exclude-wildcard PATTERN (-ew), -exclude-from FILE
 and -one-file-system leave objects out as for "sealfs mount -reverse"
 (gitignore patterns; see "sealfs help mount"); what an earlier export
@@ -66,6 +72,7 @@ code is then 11. A progress line is shown when stderr is a terminal.`,
 		fs.BoolVar(&o.tar, "tar", false, "write a tar archive (to stdout with OUTDIR \"-\")")
 		fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages or progress line")
 		fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
+		o.s3.register(fs)
 		return o
 	},
 	run: runExport,
@@ -168,7 +175,19 @@ func runExport(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	defer done()
 	x := &exporter{e: e, v: v, prog: newProgress(e)}
-	if o.tar || out == "-" {
+	if isS3(out) {
+		if o.tar {
+			return usageErrorf("-tar writes a file or stdout, not a bucket")
+		}
+		loc, lerr := e.locate(ctx, out, &o.s3, nil)
+		if lerr != nil {
+			return lerr
+		}
+		err = x.toStore(ctx, loc.s3)
+		if cerr := loc.close(); err == nil {
+			err = cerr
+		}
+	} else if o.tar || out == "-" {
 		w := e.stdout
 		if out != "-" {
 			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)

@@ -106,6 +106,22 @@ func (e *env) unlockKey(ctx context.Context, loc *location, o *openFlags) (*vaul
 	return cfg, key, nil
 }
 
+// openKey locates the vault at arg and unlocks its key. The caller
+// closes the location (for a bucket vault, that uploads what waits) and
+// destroys the key.
+func (e *env) openKey(ctx context.Context, arg string, o *openFlags) (*location, *vault.Config, *vault.Key, error) {
+	loc, err := e.locate(ctx, arg, &o.s3, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, key, err := e.unlockKey(ctx, loc, o)
+	if err != nil {
+		loc.close()
+		return nil, nil, nil, err
+	}
+	return loc, cfg, key, nil
+}
+
 // unlockConfig reads the password and unwraps the master key of cfg.
 func (e *env) unlockConfig(ctx context.Context, cfg *vault.Config, s *secretFlags) (*vault.Key, error) {
 	if err := s.forConfig(cfg); err != nil {
@@ -133,15 +149,11 @@ func runFsck(ctx context.Context, e *env, opts any, args []string) error {
 	if isReverseDir(dir, o.open.config) {
 		return usageErrorf("%s is a reverse-mode plaintext directory; fsck checks ciphertext (e.g. the output of sealfs export)", dir)
 	}
-	loc, err := e.locate(ctx, dir, &o.open.s3, nil)
+	loc, cfg, key, err := e.openKey(ctx, dir, &o.open)
 	if err != nil {
 		return err
 	}
 	defer loc.close()
-	cfg, key, err := e.unlockKey(ctx, loc, &o.open)
-	if err != nil {
-		return err
-	}
 	defer key.Destroy()
 	prog := newProgress(e)
 	var mu sync.Mutex // the progress callback runs on its own goroutine
@@ -171,6 +183,9 @@ func runFsck(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	rep, err := loc.check(ctx, cfg, key, fo)
 	prog.done()
+	if err == nil {
+		err = loc.close() // a bucket vault's repairs are uploaded
+	}
 	if err != nil {
 		return err
 	}

@@ -72,15 +72,11 @@ func runInfo(ctx context.Context, e *env, opts any, args []string) error {
 		return nil
 	}
 	e.infow = e.stderr
-	loc, err := e.locate(ctx, args[0], &o.open.s3, nil)
+	loc, cfg, key, err := e.openKey(ctx, args[0], &o.open)
 	if err != nil {
 		return err
 	}
 	defer loc.close()
-	cfg, key, err := e.unlockKey(ctx, loc, &o.open)
-	if err != nil {
-		return err
-	}
 	defer key.Destroy()
 	rep, err := loc.check(ctx, cfg, key, &fsck.Options{SkipContent: true})
 	if err != nil {

@@ -191,6 +191,19 @@
 // for init and passwd, as in gocryptfs, and to stderr for the other
 // commands; -q silences them.
 //
+// # Vaults in S3 buckets
+//
+// init, mount (forward), ls, cat, decrypt, encrypt, fsck, info and passwd
+// take s3://BUCKET/PREFIX for CIPHERDIR, and export takes it for OUTDIR.
+// The bucket holds an ordinary gocryptfs vault (symlinks as rclone's
+// NAME.rclonelink objects). Endpoint and credentials come from the
+// standard AWS variables and files (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_PROFILE, ~/.aws). Writes go
+// through a cache on local disk (-cache-dir, -cache-max-size) and are
+// uploaded on fsync and close (a mount waits -write-back, 5 s, after the
+// last close); an upload that would overwrite another client's change is
+// refused with EIO and the content kept in the cache's conflicts folder.
+//
 // # Exit codes
 //
 // Errors are printed as one line on stderr starting with "sealfs: ". The
@@ -221,4 +234,12 @@
 //	29  bad exclusions: -exclude-from unreadable, a path outside PLAINDIR,
 //	    exclusions without -reverse
 //	31  -fido2: fido2-cred or fido2-assert failed or printed no usable result
+//
+// and for vaults in S3 buckets (s3://BUCKET/PREFIX), sealfs' own:
+//
+//	40  the bucket does not exist
+//	41  the endpoint refused the credentials or the access
+//	42  the endpoint does not answer, or its URL is refused (plain http to
+//	    a host that is not loopback without -s3-allow-http)
+//	43  the write-back cache folder is in use by another process
 package main
