@@ -41,3 +41,72 @@ bench_cleanup() {
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc -l; }
 dropcaches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# The workload steps and the table helpers of compare.sh and s3.sh; step
+# uses quick, stream_mb and tarball, set by the script.
+# Server CPU time (user + system, seconds) of process $1.
+cputime() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+# step NAME MNT PID -> runs one step of the workload on MNT (served by PID)
+# and prints "name wall_seconds server_cpu_seconds" (IOPS steps: "name iops
+# server_cpu_microseconds_per_io").
+step() {
+  local name=$1 m=$2 pid=$3 t c0 v
+  local fiosize=256M; [ $quick = 1 ] && fiosize=64M
+  local rt=10; [ $quick = 1 ] && rt=4
+  case $name in
+    read*|md5sum*|ls*|randread*) dropcaches ;;
+  esac
+  c0=$(cputime "$pid"); t=$(now)
+  case $name in
+    write*) dd if=/dev/zero of="$m/stream" bs=1M count=$stream_mb conv=fsync status=none ;;
+    read*) dd if="$m/stream" of=/dev/null bs=1M status=none; rm -f "$m/stream" ;;
+    untar*) tar -C "$m" -xf "$tarball"; sync ;;
+    md5sum*) (cd "$m" && find src -type f -print0 | xargs -0 md5sum >/dev/null) ;;
+    ls*) ls -lR "$m/src" >/dev/null ;;
+    rm*) rm -rf "$m/src" ;;
+    randread*)
+      fio --name=prep --directory="$m" --filename=fio.dat --size=$fiosize --rw=write --bs=1M --end_fsync=1 >/dev/null
+      dropcaches; c0=$(cputime "$pid")
+      v=$(fio --name=rr --directory="$m" --filename=fio.dat --size=$fiosize --rw=randread --bs=4k --iodepth=1 --runtime=$rt --time_based --output-format=terse --terse-version=3 | awk -F';' '{print $8}') ;;
+    randwrite*)
+      v=$(fio --name=rw --directory="$m" --filename=fio.dat --size=$fiosize --rw=randwrite --bs=4k --iodepth=1 --runtime=$rt --time_based --output-format=terse --terse-version=3 | awk -F';' '{print $49}')
+      rm -f "$m/fio.dat" ;;
+  esac
+  local cpu; cpu=$(echo "$(cputime "$pid") - $c0" | bc -l)
+  case $name in
+    # IOPS steps run for a fixed time, so the faster server does more
+    # I/O in it: compare CPU per I/O (microseconds) instead.
+    *iops) [ -n "${v:-}" ] && [ "$v" != 0 ] || { echo "$name: fio gave no IOPS" >&2; exit 1; }
+      cpu=$(echo "$cpu * 1000000 / ($v * $rt)" | bc -l) ;;
+  esac
+  [ -n "${v:-}" ] || v=$(elapsed "$t")
+  echo "$name $v $cpu"
+}
+
+# selected STEP: whether STEP runs (-only, with what it needs).
+selected() {
+  [ -z "$only" ] && return 0
+  local want=",$only,"
+  case $want in *,md5sum,* | *,ls,* | *,rm,* | *,untar,*) want="$want,untar,rm," ;; esac
+  case $want in *,read,* | *,write,*) want="$want,write,read," ;; esac
+  case $want in *,randwrite,* | *,randread,*) want="$want,randread,randwrite," ;; esac
+  case $want in *",$1,"*) return 0 ;; esac
+  return 1
+}
+
+# ratio_range RESULTS STEP: the lowest and highest ratio of one round
+# (gocryptfs and sealfs back to back), as "min-max".
+ratio_range() {
+  awk -v k="$2" '$2 == k { if ($1 == "g") g[++ng] = $3; else s[++ns] = $3 }
+    END {
+      for (i = 1; i <= ng && i <= ns; i++) {
+        r = (k ~ /iops$/) ? s[i] / g[i] : g[i] / s[i]
+        if (i == 1 || r < lo) lo = r
+        if (i == 1 || r > hi) hi = r
+      }
+      printf "%.2f-%.2f", lo, hi
+    }' "$1"
+}
+
+median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }

@@ -179,6 +179,7 @@ CIPHERDIR MOUNTPOINT" is the same as "sealfs mount".`,
 		fs.BoolVar(&o.remount, "remount", false, "change the mount on MOUNTPOINT between -ro and -rw in place (mount -o remount,ro MOUNTPOINT runs this through mount.fuse3; root only)")
 		fs.StringVar(&o.fstype, "fstype", "sealfs", "file system `TYPE` in /proc/self/mountinfo, as fuse.TYPE (fuse.TYPE-reverse with -reverse); \"gocryptfs\" for scripts and GUIs that look for gocryptfs mounts")
 		fs.DurationVar(&o.open.s3.writeBack, "write-back", 5*time.Second, "s3:// vaults: upload a file `DURATION` after its last close (0: in the close)")
+		fs.BoolVar(&o.open.s3.syncUpload, "sync-upload", false, "s3:// vaults: fsync uploads at once (default: fsync makes the data durable in the cache, uploaded -write-back later)")
 		fs.DurationVar(&o.idle, "idle", 0, "unmount after `DURATION` without activity")
 		fs.DurationVar(&o.idle, "i", 0, "same as -idle")
 		fs.BoolVar(&o.shared, "sharedstorage", false, "other instances or programs change CIPHERDIR while mounted: no kernel caching (otherwise such changes show within 1 s)")
@@ -422,7 +423,9 @@ func runMount(ctx context.Context, e *env, opts any, args []string) error {
 	if !validFSType(o.fstype) {
 		return usageErrorf("-fstype %q: want letters, digits, '.', '_' or '-'", o.fstype)
 	}
-	if mo.FSName == "" {
+	if mo.FSName == "" && isS3(cipherDir) {
+		mo.FSName = strings.ReplaceAll(cipherDir, ",", "_")
+	} else if mo.FSName == "" {
 		if abs, err := filepath.Abs(cipherDir); err == nil {
 			mo.FSName = strings.ReplaceAll(abs, ",", "_")
 		}

@@ -56,8 +56,9 @@ type s3Flags struct {
 	allowHTTP bool
 	// writeBack is mount's -write-back; metaTTL < 0 turns the lookup
 	// cache off (-sharedstorage).
-	writeBack time.Duration
-	metaTTL   time.Duration
+	writeBack  time.Duration
+	syncUpload bool
+	metaTTL    time.Duration
 }
 
 func (f *s3Flags) register(fs *flag.FlagSet) {
@@ -180,7 +181,7 @@ func (e *env) openS3(ctx context.Context, arg string, f *s3Flags, private bool, 
 		return nil, err
 	}
 	o := &s3store.Options{Client: client, Bucket: bucket, Prefix: prefix, CacheMaxSize: maxSize,
-		WriteBack: f.writeBack, MetaTTL: f.metaTTL, Logger: logger}
+		WriteBack: f.writeBack, SyncUpload: f.syncUpload, MetaTTL: f.metaTTL, Logger: logger}
 	if !private {
 		o.CacheDir = f.cacheDir
 		if o.CacheDir == "" {

@@ -232,6 +232,9 @@ func testS3Mount(t *testing.T) {
 	// it uploads what waits before it exits.
 	mc := startFg(t, "-passfile", pw, v, mnt)
 	tree := smallTree(t)
+	if f := strings.Fields(mountLine(mnt)); len(f) < 1 || f[0] != v {
+		t.Errorf("mount source %q, want %s", mountLine(mnt), v)
+	}
 	sh(t, "", "cp", "-a", tree, filepath.Join(mnt, "cp"))
 	sh(t, "", "tar", "-C", tree, "-cf", filepath.Join(t.TempDir(), "t.tar"), ".")
 	tarDir := filepath.Join(mnt, "tar")

@@ -30,7 +30,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -40,12 +39,24 @@ const (
 	Version = "v0.0.0-20261109003541-7506e5f91cd6"
 )
 
+// TB is what the cluster needs of a test: testing.TB has it, and so has
+// the cluster command the benchmarks run (./internal/testweed/weedcluster).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+}
+
 // Region is the region the gateway answers for (SeaweedFS accepts any).
 const Region = "us-east-1"
 
 // require fails the test where SeaweedFS must be there (CI, or
 // SEALFS_REQUIRE_WEED set) and skips it elsewhere.
-func require(t testing.TB, err error) {
+func require(t TB, err error) {
 	t.Helper()
 	if os.Getenv("CI") != "" || os.Getenv("SEALFS_REQUIRE_WEED") != "" {
 		t.Fatalf("SeaweedFS: %v", err)
@@ -54,7 +65,7 @@ func require(t testing.TB, err error) {
 }
 
 // Binary returns the path of the weed binary, building it on first use.
-func Binary(t testing.TB) string {
+func Binary(t TB) string {
 	t.Helper()
 	if p := os.Getenv("SEALFS_WEED"); p != "" {
 		return p
@@ -197,7 +208,7 @@ type proc struct {
 }
 
 // freePorts returns n distinct free TCP ports on loopback.
-func freePorts(t testing.TB, n int) []int {
+func freePorts(t TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int
@@ -218,7 +229,7 @@ func freePorts(t testing.TB, n int) []int {
 // Start runs a cluster with the given number of volume servers (at least
 // one) and waits until its S3 gateway answers. It is stopped when the
 // test ends.
-func Start(t testing.TB, volumes int) *Cluster {
+func Start(t TB, volumes int) *Cluster {
 	t.Helper()
 	bin := Binary(t)
 	volumes = max(volumes, 1)
@@ -283,7 +294,7 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func (c *Cluster) mkdir(t testing.TB, name string) string {
+func (c *Cluster) mkdir(t TB, name string) string {
 	d := filepath.Join(c.dir, name)
 	if err := os.Mkdir(d, 0o700); err != nil {
 		t.Fatal(err)
@@ -292,7 +303,7 @@ func (c *Cluster) mkdir(t testing.TB, name string) string {
 }
 
 // run starts one server process with its log in the cluster directory.
-func (c *Cluster) run(t testing.TB, bin, name string, args ...string) {
+func (c *Cluster) run(t TB, bin, name string, args ...string) {
 	t.Helper()
 	logPath := filepath.Join(c.dir, name+".log")
 	logf, err := os.Create(logPath)
@@ -317,18 +328,18 @@ func (c *Cluster) run(t testing.TB, bin, name string, args ...string) {
 }
 
 // waitHTTP waits until url answers 200.
-func (c *Cluster) waitHTTP(t testing.TB, url string) {
+func (c *Cluster) waitHTTP(t TB, url string) {
 	t.Helper()
 	c.wait(t, url, func(code int) bool { return code == http.StatusOK })
 }
 
 // waitHTTPAny waits until url answers at all.
-func (c *Cluster) waitHTTPAny(t testing.TB, url string) {
+func (c *Cluster) waitHTTPAny(t TB, url string) {
 	t.Helper()
 	c.wait(t, url, func(int) bool { return true })
 }
 
-func (c *Cluster) wait(t testing.TB, url string, ok func(int) bool) {
+func (c *Cluster) wait(t TB, url string, ok func(int) bool) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	client := &http.Client{Timeout: 2 * time.Second}

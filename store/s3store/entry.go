@@ -69,6 +69,7 @@ type entry struct {
 	gone     bool // removed: never uploaded again
 	conflict error
 	pending  *time.Timer // a deferred upload after the last close
+	queued   int64       // counted in Store.queued while waiting
 }
 
 type partState uint8
@@ -113,6 +114,32 @@ func (e *entry) save() error {
 		return err
 	}
 	return os.Rename(tmp, e.statePath())
+}
+
+// persist makes the entry's local file and state durable on disk (e.mu
+// held).
+func (e *entry) persist() error {
+	if err := e.ensureLocal(); err != nil {
+		return err
+	}
+	if err := e.local.Sync(); err != nil {
+		return err
+	}
+	if err := e.save(); err != nil {
+		return err
+	}
+	for _, p := range []string{e.statePath(), filepath.Dir(e.statePath())} {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // drop removes the entry's files from the cache (e.mu held).
@@ -508,6 +535,16 @@ func (e *entry) cancelPending() {
 		e.s.uploads.Done()
 	}
 	e.pending = nil
+	e.unqueue()
+}
+
+// unqueue takes the entry out of the count of deferred uploads (e.mu
+// held).
+func (e *entry) unqueue() {
+	if e.queued != 0 {
+		e.s.queued.Add(-e.queued)
+		e.queued = 0
+	}
 }
 
 // setMeta changes the mode or times: carried by the next upload when

@@ -1,9 +1,9 @@
 package s3store
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -13,6 +13,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sealfs/sealfs/store"
 )
@@ -122,6 +125,7 @@ func (s *Store) openEntry(key string, oi objInfo, created bool) (*entry, error) 
 	e.refs++
 	e.cancelPending()
 	if created {
+		s.meta.listed(key, false)
 		// The new file is an entry only until its first upload: saved,
 		// so that it is uploaded even if this process dies first.
 		e.dirty = true
@@ -192,11 +196,24 @@ func (f *file) Stat() (fs.FileInfo, error) {
 	return f.s.info(strings.TrimPrefix(key, f.s.prefix), f.e.info()), nil
 }
 
-// Sync uploads the object if it changed.
+// Sync uploads the object if it changed. With Options.WriteBack (and
+// not SyncUpload) it makes the change durable in the cache instead (the
+// local file and its state are synced to disk, and a later Store uploads
+// them if this one cannot) and uploads it WriteBack later.
 func (f *file) Sync() error {
-	f.e.mu.Lock()
-	defer f.e.mu.Unlock()
-	return pathErr("sync", f.name, f.e.upload(f.s.ctx()))
+	e := f.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f.s.writeBack <= 0 || f.s.syncUpload || e.conflict != nil || !e.dirty || e.gone {
+		return pathErr("sync", f.name, e.upload(f.s.ctx()))
+	}
+	if err := e.persist(); err != nil {
+		return pathErr("sync", f.name, err)
+	}
+	if e.pending == nil {
+		f.s.schedule(e, f.s.writeBack)
+	}
+	return nil
 }
 
 // Close ends the file. The last Close of a changed object uploads it, at
@@ -231,7 +248,7 @@ func (f *file) Close() error {
 		f.s.release(e)
 		return nil
 	}
-	if f.s.writeBack > 0 && f.s.pendingBytes()+e.size <= f.s.maxPending && !f.s.isClosed() {
+	if f.s.writeBack > 0 && f.s.queued.Load()+e.size <= f.s.maxPending && !f.s.isClosed() {
 		f.s.schedule(e, f.s.writeBack)
 		return nil
 	}
@@ -251,118 +268,161 @@ func (f *file) ReadDir(int) ([]fs.DirEntry, error) {
 	return nil, pathErr("readdir", f.name, syscall.ENOTDIR)
 }
 
-// pendingBytes is the size of the closed entries waiting for an upload.
-func (s *Store) pendingBytes() int64 {
-	s.emu.Lock()
-	list := make([]*entry, 0, len(s.entries))
-	for _, e := range s.entries {
-		list = append(list, e)
-	}
-	s.emu.Unlock()
-	var n int64
-	for _, e := range list {
-		if e.mu.TryLock() {
-			if e.refs == 0 && e.dirty {
-				n += e.size
-			}
-			e.mu.Unlock()
-		}
-	}
-	return n
-}
-
 // reader reads the parts of an object that are not local, with ranged
-// GETs and, when reads follow each other, read-ahead: a window that
-// doubles up to Options.ReadAhead, the next one fetched in the
-// background while the current one is read.
+// GETs. A read that follows the one before it (or comes a little ahead
+// of it: the kernel sends several reads of a stream at once) goes on
+// reading one open GET to the end of the object, so that a stream costs
+// one request and TCP does the read-ahead; the last pieces read are kept
+// for reads that come a little late. A read elsewhere costs one GET of
+// its own size.
 type reader struct {
 	s       *Store
 	mu      sync.Mutex
-	buf     []byte
-	bufOff  int64
-	bufTag  string // key and ETag the buffer is of
-	lastEnd int64
-	window  int64
-	next    *prefetch
+	tag     string // key and ETag of what is read
+	lastEnd int64  // where the previous read ended
+	// The open GET, positioned at bodyOff.
+	body    io.ReadCloser
+	bodyOff int64
+	// Pieces read from the stream, newest last, for reads that come
+	// late (at most recentMax bytes).
+	recent []piece
 }
 
-type prefetch struct {
-	off  int64
-	tag  string
-	done chan struct{}
-	data []byte
-	err  error
+// sliceWriter writes into a byte slice, and fails past its end.
+type sliceWriter struct {
+	b []byte
+	n int
 }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	if len(p) > len(w.b)-w.n {
+		return 0, io.ErrShortWrite
+	}
+	w.n += copy(w.b[w.n:], p)
+	return len(p), nil
+}
+
+type piece struct {
+	off  int64
+	data []byte
+}
+
+const (
+	streamPiece = 1 << 20 // read from the stream at a time
+	recentMax   = 8 << 20 // kept for late reads
+	skipMax     = 4 << 20 // a read this far ahead of the stream skips to it
+)
 
 // read fills p from the object's bytes at off; limit is where the bytes
 // that may be read from the bucket end.
 func (r *reader) read(ctx context.Context, key, etag string, limit int64, p []byte, off int64) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	tag := key + "\x00" + etag
-	if r.bufTag != tag {
-		r.buf, r.bufTag = nil, tag
+	if tag := key + "\x00" + etag; r.tag != tag {
+		r.closeBody()
+		r.recent, r.tag = nil, tag
 	}
 	n := 0
 	for n < len(p) {
 		at := off + int64(n)
-		if at >= r.bufOff && at < r.bufOff+int64(len(r.buf)) {
-			n += copy(p[n:], r.buf[at-r.bufOff:])
-			continue
-		}
-		if nx := r.next; nx != nil && nx.tag == tag && nx.off == at {
-			<-nx.done
-			r.next = nil
-			if nx.err == nil && len(nx.data) > 0 {
-				r.buf, r.bufOff = nx.data, nx.off
-				continue
-			}
-		}
-		want := int64(len(p) - n)
-		if r.s.readAhead > 0 && at == r.lastEnd && at > 0 {
-			r.window = min(max(2*r.window, 256<<10), r.s.readAhead)
-			want = max(want, r.window)
-		} else {
-			r.window = 0
-		}
-		end := min(at+want, limit)
-		if end <= at {
+		if at >= limit {
 			return n, io.EOF
 		}
-		var b bytes.Buffer
-		b.Grow(int(end - at))
-		if err := r.s.getRange(ctx, key, etag, at, end, &b); err != nil {
+		if m := r.fromRecent(p[n:], at); m > 0 {
+			n += m
+			continue
+		}
+		if r.body != nil && r.bodyOff >= limit {
+			r.closeBody() // the readable part shrank (a truncation)
+		}
+		sequential := at == r.lastEnd && at > 0 || r.body != nil && at >= r.bodyOff && at-r.bodyOff <= skipMax
+		if !sequential || r.s.readAhead < 0 {
+			// One GET of just this read.
+			r.closeBody()
+			end := min(at+int64(len(p)-n), limit)
+			if err := r.s.getRange(ctx, key, etag, at, end, &sliceWriter{b: p[n:]}); err != nil {
+				return n, err
+			}
+			n += int(end - at)
+			continue
+		}
+		if r.body == nil || at < r.bodyOff || at-r.bodyOff > skipMax {
+			if err := r.open(ctx, key, etag, at, limit); err != nil {
+				return n, err
+			}
+		}
+		if err := r.advance(at, limit); err != nil {
+			r.closeBody()
 			return n, err
 		}
-		r.buf, r.bufOff = b.Bytes(), at
 	}
 	r.lastEnd = off + int64(n)
-	// Reading on: fetch the next window meanwhile.
-	if bufEnd := r.bufOff + int64(len(r.buf)); r.window > 0 && r.next == nil && bufEnd < limit {
-		nx := &prefetch{off: bufEnd, tag: tag, done: make(chan struct{})}
-		r.next = nx
-		r.window = min(2*r.window, r.s.readAhead)
-		end := min(bufEnd+r.window, limit)
-		go func() {
-			defer close(nx.done)
-			var b bytes.Buffer
-			b.Grow(int(end - nx.off))
-			nx.err = r.s.getRange(ctx, key, etag, nx.off, end, &b)
-			nx.data = b.Bytes()
-		}()
-	}
 	return n, nil
 }
 
-// close waits for a fetch in flight.
+// fromRecent copies what the kept pieces hold of [at, ...) into p.
+func (r *reader) fromRecent(p []byte, at int64) int {
+	for i := len(r.recent) - 1; i >= 0; i-- {
+		pc := r.recent[i]
+		if at >= pc.off && at < pc.off+int64(len(pc.data)) {
+			return copy(p, pc.data[at-pc.off:])
+		}
+	}
+	return 0
+}
+
+// open starts a GET from at to the end of what may be read.
+func (r *reader) open(ctx context.Context, key, etag string, at, limit int64) error {
+	r.closeBody()
+	in := &s3.GetObjectInput{Bucket: &r.s.bucket, Key: &key, Range: aws.String(fmt.Sprintf("bytes=%d-%d", at, limit-1))}
+	if etag != "" {
+		in.IfMatch = aws.String(etag)
+	}
+	out, err := r.s.c.GetObject(ctx, in)
+	if err != nil {
+		if isPrecondition(err) || etag != "" && errors.Is(mapErr(err), fs.ErrNotExist) {
+			return ErrStale
+		}
+		return mapErr(err)
+	}
+	r.body, r.bodyOff = out.Body, at
+	return nil
+}
+
+// advance reads the stream on to cover at: one piece past it.
+func (r *reader) advance(at, limit int64) error {
+	for r.bodyOff <= at {
+		size := min(int64(streamPiece), limit-r.bodyOff)
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(r.body, buf); err != nil {
+			return err
+		}
+		r.recent = append(r.recent, piece{off: r.bodyOff, data: buf})
+		r.bodyOff += size
+		for kept := int64(len(r.recent)) * streamPiece; kept > recentMax; kept -= streamPiece {
+			r.recent = r.recent[1:]
+		}
+		if r.bodyOff >= limit {
+			r.closeBody()
+			break
+		}
+	}
+	return nil
+}
+
+func (r *reader) closeBody() {
+	if r.body != nil {
+		r.body.Close()
+		r.body = nil
+	}
+}
+
+// close ends the open GET.
 func (r *reader) close() {
 	r.mu.Lock()
-	nx := r.next
-	r.next, r.buf = nil, nil
+	r.closeBody()
+	r.recent = nil
 	r.mu.Unlock()
-	if nx != nil {
-		<-nx.done
-	}
 }
 
 // dirFile lists a directory.

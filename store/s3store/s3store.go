@@ -43,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -67,7 +68,6 @@ const (
 	DefaultPartSize     = 8 << 20
 	DefaultCacheMaxSize = 1 << 30
 	DefaultMetaTTL      = 2 * time.Second
-	DefaultReadAhead    = 8 << 20
 	minPartSize         = 5 << 20 // S3's smallest multipart part but the last
 )
 
@@ -101,9 +101,15 @@ type Options struct {
 	// clients show after at most this long. 0 = DefaultMetaTTL, < 0 = no
 	// reuse.
 	MetaTTL time.Duration
-	// ReadAhead is the largest window of sequential read-ahead. 0 =
-	// DefaultReadAhead, < 0 = none.
+	// ReadAhead < 0 turns streaming reads off: every read is then one
+	// GET of its own size. Otherwise sequential reads go on reading one
+	// GET to the end of the object.
 	ReadAhead int64
+	// SyncUpload makes Sync upload at once also with WriteBack. Without
+	// it, Sync with WriteBack makes the change durable in the cache and
+	// uploads it WriteBack later, as rclone's cache does; a conflict
+	// found then is logged instead of returned.
+	SyncUpload bool
 	// UploadConcurrency is how many parts go up at once. 0 = 4.
 	UploadConcurrency int
 	// Logger gets the outcome of uploads that no caller waits for
@@ -118,6 +124,7 @@ type Store struct {
 	prefix            string // "" or ending in "/"
 	partSize          int64
 	readAhead         int64
+	syncUpload        bool
 	writeBack         time.Duration
 	maxPending        int64
 	uploadConcurrency int
@@ -133,6 +140,10 @@ type Store struct {
 	entries map[string]*entry
 	uploads sync.WaitGroup
 	closed  bool
+	// queued is the size of the closed entries waiting for a deferred
+	// upload; sem bounds the deferred uploads that run at once.
+	queued atomic.Int64
+	sem    chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -155,16 +166,13 @@ func New(ctx context.Context, o *Options) (*Store, error) {
 		p += "/"
 	}
 	s := &Store{c: o.Client, bucket: o.Bucket, prefix: p, partSize: o.PartSize, readAhead: o.ReadAhead,
-		writeBack: o.WriteBack, maxPending: o.CacheMaxSize, uploadConcurrency: o.UploadConcurrency, log: o.Logger,
-		entries: map[string]*entry{}}
+		writeBack: o.WriteBack, syncUpload: o.SyncUpload, maxPending: o.CacheMaxSize, uploadConcurrency: o.UploadConcurrency, log: o.Logger,
+		entries: map[string]*entry{}, sem: make(chan struct{}, 16)}
 	if s.partSize == 0 {
 		s.partSize = DefaultPartSize
 	}
 	if s.partSize < minPartSize {
 		return nil, fmt.Errorf("s3store: part size %d is below S3's minimum of %d", s.partSize, minPartSize)
-	}
-	if s.readAhead == 0 {
-		s.readAhead = DefaultReadAhead
 	}
 	if s.maxPending == 0 {
 		s.maxPending = DefaultCacheMaxSize
@@ -401,6 +409,10 @@ func (s *Store) Close() error {
 // schedule uploads a closed entry after delay, in the background (e.mu
 // held).
 func (s *Store) schedule(e *entry, delay time.Duration) {
+	if e.queued == 0 {
+		e.queued = max(e.size, 1)
+		s.queued.Add(e.queued)
+	}
 	s.uploads.Add(1)
 	e.pending = time.AfterFunc(delay, func() {
 		defer s.uploads.Done()
@@ -409,11 +421,14 @@ func (s *Store) schedule(e *entry, delay time.Duration) {
 }
 
 func (s *Store) backgroundUpload(e *entry) {
+	// A few at a time: a tar extraction leaves thousands waiting.
+	s.sem <- struct{}{}
+	defer func() { <-s.sem }()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.pending = nil
-	if e.refs > 0 || s.isClosed() {
-		return // open again, or Close uploads it
+	if s.isClosed() {
+		return // Close uploads it
 	}
 	err := e.upload(s.ctx())
 	var ce *ConflictError
@@ -431,7 +446,10 @@ func (s *Store) backgroundUpload(e *entry) {
 	default:
 		s.log.Debug("s3store: uploaded", "key", e.key, "size", e.size)
 	}
-	s.release(e)
+	e.unqueue()
+	if e.refs == 0 {
+		s.release(e)
+	}
 }
 
 func (s *Store) isClosed() bool {
@@ -464,11 +482,89 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// metaCache keeps lookups for a short time.
+// metaCache keeps lookups, and the listings of directories, for a short
+// time. A fresh listing answers lookups of names that are not in it
+// without a request, which is what creating many files needs; changes
+// made through the Store keep the listings up to date.
 type metaCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]metaItem
+	ttl   time.Duration
+	mu    sync.Mutex
+	m     map[string]metaItem
+	lists map[string]*listing // by directory key ("" or ending in "/")
+	// changes counts the changes made through the Store: a listing
+	// taken while one happened may miss it and is not kept.
+	changes uint64
+}
+
+type listing struct {
+	names   map[string]bool // "file", "dir/", "link.rclonelink"
+	expires time.Time
+}
+
+// splitKey cuts a key into its directory's key and its last name
+// ("dir/" for a marker).
+func splitKey(key string) (dir, base string) {
+	i := strings.LastIndex(strings.TrimSuffix(key, "/"), "/")
+	return key[:i+1], key[i+1:]
+}
+
+// version is the count of changes, for setListing.
+func (c *metaCache) version() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changes
+}
+
+// setListing records the complete listing of the directory at dirKey,
+// taken when version() was v.
+func (c *metaCache) setListing(dirKey string, names []string, v uint64) {
+	if c.ttl < 0 {
+		return
+	}
+	l := &listing{names: make(map[string]bool, len(names)), expires: time.Now().Add(c.ttl)}
+	for _, n := range names {
+		l.names[n] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.changes != v {
+		return
+	}
+	if c.lists == nil || len(c.lists) > 10000 {
+		c.lists = map[string]*listing{}
+	}
+	c.lists[dirKey] = l
+}
+
+// absent reports whether a fresh listing of dirKey says that name is
+// neither a file, a directory nor a symlink there.
+func (c *metaCache) absent(dirKey, name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.lists[dirKey]
+	if l == nil || time.Now().After(l.expires) {
+		return false
+	}
+	return !l.names[name] && !l.names[name+"/"] && !l.names[name+linkSuffix]
+}
+
+// listed notes that key now exists (or, with gone, no longer does) in the
+// listing of its directory.
+func (c *metaCache) listed(key string, gone bool) {
+	dir, base := splitKey(key)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.changes++
+	if l := c.lists[dir]; l != nil {
+		if gone {
+			delete(l.names, base)
+		} else {
+			l.names[base] = true
+		}
+	}
+	if gone && strings.HasSuffix(key, "/") {
+		delete(c.lists, key)
+	}
 }
 
 type metaItem struct {
@@ -518,6 +614,7 @@ func (c *metaCache) forgetAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m = nil
+	c.lists = nil
 }
 
 func (s *Store) ctx() context.Context { return context.Background() }
@@ -707,6 +804,9 @@ func (s *Store) lookup(name string) (objInfo, error) {
 	if oi, ok := s.meta.get(key); ok {
 		return oi, nil
 	}
+	if s.meta.absent(s.dirKey(path.Dir(name)), path.Base(name)) {
+		return objInfo{}, nil
+	}
 	oi, err := s.lookupRemote(name)
 	if err == nil {
 		s.meta.put(key, oi)
@@ -852,6 +952,9 @@ func (s *Store) Lstat(name string) (fs.FileInfo, error) {
 func (s *Store) put(key string, body io.ReadSeeker, md map[string]string) error {
 	defer s.meta.forget(key)
 	_, err := s.c.PutObject(s.ctx(), &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: body, Metadata: md})
+	if err == nil {
+		s.meta.listed(key, false)
+	}
 	return mapErr(err)
 }
 
@@ -902,6 +1005,7 @@ func (s *Store) getRange(ctx context.Context, key, etag string, start, end int64
 
 func (s *Store) del(key string) error {
 	defer s.meta.forget(key)
+	defer s.meta.listed(key, true)
 	_, err := s.c.DeleteObject(s.ctx(), &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key})
 	return mapErr(err)
 }
@@ -918,6 +1022,7 @@ func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 	if err := s.parentDir(name); err != nil {
 		return pathErr("mkdir", name, err)
 	}
+	v := s.meta.version() + 1 // the marker's own change
 	oi, err := s.lookup(name)
 	if err == nil && oi.kind != kNone {
 		err = fs.ErrExist
@@ -925,12 +1030,16 @@ func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 	if err == nil {
 		err = s.putMarker(s.dirKey(name), meta(time.Now(), perm))
 	}
+	if err == nil {
+		s.meta.setListing(s.dirKey(name), nil, v) // nothing was under it
+	}
 	return pathErr("mkdir", name, err)
 }
 
 // children lists the entries of directory name (one level).
 func (s *Store) children(name string, limit int32) ([]string, error) {
 	pfx := s.dirKey(name)
+	v := s.meta.version()
 	var out []string
 	var token *string
 	for {
@@ -961,11 +1070,14 @@ func (s *Store) children(name string, limit int32) ([]string, error) {
 	}
 	// Files open or waiting here, which the bucket may not have yet.
 	s.emu.Lock()
-	defer s.emu.Unlock()
 	for k := range s.entries {
 		if rest, ok := strings.CutPrefix(k, pfx); ok && rest != "" && !strings.Contains(rest, "/") && !slices.Contains(out, rest) {
 			out = append(out, rest)
 		}
+	}
+	s.emu.Unlock()
+	if limit == 0 {
+		s.meta.setListing(pfx, out, v)
 	}
 	return out, nil
 }
@@ -1017,6 +1129,9 @@ func (s *Store) copyObj(from, to string, md map[string]string, etag string) (str
 		in.CopySourceIfMatch = aws.String(etag)
 	}
 	out, err := s.c.CopyObject(s.ctx(), in)
+	if err == nil {
+		s.meta.listed(to, false)
+	}
 	if err != nil {
 		if etag != "" && isPrecondition(err) {
 			return "", ErrStale
@@ -1089,6 +1204,10 @@ func (s *Store) moveKey(from, to string) error {
 	}
 	s.meta.forget(from)
 	s.meta.forget(to)
+	s.meta.listed(to, false)
+	if !hadObject {
+		s.meta.listed(from, true)
+	}
 	if hadObject {
 		return s.del(from)
 	}
