@@ -125,7 +125,10 @@ printf '%-26s %14s %10s %7s %11s   %9s %9s\n' workload "gocryptfs+rclone" sealfs
 for st in "${steps[@]}"; do
   gv=$(awk -v k="$st" '$1 == "g" && $2 == k {print $3}' "$res" | median)
   sv=$(awk -v k="$st" '$1 == "s" && $2 == k {print $3}' "$res" | median)
-  if [ -z "$gv" ] || [ -z "$sv" ]; then
+  if ! grep -q "^g $st " "$res" || ! grep -q "^s $st " "$res"; then
+    gv=; sv=
+    grep -q "^g $st " "$res" && gv=$(awk -v k="$st" '$1 == "g" && $2 == k {print $3}' "$res" | median)
+    grep -q "^s $st " "$res" && sv=$(awk -v k="$st" '$1 == "s" && $2 == k {print $3}' "$res" | median)
     printf '%-26s %14s %10s   (failed: %s)\n' "$st" "${gv:-failed}" "${sv:-failed}" "$(grep -c " $st " "$res.failed" 2>/dev/null || echo 0) run(s)"
     continue
   fi
