@@ -401,6 +401,9 @@ func (e *entry) upload(ctx context.Context) error {
 	e.dirty = false
 	os.Remove(e.statePath())
 	e.s.meta.forget(e.key)
+	// The name now has an object: a listing taken while it had only
+	// an entry (which may be let go at any time now) must not be kept.
+	e.s.meta.listed(e.key, false)
 	return nil
 }
 

@@ -37,10 +37,12 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, e
 
 func (s *Store) openFile(name string, flag int, perm fs.FileMode, write bool) (store.File, error) {
 	key := s.key(name)
-	if s.entry(key) == nil {
-		s.meta.forget(key) // the current version, not one seen a moment ago
-	}
 	oi, err := s.lookup(name)
+	if err == nil && oi.kind == kFile && s.entry(key) == nil {
+		// The current version, not one seen a moment ago.
+		s.meta.forget(key)
+		oi, err = s.lookup(name)
+	}
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}

@@ -67,7 +67,7 @@ const (
 const (
 	DefaultPartSize     = 8 << 20
 	DefaultCacheMaxSize = 1 << 30
-	DefaultMetaTTL      = 2 * time.Second
+	DefaultMetaTTL      = 10 * time.Second
 	minPartSize         = 5 << 20 // S3's smallest multipart part but the last
 )
 
@@ -597,16 +597,12 @@ func (c *metaCache) put(key string, oi objInfo) {
 	c.m[key] = metaItem{oi: oi, expires: time.Now().Add(c.ttl)}
 }
 
-// forget drops what is known of key and of its directory, whose
-// content changed.
+// forget drops what is known of key (a change to an object says nothing
+// new about its directory: a bucket keeps no directory times).
 func (c *metaCache) forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := strings.TrimSuffix(strings.TrimSuffix(key, "/"), linkSuffix)
-	delete(c.m, k)
-	if i := strings.LastIndex(k, "/"); i >= 0 {
-		delete(c.m, k[:i])
-	}
+	delete(c.m, strings.TrimSuffix(strings.TrimSuffix(key, "/"), linkSuffix))
 }
 
 // forgetAll drops everything (after a directory moved).
@@ -1027,11 +1023,13 @@ func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 	if err == nil && oi.kind != kNone {
 		err = fs.ErrExist
 	}
+	now := time.Now()
 	if err == nil {
-		err = s.putMarker(s.dirKey(name), meta(time.Now(), perm))
+		err = s.putMarker(s.dirKey(name), meta(now, perm))
 	}
 	if err == nil {
 		s.meta.setListing(s.dirKey(name), nil, v) // nothing was under it
+		s.meta.put(s.key(name), objInfo{kind: kDir, mode: perm.Perm(), mtime: time.Unix(0, now.UnixNano())})
 	}
 	return pathErr("mkdir", name, err)
 }
@@ -1419,7 +1417,11 @@ func (s *Store) setMeta(op, name string, fn func(mt time.Time, mode fs.FileMode)
 		}
 		// The marker is written again (engines may keep no metadata
 		// on markers, nor copy them).
-		return pathErr(op, name, s.putMarker(s.dirKey(name), meta(mt, mode)))
+		if err := s.putMarker(s.dirKey(name), meta(mt, mode)); err != nil {
+			return pathErr(op, name, err)
+		}
+		s.meta.put(s.key(name), objInfo{kind: kDir, mode: mode.Perm(), mtime: mt})
+		return nil
 	}
 	if e := s.entry(key); e != nil && oi.kind == kFile {
 		return pathErr(op, name, e.setMeta(fn))
