@@ -118,6 +118,9 @@ func s3Client(ctx context.Context, f *s3Flags) (*s3.Client, error) {
 		d.Timeout = 10 * time.Second
 	}).WithTransportOptions(func(t *http.Transport) {
 		t.ResponseHeaderTimeout = 2 * time.Minute
+		// Deferred uploads run 16 at a time beside the requests a
+		// mount waits for: keep their connections.
+		t.MaxIdleConnsPerHost = 64
 	})
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(httpClient))
 	if err != nil {

@@ -37,12 +37,10 @@ func (s *Store) OpenFile(name string, flag int, perm fs.FileMode) (store.File, e
 
 func (s *Store) openFile(name string, flag int, perm fs.FileMode, write bool) (store.File, error) {
 	key := s.key(name)
+	// A lookup reused from the cache may name a version another client
+	// replaced within MetaTTL: reads then fail with ESTALE, and writes
+	// with a conflict, never mixing versions.
 	oi, err := s.lookup(name)
-	if err == nil && oi.kind == kFile && s.entry(key) == nil {
-		// The current version, not one seen a moment ago.
-		s.meta.forget(key)
-		oi, err = s.lookup(name)
-	}
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}
