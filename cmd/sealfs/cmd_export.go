@@ -234,14 +234,20 @@ func (x *exporter) fail(p string, err error) {
 	x.e.warnf("export: skipped %s: %v\n", p, err)
 }
 
-// tree brings directory out in line with the view.
-func (x *exporter) tree(ctx context.Context, out string) error {
-	seen := map[string]bool{}
-	// unlisted: directories that could not be listed; what an earlier
-	// export wrote inside them is kept.
-	unlisted := map[string]bool{}
-	var dirs []string
-	err := fs.WalkDir(x.v, ".", func(p string, d fs.DirEntry, err error) error {
+// exportSink is where an export writes: a local directory or a store.
+// Each method brings the object at p in line with fi; an error of dir
+// ends the export.
+type exportSink struct {
+	dir, symlink, special, file func(p string, fi fs.FileInfo) error
+}
+
+// walk walks the view and hands every object to the sink. It returns the
+// paths seen, the directories that could not be listed (what an earlier
+// export wrote inside them is kept) and the directories, in walk order.
+func (x *exporter) walk(ctx context.Context, k *exportSink) (seen, unlisted map[string]bool, dirs []string, err error) {
+	seen = map[string]bool{}
+	unlisted = map[string]bool{}
+	err = fs.WalkDir(x.v, ".", func(p string, d fs.DirEntry, err error) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
@@ -264,19 +270,18 @@ func (x *exporter) tree(ctx context.Context, out string) error {
 			x.fail(p, err)
 			return nil
 		}
-		dst := filepath.Join(out, p)
 		switch {
 		case fi.IsDir():
-			if err := ensureDir(dst, fi); err != nil {
-				return fmt.Errorf("%s: %w", dst, err)
+			if err := k.dir(p, fi); err != nil {
+				return err
 			}
 			dirs = append(dirs, p)
 		case fi.Mode()&fs.ModeSymlink != 0:
-			err = x.symlink(p, dst, fi)
+			err = k.symlink(p, fi)
 		case fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0:
-			err = x.special(dst, fi)
+			err = k.special(p, fi)
 		default:
-			err = x.file(p, dst, fi)
+			err = k.file(p, fi)
 		}
 		if err != nil {
 			if fatalWriteError(err) {
@@ -285,6 +290,22 @@ func (x *exporter) tree(ctx context.Context, out string) error {
 			x.fail(p, err)
 		}
 		return nil
+	})
+	return seen, unlisted, dirs, err
+}
+
+// tree brings directory out in line with the view.
+func (x *exporter) tree(ctx context.Context, out string) error {
+	seen, unlisted, dirs, err := x.walk(ctx, &exportSink{
+		dir: func(p string, fi fs.FileInfo) error {
+			if err := ensureDir(filepath.Join(out, p), fi); err != nil {
+				return fmt.Errorf("%s: %w", filepath.Join(out, p), err)
+			}
+			return nil
+		},
+		symlink: func(p string, fi fs.FileInfo) error { return x.symlink(p, filepath.Join(out, p), fi) },
+		special: func(p string, fi fs.FileInfo) error { return x.special(filepath.Join(out, p), fi) },
+		file:    func(p string, fi fs.FileInfo) error { return x.file(p, filepath.Join(out, p), fi) },
 	})
 	if err != nil {
 		return err

@@ -19,49 +19,18 @@ import (
 // sockets and device nodes cannot live in a bucket: they are reported and
 // skipped.
 func (x *exporter) toStore(ctx context.Context, st store.Store) error {
-	seen := map[string]bool{".": true}
-	unlisted := map[string]bool{}
-	var dirs []string
-	err := fs.WalkDir(x.v, ".", func(p string, d fs.DirEntry, err error) error {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
-		}
-		if err != nil {
-			x.fail(p, err)
-			if d != nil && d.IsDir() {
-				unlisted[p] = true
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if p == "." {
-			return nil
-		}
-		seen[p] = true
-		x.objects++
-		x.prog.object()
-		fi, err := d.Info()
-		if err != nil {
-			x.fail(p, err)
-			return nil
-		}
-		switch {
-		case fi.IsDir():
+	seen, unlisted, dirs, err := x.walk(ctx, &exportSink{
+		dir: func(p string, fi fs.FileInfo) error {
 			if err := storeDir(st, p, fi); err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
-			dirs = append(dirs, p)
-		case fi.Mode()&fs.ModeSymlink != 0:
-			err = x.storeSymlink(st, p, fi)
-		case fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0:
-			err = fmt.Errorf("%w: a bucket holds no %s", errors.ErrUnsupported, fi.Mode().Type())
-		default:
-			err = x.storeFile(st, p, fi)
-		}
-		if err != nil {
-			x.fail(p, err)
-		}
-		return nil
+			return nil
+		},
+		symlink: func(p string, fi fs.FileInfo) error { return x.storeSymlink(st, p, fi) },
+		special: func(p string, fi fs.FileInfo) error {
+			return fmt.Errorf("%w: a bucket holds no %s", errors.ErrUnsupported, fi.Mode().Type())
+		},
+		file: func(p string, fi fs.FileInfo) error { return x.storeFile(st, p, fi) },
 	})
 	if err != nil {
 		return err
