@@ -49,7 +49,8 @@ var importRules = []struct {
 }{
 	{"github.com/hanwen/go-fuse", []string{"fusefs", "cmd/"}},
 	{"golang.org/x/term", []string{"cmd/"}},
-	{"flag", []string{"cmd/"}},
+	// The test tools' own commands (weedcluster for bench/) parse flags.
+	{"flag", []string{"cmd/", "internal/testweed/"}},
 	{"github.com/rogpeppe/go-internal", []string{"cmd/"}},
 }
 
