@@ -429,6 +429,7 @@ func (e *entry) setConflict() error {
 	e.conflict = ce
 	e.dirty = false
 	os.Remove(e.statePath())
+	e.s.meta.forget(e.key) // the object is another client's now
 	return ce
 }
 
