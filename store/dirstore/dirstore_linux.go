@@ -381,7 +381,7 @@ func (s *Store) Lstat(name string) (fs.FileInfo, error) {
 		if err != nil {
 			return err
 		}
-		fi = &unixFileInfo{name: path.Base(name), st: st}
+		fi = store.NewFileInfo(path.Base(name), st)
 		return nil
 	})
 	return fi, err
@@ -712,7 +712,7 @@ func (f *dirFile) Stat() (fs.FileInfo, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
 	}
-	return &unixFileInfo{name: path.Base(f.Name()), st: st}, nil
+	return store.NewFileInfo(path.Base(f.Name()), st), nil
 }
 
 var (
@@ -833,16 +833,3 @@ func statAt(dirfd int, name string, flags int) (store.Stat, error) {
 		Atime: time.Unix(u.Atim.Unix()), Mtime: time.Unix(u.Mtim.Unix()), Ctime: time.Unix(u.Ctim.Unix()),
 	}, nil
 }
-
-// unixFileInfo is an fs.FileInfo of a Store object.
-type unixFileInfo struct {
-	name string
-	st   store.Stat
-}
-
-func (fi *unixFileInfo) Name() string       { return fi.name }
-func (fi *unixFileInfo) Size() int64        { return fi.st.Size }
-func (fi *unixFileInfo) Mode() fs.FileMode  { return store.ModeFromUnix(fi.st.Mode) }
-func (fi *unixFileInfo) ModTime() time.Time { return fi.st.Mtime }
-func (fi *unixFileInfo) IsDir() bool        { return fi.st.Mode&unix.S_IFMT == unix.S_IFDIR }
-func (fi *unixFileInfo) Sys() any           { return &fi.st }

@@ -441,24 +441,12 @@ func (n *inode) info(name string) fs.FileInfo {
 	if n.isDir() {
 		size = 4096
 	}
-	return &fileInfo{name: name, st: sealfs.Stat{
+	return store.NewFileInfo(name, sealfs.Stat{
 		Dev: 1, Ino: n.ino, Nlink: n.nlink, Mode: n.mode, Uid: n.uid, Gid: n.gid, Rdev: n.rdev,
 		Size: size, Blksize: 4096, Blocks: (size + 511) / 512,
 		Atime: n.atime, Mtime: n.mtime, Ctime: n.ctime, Btime: n.btime,
-	}}
+	})
 }
-
-type fileInfo struct {
-	name string
-	st   sealfs.Stat
-}
-
-func (fi *fileInfo) Name() string       { return fi.name }
-func (fi *fileInfo) Size() int64        { return fi.st.Size }
-func (fi *fileInfo) ModTime() time.Time { return fi.st.Mtime }
-func (fi *fileInfo) IsDir() bool        { return fi.st.Mode&syscall.S_IFMT == syscall.S_IFDIR }
-func (fi *fileInfo) Sys() any           { st := fi.st; return &st }
-func (fi *fileInfo) Mode() fs.FileMode  { return store.ModeFromUnix(fi.st.Mode) }
 
 // file is an open file or directory of a Store.
 type file struct {

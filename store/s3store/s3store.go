@@ -911,20 +911,8 @@ func (s *Store) info(name string, oi objInfo) fs.FileInfo {
 		st.Mode = syscall.S_IFREG | store.Perm(oi.mode)
 	}
 	st.Blocks = (st.Size + 511) / 512
-	return &fileInfo{name: path.Base(name), st: st}
+	return store.NewFileInfo(path.Base(name), st)
 }
-
-type fileInfo struct {
-	name string
-	st   store.Stat
-}
-
-func (fi *fileInfo) Name() string       { return fi.name }
-func (fi *fileInfo) Size() int64        { return fi.st.Size }
-func (fi *fileInfo) Mode() fs.FileMode  { return store.ModeFromUnix(fi.st.Mode) }
-func (fi *fileInfo) ModTime() time.Time { return fi.st.Mtime }
-func (fi *fileInfo) IsDir() bool        { return fi.st.Mode&syscall.S_IFMT == syscall.S_IFDIR }
-func (fi *fileInfo) Sys() any           { st := fi.st; return &st }
 
 func (s *Store) Lstat(name string) (fs.FileInfo, error) {
 	if err := checkName(name); err != nil {
