@@ -70,10 +70,7 @@ bench_setup sealfs-bench
 stream_mb=512
 [ $quick = 1 ] && stream_mb=128
 
-# The tarball: the Go toolchain's src (about 11,000 files when complete).
-tarball=$work/gosrc.tar
-tar -C "$(go env GOROOT)" -cf "$tarball" src
-nfiles=$(tar -tf "$tarball" | grep -vc '/$')
+bench_tarball
 
 
 

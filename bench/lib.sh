@@ -38,6 +38,14 @@ bench_cleanup() {
   rm -rf "$work"
 }
 
+# bench_tarball: sets tarball (the Go toolchain's src as a tar in the work
+# directory, about 11,000 files when complete) and nfiles (its files).
+bench_tarball() {
+  tarball=$work/gosrc.tar
+  tar -C "$(go env GOROOT)" -cf "$tarball" src
+  nfiles=$(tar -tf "$tarball" | grep -vc '/$')
+}
+
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc -l; }
 dropcaches() { sync; echo 3 >/proc/sys/vm/drop_caches; }

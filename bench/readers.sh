@@ -40,8 +40,7 @@ if [ "$where" = tmpfs ]; then
   mount -t tmpfs -o size=3g tmpfs "$base"
 fi
 if [ "$stepname" = untar ] || [ "$stepname" = md5sum ]; then
-  tarball=$work/gosrc.tar
-  tar -C "$(go env GOROOT)" -cf "$tarball" src
+  bench_tarball
 fi
 for m in g s o; do mkdir -p "$base/$m.cipher" "$base/$m.mnt"; done
 gocryptfs -init -q -scryptn 10 -passfile "$pw" -- "$base/g.cipher" >/dev/null

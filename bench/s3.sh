@@ -40,9 +40,7 @@ bench_setup sealfs-s3bench
 
 stream_mb=256
 [ $quick = 1 ] && stream_mb=64
-tarball=$work/gosrc.tar
-tar -C "$(go env GOROOT)" -cf "$tarball" src
-nfiles=$(tar -tf "$tarball" | grep -vc '/$')
+bench_tarball
 
 go run ./internal/testweed/buildweed >/dev/null
 go build -o "$work/weedcluster" ./internal/testweed/weedcluster
