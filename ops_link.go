@@ -26,19 +26,7 @@ func (f *FS) Symlink(target, newname string) error {
 		}
 	}
 	return pathErr("symlink", newname, f.retryNotDir(newname, func(p string) error {
-		l, err := f.locate(p)
-		if err != nil {
-			return err
-		}
-		undo, err := f.createLongName(&l)
-		if err != nil {
-			return err
-		}
-		if err := f.store.Symlink(ctarget, l.cpath); err != nil {
-			undo()
-			return err
-		}
-		return nil
+		return f.createEntry(p, func(cpath string) error { return f.store.Symlink(ctarget, cpath) })
 	}))
 }
 

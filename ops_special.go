@@ -21,19 +21,7 @@ func (f *FS) Mknod(name string, mode uint32, dev uint64) error {
 		return err
 	}
 	return pathErr("mknod", name, f.retryNotDir(name, func(p string) error {
-		l, err := f.locate(p)
-		if err != nil {
-			return err
-		}
-		undo, err := f.createLongName(&l)
-		if err != nil {
-			return err
-		}
-		if err := ms.Mknod(l.cpath, mode, dev); err != nil {
-			undo()
-			return err
-		}
-		return nil
+		return f.createEntry(p, func(cpath string) error { return ms.Mknod(cpath, mode, dev) })
 	}))
 }
 

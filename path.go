@@ -274,6 +274,25 @@ func (f *FS) writeDirIV(cdir string) error {
 // createLongName writes the .name file of a long entry before the entry is
 // created. It returns a function that removes the file again if it was
 // created here (for when creating the entry fails).
+// createEntry creates the object of plaintext path p with create, which
+// gets its ciphertext path: the .name file of a long name goes first and
+// is removed again when create fails.
+func (f *FS) createEntry(p string, create func(cpath string) error) error {
+	l, err := f.locate(p)
+	if err != nil {
+		return err
+	}
+	undo, err := f.createLongName(&l)
+	if err != nil {
+		return err
+	}
+	if err := create(l.cpath); err != nil {
+		undo()
+		return err
+	}
+	return nil
+}
+
 func (f *FS) createLongName(l *entryLoc) (undo func(), err error) {
 	if !l.long {
 		return func() {}, nil
