@@ -297,7 +297,7 @@ func (e *entry) readAt(ctx context.Context, rd *reader, p []byte, off int64) (in
 		if !local && segEnd > e.remoteEnd() {
 			segEnd = e.remoteEnd()
 		}
-		key, base, baseSize, lf := e.key, e.base, e.remoteEnd(), e.local
+		key, base, remoteEnd, lf := e.key, e.base, e.remoteEnd(), e.local
 		e.mu.Unlock()
 		seg := p[n : n+int(segEnd-off)]
 		var m int
@@ -308,7 +308,7 @@ func (e *entry) readAt(ctx context.Context, rd *reader, p []byte, off int64) (in
 				err = nil
 			}
 		} else {
-			m, err = rd.read(ctx, key, base, baseSize, seg, off)
+			m, err = rd.read(ctx, key, base, remoteEnd, seg, off)
 		}
 		n += m
 		off += int64(m)
@@ -319,7 +319,7 @@ func (e *entry) readAt(ctx context.Context, rd *reader, p []byte, off int64) (in
 	return n, nil
 }
 
-// stat is the entry's size and metadata (for lookups and Stat).
+// info is the entry's size and metadata (for lookups and Stat).
 func (e *entry) info() objInfo {
 	e.mu.Lock()
 	defer e.mu.Unlock()
