@@ -19,6 +19,7 @@ import (
 type decryptOptions struct {
 	open  openFlags
 	force bool
+	stats bool
 }
 
 var cmdDecrypt = &command{
@@ -44,6 +45,7 @@ shown when stderr is a terminal. The vault is opened read-only.`,
 		o := &decryptOptions{}
 		o.open.register(fs)
 		fs.BoolVar(&o.force, "force", false, "write into a non-empty OUTDIR, replacing existing files")
+		fs.BoolVar(&o.stats, "stats", false, statsUsage)
 		return o
 	},
 	run: runDecrypt,
@@ -90,6 +92,9 @@ func runDecrypt(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	err = d.run()
 	prog.done()
+	if o.stats {
+		prog.summary(o.open.bucket)
+	}
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 type encryptOptions struct {
 	open  openFlags
 	force bool
+	stats bool
 }
 
 var cmdEncrypt = &command{
@@ -44,6 +45,7 @@ terminal.`,
 		o := &encryptOptions{}
 		o.open.register(fs)
 		fs.BoolVar(&o.force, "force", false, "replace objects that already exist in the vault")
+		fs.BoolVar(&o.stats, "stats", false, statsUsage)
 		return o
 	},
 	run: runEncrypt,
@@ -96,6 +98,9 @@ func runEncrypt(ctx context.Context, e *env, opts any, args []string) error {
 	prog.done()
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if o.stats {
+		prog.summary(o.open.bucket) // after Close, which uploads what waits
 	}
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/sealfs/sealfs/content"
 	"github.com/sealfs/sealfs/reverse"
 	"github.com/sealfs/sealfs/store"
+	"github.com/sealfs/sealfs/store/s3store"
 	"github.com/sealfs/sealfs/vault"
 )
 
@@ -27,6 +28,7 @@ type exportOptions struct {
 	exclude excludeFlags
 	oneFS   bool
 	s3      s3Flags
+	stats   bool
 }
 
 var cmdExport = &command{
@@ -72,6 +74,7 @@ code is then 11. A progress line is shown when stderr is a terminal.`,
 		fs.BoolVar(&o.tar, "tar", false, "write a tar archive (to stdout with OUTDIR \"-\")")
 		fs.BoolVar(&o.quiet, "q", false, "quiet: no informational messages or progress line")
 		fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
+		fs.BoolVar(&o.stats, "stats", false, statsUsage)
 		o.s3.register(fs)
 		return o
 	},
@@ -175,6 +178,7 @@ func runExport(ctx context.Context, e *env, opts any, args []string) error {
 	}
 	defer done()
 	x := &exporter{e: e, v: v, prog: newProgress(e)}
+	var bucket *s3store.Store
 	if isS3(out) {
 		if o.tar {
 			return usageErrorf("-tar writes a file or stdout, not a bucket")
@@ -187,6 +191,7 @@ func runExport(ctx context.Context, e *env, opts any, args []string) error {
 		if cerr := loc.close(); err == nil {
 			err = cerr
 		}
+		bucket = loc.s3
 	} else if o.tar || out == "-" {
 		w := e.stdout
 		if out != "-" {
@@ -205,6 +210,9 @@ func runExport(ctx context.Context, e *env, opts any, args []string) error {
 		err = x.tree(ctx, out)
 	}
 	x.prog.done()
+	if o.stats {
+		x.prog.summary(bucket)
+	}
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sealfs/sealfs"
 	"github.com/sealfs/sealfs/content"
+	"github.com/sealfs/sealfs/store/s3store"
 	"github.com/sealfs/sealfs/vault"
 )
 
@@ -98,6 +99,8 @@ type openFlags struct {
 	noAtime, noDirAtime       bool
 	badNames                  []string
 	logger                    *slog.Logger
+	// Set by openVault: the store of a vault in a bucket (for -stats).
+	bucket *s3store.Store
 }
 
 func (o *openFlags) register(fs *flag.FlagSet) {
@@ -220,6 +223,7 @@ func (e *env) openVault(ctx context.Context, dir string, o *openFlags, readOnly 
 	if err != nil {
 		loc.close()
 	}
+	o.bucket = loc.s3
 	return f, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,8 +70,9 @@ func testS3Export(t *testing.T) {
 	plain := smallTree(t)
 	sh(t, "", "sealfs", "init", "-reverse", "-q", "-scryptn", "10", "-passfile", pw, plain)
 	v := "s3://vaults/export"
-	if out := sh(t, "", "sealfs", "export", "-passfile", pw, plain, v); !strings.Contains(out, "removed)") {
-		t.Fatalf("export: %s", out)
+	if out := sh(t, "", "sealfs", "export", "-stats", "-passfile", pw, plain, v); !strings.Contains(out, "removed)") ||
+		!regexp.MustCompile(`; bucket: \d+ requests \(.*PutObject=[1-9]`).MatchString(out) {
+		t.Fatalf("export -stats: %s", out)
 	}
 	local := filepath.Join(t.TempDir(), "local")
 	sh(t, "", "sealfs", "export", "-q", "-passfile", pw, plain, local)
@@ -158,7 +160,16 @@ func testS3CommandLine(t *testing.T) {
 		t.Fatalf("info: %s", out)
 	}
 	tree := smallTree(t)
-	sh(t, "", "sealfs", "encrypt", "-q", "-passfile", pw, tree, v)
+	// -stats ends with what was copied and what the bucket was asked.
+	statsLine := regexp.MustCompile(`(?m)^\d+ objects, .* in [0-9.]+ s \(.*/s\); bucket: \d+ requests \((.*)\), .* sent, .* received$`)
+	checkStats := func(out, op string) {
+		t.Helper()
+		m := statsLine.FindStringSubmatch(out)
+		if m == nil || !regexp.MustCompile(`\b`+op+`=[1-9]`).MatchString(m[1]) {
+			t.Fatalf("-stats line with %s requests: %q", op, out)
+		}
+	}
+	checkStats(sh(t, "", "sealfs", "encrypt", "-q", "-stats", "-passfile", pw, tree, v), "PutObject")
 	if out := sh(t, "", "sealfs", "ls", "-passfile", pw, v); !strings.Contains(out, "hello.txt") || !strings.Contains(out, "sub") {
 		t.Fatalf("ls: %s", out)
 	}
@@ -166,7 +177,7 @@ func testS3CommandLine(t *testing.T) {
 		t.Fatalf("cat: %q", out)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	sh(t, "", "sealfs", "decrypt", "-q", "-passfile", pw, v, out)
+	checkStats(sh(t, "", "sealfs", "decrypt", "-q", "-stats", "-passfile", pw, v, out), "GetObject")
 	sameTree(t, tree, out)
 	if o := sh(t, "", "sealfs", "fsck", "-passfile", pw, v); !strings.Contains(o, "no problems found") {
 		t.Fatalf("fsck: %s", o)

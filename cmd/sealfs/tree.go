@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs/store"
+	"github.com/sealfs/sealfs/store/s3store"
 )
 
 // Helpers shared by decrypt and encrypt: sparse copying, progress output,
@@ -146,12 +147,28 @@ type progress struct {
 	enabled bool
 	objects int64
 	bytes   int64
+	start   time.Time
 	last    time.Time
 	shown   bool
 }
 
 func newProgress(e *env) *progress {
-	return &progress{e: e, enabled: e.stderrTerm && !e.quiet}
+	return &progress{e: e, enabled: e.stderrTerm && !e.quiet, start: time.Now()}
+}
+
+const statsUsage = "print a statistics line at the end: objects, bytes, time and, for a bucket, its requests"
+
+// summary prints the statistics line of -stats: what was copied, how
+// fast, and what the bucket (if one took part) was asked.
+func (p *progress) summary(bucket *s3store.Store) {
+	d := time.Since(p.start)
+	fmt.Fprintf(p.e.stderr, "%d objects, %s in %.1f s (%s/s)", p.objects, humanBytes(p.bytes), d.Seconds(),
+		humanBytes(int64(float64(p.bytes)/max(d.Seconds(), 0.001))))
+	if bucket != nil {
+		st := bucket.Stats()
+		fmt.Fprintf(p.e.stderr, "; bucket: %d requests (%s), %s sent, %s received", st.Total(), st, humanBytes(st.Sent), humanBytes(st.Received))
+	}
+	fmt.Fprintln(p.e.stderr)
 }
 
 func (p *progress) object() {

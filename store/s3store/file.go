@@ -321,6 +321,9 @@ func (r *reader) read(ctx context.Context, key, etag string, limit int64, p []by
 	if tag := key + "\x00" + etag; r.tag != tag {
 		r.closeBody()
 		r.recent, r.tag = nil, tag
+		if b := r.s.meta.takeHead(key, etag); b != nil {
+			r.recent = []piece{{off: 0, data: b}}
+		}
 	}
 	n := 0
 	for n < len(p) {
@@ -470,6 +473,7 @@ func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 			d.entries = append(d.entries, e)
 		}
 		d.listed = true
+		d.s.prefetch(d.name, kids)
 	}
 	if n <= 0 {
 		out := d.entries

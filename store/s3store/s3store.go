@@ -131,6 +131,7 @@ type Store struct {
 	log               *slog.Logger
 	cache             cacheDir
 	meta              metaCache
+	counters          counters
 
 	// mu serialises namespace changes of this client.
 	mu sync.Mutex
@@ -144,6 +145,9 @@ type Store struct {
 	// upload; sem bounds the deferred uploads that run at once.
 	queued atomic.Int64
 	sem    chan struct{}
+	// lookSem bounds the prefetching lookups that run at once.
+	lookSem    chan struct{}
+	prefetches sync.WaitGroup
 }
 
 var _ store.Store = (*Store)(nil)
@@ -167,7 +171,8 @@ func New(ctx context.Context, o *Options) (*Store, error) {
 	}
 	s := &Store{c: o.Client, bucket: o.Bucket, prefix: p, partSize: o.PartSize, readAhead: o.ReadAhead,
 		writeBack: o.WriteBack, syncUpload: o.SyncUpload, maxPending: o.CacheMaxSize, uploadConcurrency: o.UploadConcurrency, log: o.Logger,
-		entries: map[string]*entry{}, sem: make(chan struct{}, 16)}
+		entries: map[string]*entry{}, sem: make(chan struct{}, 16), lookSem: make(chan struct{}, 16)}
+	s.c = s.counters.instrument(o.Client)
 	if s.partSize == 0 {
 		s.partSize = DefaultPartSize
 	}
@@ -187,7 +192,7 @@ func New(ctx context.Context, o *Options) (*Store, error) {
 	if s.meta.ttl == 0 {
 		s.meta.ttl = DefaultMetaTTL
 	}
-	if _, err := o.Client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &o.Bucket}); err != nil {
+	if _, err := s.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &o.Bucket}); err != nil {
 		return nil, bucketError(o.Bucket, err)
 	}
 	if err := s.openCache(o); err != nil {
@@ -388,6 +393,7 @@ func (s *Store) Close() error {
 		e.mu.Unlock()
 	}
 	s.uploads.Wait()
+	s.prefetches.Wait()
 	for _, e := range waiting {
 		e.mu.Lock()
 		if !e.dirty && e.refs == 0 {
@@ -403,6 +409,8 @@ func (s *Store) Close() error {
 		s.cache.private = false
 	}
 	s.cache.close()
+	st := s.Stats()
+	s.log.Info("bucket requests", "total", st.Total(), "by-operation", st.String(), "sent", st.Sent, "received", st.Received)
 	return errors.Join(errs...)
 }
 
@@ -491,15 +499,93 @@ type metaCache struct {
 	mu    sync.Mutex
 	m     map[string]metaItem
 	lists map[string]*listing // by directory key ("" or ending in "/")
-	// changes counts the changes made through the Store: a listing
-	// taken while one happened may miss it and is not kept.
-	changes uint64
+	// changed numbers the last change made through the Store in each
+	// directory (from seq): a listing taken while one happened there may
+	// miss it and is not kept. Changes elsewhere (the uploads that go on
+	// in the background while a tree is written) do not matter to it.
+	changed map[string]uint64
+	// keys numbers the last change of each key in the same way: a lookup
+	// that a change overtook is not kept.
+	keys map[string]uint64
+	seq  uint64
+	// epoch counts the times changed and keys were emptied to bound
+	// their size.
+	epoch uint64
+	// inflight holds the lookups under way, which others wait for
+	// instead of asking the same again.
+	inflight map[string]chan struct{}
+	// heads holds the first bytes of objects that lookups read, for the
+	// first read of an open file of them (at most headsMax bytes, the
+	// oldest dropped first).
+	heads      map[string]headBytes
+	headsOrder []string
+	headsSize  int
+}
+
+// headBytes are the first bytes of one version of an object.
+type headBytes struct {
+	etag string
+	data []byte
+}
+
+const (
+	// firstBytes is what a lookup that is not a prefetch reads of a
+	// file: a GET of this much costs the bucket what a HEAD does, and
+	// holds all of most small files, whose reading then needs no
+	// request of its own.
+	firstBytes = 32 << 10
+	headsMax   = 8 << 20
+)
+
+// putHead keeps the first bytes of the version etag of the object at key.
+func (c *metaCache) putHead(key, etag string, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.heads == nil {
+		c.heads = map[string]headBytes{}
+	}
+	if old, ok := c.heads[key]; ok {
+		c.headsSize -= len(old.data)
+	} else {
+		c.headsOrder = append(c.headsOrder, key)
+	}
+	c.heads[key] = headBytes{etag, data}
+	c.headsSize += len(data)
+	for c.headsSize > headsMax && len(c.headsOrder) > 0 {
+		k := c.headsOrder[0]
+		c.headsOrder = c.headsOrder[1:]
+		c.headsSize -= len(c.heads[k].data)
+		delete(c.heads, k)
+	}
+}
+
+// takeHead returns and forgets the first bytes kept of the version etag
+// of the object at key, if any.
+func (c *metaCache) takeHead(key, etag string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.heads[key]
+	if !ok {
+		return nil
+	}
+	delete(c.heads, key)
+	c.headsSize -= len(h.data)
+	if i := slices.Index(c.headsOrder, key); i >= 0 {
+		c.headsOrder = slices.Delete(c.headsOrder, i, i+1)
+	}
+	if h.etag != etag {
+		return nil
+	}
+	return h.data
 }
 
 type listing struct {
 	names   map[string]bool // "file", "dir/", "link.rclonelink"
 	expires time.Time
 }
+
+// listVersion tells whether a directory changed while it was listed.
+type listVersion struct{ epoch, seq uint64 }
 
 // splitKey cuts a key into its directory's key and its last name
 // ("dir/" for a marker).
@@ -508,16 +594,16 @@ func splitKey(key string) (dir, base string) {
 	return key[:i+1], key[i+1:]
 }
 
-// version is the count of changes, for setListing.
-func (c *metaCache) version() uint64 {
+// version is the state of the directory at dirKey, for setListing.
+func (c *metaCache) version(dirKey string) listVersion {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.changes
+	return listVersion{c.epoch, c.changed[dirKey]}
 }
 
 // setListing records the complete listing of the directory at dirKey,
-// taken when version() was v.
-func (c *metaCache) setListing(dirKey string, names []string, v uint64) {
+// taken when version(dirKey) was v.
+func (c *metaCache) setListing(dirKey string, names []string, v listVersion) {
 	if c.ttl < 0 {
 		return
 	}
@@ -527,7 +613,7 @@ func (c *metaCache) setListing(dirKey string, names []string, v uint64) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.changes != v {
+	if (listVersion{c.epoch, c.changed[dirKey]}) != v {
 		return
 	}
 	if c.lists == nil || len(c.lists) > 10000 {
@@ -554,7 +640,8 @@ func (c *metaCache) listed(key string, gone bool) {
 	dir, base := splitKey(key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.changes++
+	c.changedLocked(key)
+	c.changed[dir] = c.seq
 	if l := c.lists[dir]; l != nil {
 		if gone {
 			delete(l.names, base)
@@ -602,7 +689,96 @@ func (c *metaCache) put(key string, oi objInfo) {
 func (c *metaCache) forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.m, strings.TrimSuffix(strings.TrimSuffix(key, "/"), linkSuffix))
+	c.changedLocked(key)
+	delete(c.m, lookupKey(key))
+}
+
+// lookupKey is the key a lookup of the object at key is cached under:
+// its name's, without a marker's "/" or a symlink's suffix.
+func lookupKey(key string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(key, "/"), linkSuffix)
+}
+
+// changedLocked numbers a change of the object at key (c.mu held).
+func (c *metaCache) changedLocked(key string) {
+	if c.keys == nil || len(c.keys) > 100000 || len(c.changed) > 10000 {
+		c.keys = map[string]uint64{}
+		c.changed = map[string]uint64{}
+		c.epoch++
+	}
+	c.seq++
+	c.keys[lookupKey(key)] = c.seq
+}
+
+// keyVersion is the state of the lookup key, for putIf.
+func (c *metaCache) keyVersion(key string) listVersion {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return listVersion{c.epoch, c.keys[key]}
+}
+
+// putIf keeps a lookup's answer unless the object changed through the
+// Store since keyVersion(key) was v, which the answer may predate.
+func (c *metaCache) putIf(key string, oi objInfo, v listVersion) {
+	c.mu.Lock()
+	ok := listVersion{c.epoch, c.keys[key]} == v
+	c.mu.Unlock()
+	if ok {
+		c.put(key, oi)
+	}
+}
+
+// begin registers a lookup of key about to be asked, unless its answer
+// is known or already asked for; done ends it.
+func (c *metaCache) begin(key string) (done func(), ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if it, ok := c.m[key]; ok && time.Now().Before(it.expires) {
+		return nil, false
+	}
+	if _, ok := c.inflight[key]; ok {
+		return nil, false
+	}
+	if c.inflight == nil {
+		c.inflight = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	c.inflight[key] = ch
+	return func() {
+		c.mu.Lock()
+		delete(c.inflight, key)
+		c.mu.Unlock()
+		close(ch)
+	}, true
+}
+
+// flight is the lookup of key under way, or nil.
+func (c *metaCache) flight(key string) chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inflight[key]
+}
+
+// listedKind tells what a fresh listing says name is in the directory
+// at dirKey: a file, a directory or a symlink (ok = false: no fresh
+// listing says). A name that is a file and a directory at once, which
+// a bucket allows, is the file, as for a lookup.
+func (c *metaCache) listedKind(dirKey, name string) (k kind, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.lists[dirKey]
+	if l == nil || time.Now().After(l.expires) {
+		return kNone, false
+	}
+	switch {
+	case l.names[name]:
+		return kFile, true
+	case l.names[name+"/"]:
+		return kDir, true
+	case l.names[name+linkSuffix]:
+		return kLink, true
+	}
+	return kNone, false
 }
 
 // forgetAll drops everything (after a directory moved).
@@ -746,26 +922,16 @@ func markerBody(md map[string]string) []byte {
 	return []byte(metaMtime + ": " + md[metaMtime] + "\n" + metaMode + ": " + md[metaMode] + "\n")
 }
 
-// dirInfo completes the description of the directory whose marker is at
-// key (found by head as oi with metadata md).
-func (s *Store) dirInfo(key string, oi objInfo, md map[string]string) objInfo {
-	oi.kind = kDir
-	if len(md) == 0 && oi.size > 0 && oi.size <= 1024 {
-		out, err := s.c.GetObject(s.ctx(), &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
-		if err == nil {
-			b, _ := io.ReadAll(io.LimitReader(out.Body, 1024))
-			out.Body.Close()
-			md = map[string]string{}
-			for _, line := range strings.Split(string(b), "\n") {
-				if k, v, ok := strings.Cut(line, ": "); ok {
-					md[k] = v
-				}
-			}
+// parseMarkerBody reads the metadata a marker's body repeats
+// ("Key: value" lines).
+func parseMarkerBody(b []byte) map[string]string {
+	md := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			md[k] = v
 		}
 	}
-	oi.mtime, oi.mode = parseMeta(md, &oi.mtime, 0o755)
-	oi.size = 0
-	return oi
+	return md
 }
 
 // putMarker writes the marker of a directory with its metadata.
@@ -786,6 +952,42 @@ func (s *Store) head(ctx context.Context, key string) (objInfo, map[string]strin
 	return objInfo{kind: kFile, size: aws.ToInt64(out.ContentLength), mtime: mt, mode: mode, etag: aws.ToString(out.ETag)}, out.Metadata, nil
 }
 
+// headFirst is head by a GET of the first bytes, which it keeps for
+// the first read of the object (see firstBytes).
+func (s *Store) headFirst(ctx context.Context, key string) (objInfo, map[string]string, error) {
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key,
+		Range: aws.String(fmt.Sprintf("bytes=0-%d", firstBytes-1))})
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" {
+			return s.head(ctx, key) // an empty object has no first byte
+		}
+		if errors.Is(mapErr(err), fs.ErrNotExist) {
+			return objInfo{}, nil, nil
+		}
+		return objInfo{}, nil, mapErr(err)
+	}
+	defer out.Body.Close()
+	size := aws.ToInt64(out.ContentLength)
+	if cr := aws.ToString(out.ContentRange); cr != "" { // "bytes 0-99/1234"
+		if _, total, ok := strings.Cut(cr, "/"); ok {
+			if n, err := strconv.ParseInt(total, 10, 64); err == nil {
+				size = n
+			}
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(out.Body, firstBytes))
+	if err != nil {
+		return objInfo{}, nil, err
+	}
+	etag := aws.ToString(out.ETag)
+	if int64(len(data)) == min(size, firstBytes) {
+		s.meta.putHead(key, etag, data)
+	}
+	mt, mode := parseMeta(out.Metadata, out.LastModified, 0o644)
+	return objInfo{kind: kFile, size: size, mtime: mt, mode: mode, etag: etag}, out.Metadata, nil
+}
+
 // lookup finds what name is: a file (open here, or an object), a
 // directory (marker or implied by objects under it), a symlink, or
 // nothing. Answers from the bucket are reused for Options.MetaTTL.
@@ -797,27 +999,55 @@ func (s *Store) lookup(name string) (objInfo, error) {
 	if e := s.entry(key); e != nil {
 		return e.info(), nil
 	}
-	if oi, ok := s.meta.get(key); ok {
-		return oi, nil
-	}
 	if s.meta.absent(s.dirKey(path.Dir(name)), path.Base(name)) {
 		return objInfo{}, nil
 	}
-	oi, err := s.lookupRemote(name)
+	// One lookup of a key at a time (a prefetch's or another caller's):
+	// the others take its answer.
+	for s.meta.ttl >= 0 {
+		if oi, ok := s.meta.get(key); ok {
+			return oi, nil
+		}
+		if done, ok := s.meta.begin(key); ok {
+			defer done()
+			break
+		}
+		if ch := s.meta.flight(key); ch != nil {
+			<-ch
+		}
+	}
+	v := s.meta.keyVersion(key)
+	oi, err := s.lookupRemote(name, true)
 	if err == nil {
-		s.meta.put(key, oi)
+		s.meta.putIf(key, oi, v)
 	}
 	return oi, err
 }
 
-// lookupRemote asks the bucket: a HEAD for a file (the common case),
-// else one listing of the names that start with the key, which tells a
-// directory (its marker or objects under it), a symlink and nothing
-// apart.
-func (s *Store) lookupRemote(name string) (objInfo, error) {
+// lookupRemote asks the bucket. Where a fresh listing of the directory
+// says what name is, one request reads its metadata; otherwise a HEAD
+// (with first, a GET of the first bytes, kept for a read that may
+// follow) finds a file (the common case), else one listing of the names
+// that start with the key tells a directory (its marker or objects
+// under it), a symlink and nothing apart.
+func (s *Store) lookupRemote(name string, first bool) (objInfo, error) {
 	ctx := s.ctx()
 	key := s.key(name)
-	if oi, _, err := s.head(ctx, key); err != nil || oi.kind != kNone {
+	if k, ok := s.meta.listedKind(s.dirKey(path.Dir(name)), path.Base(name)); ok {
+		switch k {
+		case kDir:
+			return s.dirLookup(ctx, key+"/")
+		case kLink:
+			if oi, err := s.linkLookup(ctx, key); err != nil || oi.kind != kNone {
+				return oi, err
+			}
+		}
+	}
+	head := s.head
+	if first {
+		head = s.headFirst
+	}
+	if oi, _, err := head(ctx, key); err != nil || oi.kind != kNone {
 		return oi, err
 	}
 	var token *string
@@ -828,25 +1058,13 @@ func (s *Store) lookupRemote(name string) (objInfo, error) {
 			return objInfo{}, mapErr(err)
 		}
 		for _, p := range out.CommonPrefixes {
-			if aws.ToString(p.Prefix) != key+"/" {
-				continue
+			if aws.ToString(p.Prefix) == key+"/" {
+				return s.dirLookup(ctx, key+"/")
 			}
-			oi, md, err := s.head(ctx, key+"/")
-			if err != nil {
-				return objInfo{}, err
-			}
-			if oi.kind == kNone { // no marker: implied by its content
-				return objInfo{kind: kDir, mode: 0o755, mtime: time.Unix(0, 0)}, nil
-			}
-			return s.dirInfo(key+"/", oi, md), nil
 		}
 		for _, o := range out.Contents {
 			if aws.ToString(o.Key) == key+linkSuffix {
-				oi, _, err := s.head(ctx, key+linkSuffix)
-				if oi.kind == kFile {
-					oi.kind = kLink
-				}
-				return oi, err
+				return s.linkLookup(ctx, key)
 			}
 		}
 		if !aws.ToBool(out.IsTruncated) {
@@ -854,6 +1072,88 @@ func (s *Store) lookupRemote(name string) (objInfo, error) {
 		}
 		token = out.NextContinuationToken
 	}
+}
+
+// prefetchMax bounds the lookups one listing starts.
+const prefetchMax = 10000
+
+// prefetch looks up the entries of a directory just listed, a few at a
+// time in the background: what usually follows a listing (ls -l, find,
+// rm -r, the kernel's READDIRPLUS) then finds them answered, or under
+// way, instead of asking the bucket about one entry after the other.
+func (s *Store) prefetch(dir string, kids []string) {
+	if s.meta.ttl < 0 || len(kids) == 0 {
+		return
+	}
+	kids = kids[:min(len(kids), prefetchMax)]
+	s.emu.Lock()
+	if s.closed {
+		s.emu.Unlock()
+		return
+	}
+	s.prefetches.Add(1)
+	s.emu.Unlock()
+	go func() {
+		defer s.prefetches.Done()
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for _, k := range kids {
+			name := path.Join(dir, lookupKey(k))
+			key := s.key(name)
+			if s.entry(key) != nil {
+				continue
+			}
+			s.lookSem <- struct{}{}
+			done, ok := s.meta.begin(key)
+			if !ok || s.isClosed() {
+				<-s.lookSem
+				if ok {
+					done()
+				}
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer func() { done(); <-s.lookSem; wg.Done() }()
+				v := s.meta.keyVersion(key)
+				if oi, err := s.lookupRemote(name, false); err == nil {
+					s.meta.putIf(key, oi, v)
+				}
+			}()
+		}
+	}()
+}
+
+// linkLookup reads the metadata of the symlink at key.
+func (s *Store) linkLookup(ctx context.Context, key string) (objInfo, error) {
+	oi, _, err := s.head(ctx, key+linkSuffix)
+	if oi.kind == kFile {
+		oi.kind = kLink
+	}
+	return oi, err
+}
+
+// dirLookup reads the marker of the directory at key ("dir/") with one
+// GET: its metadata, or for engines that keep none on markers
+// (SeaweedFS) its body, which holds the same. A directory without a
+// marker exists by what is under it.
+func (s *Store) dirLookup(ctx context.Context, key string) (objInfo, error) {
+	implied := objInfo{kind: kDir, mode: 0o755, mtime: time.Unix(0, 0)}
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		if errors.Is(mapErr(err), fs.ErrNotExist) {
+			return implied, nil
+		}
+		return objInfo{}, mapErr(err)
+	}
+	defer out.Body.Close()
+	md := out.Metadata
+	if len(md) == 0 {
+		b, _ := io.ReadAll(io.LimitReader(out.Body, 1024))
+		md = parseMarkerBody(b)
+	}
+	mt, mode := parseMeta(md, out.LastModified, 0o755)
+	return objInfo{kind: kDir, mode: mode, mtime: mt, etag: aws.ToString(out.ETag)}, nil
 }
 
 // parentDir checks that the parent of name is an existing directory.
@@ -1006,7 +1306,7 @@ func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 	if err := s.parentDir(name); err != nil {
 		return pathErr("mkdir", name, err)
 	}
-	v := s.meta.version() + 1 // the marker's own change
+	v := s.meta.version(s.dirKey(name))
 	oi, err := s.lookup(name)
 	if err == nil && oi.kind != kNone {
 		err = fs.ErrExist
@@ -1025,7 +1325,7 @@ func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 // children lists the entries of directory name (one level).
 func (s *Store) children(name string, limit int32) ([]string, error) {
 	pfx := s.dirKey(name)
-	v := s.meta.version()
+	v := s.meta.version(pfx)
 	var out []string
 	var token *string
 	for {

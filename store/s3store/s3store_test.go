@@ -125,6 +125,7 @@ func TestS3(t *testing.T) {
 	t.Run("WriteBack", v.testWriteBack)
 	t.Run("CrashRecovery", v.testCrashRecovery)
 	t.Run("CacheBusy", v.testCacheBusy)
+	t.Run("Prefetch", v.testPrefetch)
 }
 
 const part = 5 << 20
@@ -418,7 +419,9 @@ func (v *env) testStale(t *testing.T) {
 	defer a.Close()
 	b := v.open(t, s3store.Options{Prefix: prefix})
 	defer b.Close()
-	writeObj(t, a, "f", strings.Repeat("1", 1000))
+	// Larger than what a lookup reads ahead, which a reader may use:
+	// that is the version it opened, whole.
+	writeObj(t, a, "f", strings.Repeat("1", 100000))
 	r, err := a.OpenFile("f", os.O_RDONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -428,8 +431,8 @@ func (v *env) testStale(t *testing.T) {
 	if _, err := r.ReadAt(buf, 500); err != nil {
 		t.Fatal(err)
 	}
-	writeObj(t, b, "f", strings.Repeat("2", 1000))
-	if _, err := r.ReadAt(buf, 100); !errors.Is(err, syscall.ESTALE) {
+	writeObj(t, b, "f", strings.Repeat("2", 100000))
+	if _, err := r.ReadAt(buf, 90000); !errors.Is(err, syscall.ESTALE) {
 		t.Fatalf("read after another client replaced the object: %v (%q)", err, buf)
 	}
 }
@@ -578,4 +581,93 @@ func (v *env) testCacheBusy(t *testing.T) {
 	// Another prefix has a folder of its own.
 	b := v.open(t, s3store.Options{Prefix: prefix + "-other", CacheDir: cache})
 	b.Close()
+}
+
+// testPrefetch: a listing looks its entries up in the background, so
+// the stats that follow take no request each; every kind of entry gets
+// its own metadata, and removals while the lookups run are not undone
+// by a late answer.
+func (v *env) testPrefetch(t *testing.T) {
+	prefix := randName("pf-")
+	w := v.open(t, s3store.Options{Prefix: prefix})
+	defer w.Close()
+	if err := w.Mkdir("d", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	mtime := time.Unix(1700000000, 5)
+	for i := range n {
+		name := fmt.Sprintf("d/f%02d", i)
+		writeObj(t, w, name, strings.Repeat("x", i))
+		if err := w.Chmod(name, fs.FileMode(0o600|i%2*0o100)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Lchtimes(name, mtime, mtime.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Mkdir("d/sub", 0o710); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Symlink("f01", "d/link"); err != nil {
+		t.Fatal(err)
+	}
+
+	r := v.open(t, s3store.Options{Prefix: prefix})
+	defer r.Close()
+	names, err := readDir(r, "d")
+	if err != nil || len(names) != n+2 {
+		t.Fatalf("listing: %v %v", names, err)
+	}
+	// The listing alone looks every entry up, in the background.
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Stats().Requests["HeadObject"] < n+1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for last := int64(-1); last != r.Stats().Total(); time.Sleep(300 * time.Millisecond) {
+		last = r.Stats().Total() // the last lookups (the directory's) end
+	}
+	before := r.Stats()
+	for i := range n {
+		fi, err := r.Lstat(fmt.Sprintf("d/f%02d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != int64(i) || fi.Mode() != fs.FileMode(0o600|i%2*0o100) || !fi.ModTime().Equal(mtime.Add(time.Duration(i)*time.Second)) {
+			t.Errorf("f%02d: size %d, mode %v, mtime %v", i, fi.Size(), fi.Mode(), fi.ModTime())
+		}
+	}
+	if fi, err := r.Lstat("d/sub"); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o710 {
+		t.Errorf("sub: %v %v", fi, err)
+	}
+	if fi, err := r.Lstat("d/link"); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("link: %v %v", fi, err)
+	}
+	// What is left is reading the symlink's target.
+	if after := r.Stats(); after.Total()-before.Total() > 1 {
+		t.Errorf("%d lookups after a listing and its prefetch took %d requests (before: %s; after: %s)", n+2, after.Total()-before.Total(), before, after)
+	}
+
+	// Removals race with a prefetch; what is removed stays removed.
+	q := v.open(t, s3store.Options{Prefix: prefix})
+	defer q.Close()
+	if _, err := readDir(q, "d"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := q.Remove(fmt.Sprintf("d/f%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		name := fmt.Sprintf("d/f%02d", i)
+		if _, err := q.Lstat(name); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s after its removal: %v", name, err)
+		}
+		f, err := q.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			t.Fatalf("create %s again: %v", name, err)
+		}
+		f.Close()
+	}
 }
