@@ -69,6 +69,7 @@ type entry struct {
 	gone     bool // removed: never uploaded again
 	conflict error
 	pending  *time.Timer // a deferred upload after the last close
+	timerSeq uint64      // numbers pending (see Store.after)
 	queued   int64       // counted in Store.queued while waiting
 }
 
@@ -539,6 +540,7 @@ func (e *entry) cancelPending() {
 		e.s.uploads.Done()
 	}
 	e.pending = nil
+	e.timerSeq++ // a timer that fired already does nothing
 	e.unqueue()
 }
 

@@ -421,19 +421,32 @@ func (s *Store) schedule(e *entry, delay time.Duration) {
 		e.queued = max(e.size, 1)
 		s.queued.Add(e.queued)
 	}
+	s.after(e, delay)
+}
+
+// after starts the timer of a deferred upload (e.mu held). Each timer
+// has its number: one that a later timer or cancelPending replaced
+// while it waited for e.mu does nothing (it would clear the pointer to
+// its successor, which then could never be stopped).
+func (s *Store) after(e *entry, delay time.Duration) {
 	s.uploads.Add(1)
+	e.timerSeq++
+	seq := e.timerSeq
 	e.pending = time.AfterFunc(delay, func() {
 		defer s.uploads.Done()
-		s.backgroundUpload(e)
+		s.backgroundUpload(e, seq)
 	})
 }
 
-func (s *Store) backgroundUpload(e *entry) {
+func (s *Store) backgroundUpload(e *entry, seq uint64) {
 	// A few at a time: a tar extraction leaves thousands waiting.
 	s.sem <- struct{}{}
 	defer func() { <-s.sem }()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.timerSeq != seq {
+		return
+	}
 	e.pending = nil
 	if s.isClosed() {
 		return // Close uploads it
@@ -445,11 +458,7 @@ func (s *Store) backgroundUpload(e *entry) {
 		s.log.Error("s3store: upload refused: another client changed the object", "key", e.key, "kept", ce.Kept)
 	case err != nil:
 		s.log.Warn("s3store: upload failed, retrying in 10s", "key", e.key, "err", err)
-		s.uploads.Add(1)
-		e.pending = time.AfterFunc(10*time.Second, func() {
-			defer s.uploads.Done()
-			s.backgroundUpload(e)
-		})
+		s.after(e, 10*time.Second)
 		return
 	default:
 		s.log.Debug("s3store: uploaded", "key", e.key, "size", e.size)
