@@ -108,7 +108,7 @@
 // modification time and symlink targets; -R lists the whole subtree. cat
 // follows symlinks inside the vault. Both open the vault read-only.
 //
-//	sealfs decrypt [-force] [unlock options] CIPHERDIR OUTDIR
+//	sealfs decrypt [-force] [-stats] [unlock options] CIPHERDIR OUTDIR
 //
 // Writes the whole decrypted tree to OUTDIR: files, directories, symlinks,
 // FIFOs and device nodes, with permission bits (setuid, setgid and sticky
@@ -120,9 +120,12 @@
 // CIPHERDIR must not contain each other. Objects that fail (corrupt
 // ciphertext, write errors) are reported and skipped, and the exit code is
 // then 11; running out of space stops the command. A progress line is
-// shown when stderr is a terminal (-q turns it off).
+// shown when stderr is a terminal (-q turns it off). -stats ends with a
+// line of what was copied (objects, bytes, time) and, for a vault in a
+// bucket, the requests sent by S3 operation and the bytes sent and
+// received; export takes -stats too.
 //
-//	sealfs encrypt [-force] [unlock options] PLAINDIR CIPHERDIR
+//	sealfs encrypt [-force] [-stats] [unlock options] PLAINDIR CIPHERDIR
 //
 // Copies a plaintext tree into the root of an existing vault with the same
 // fidelity as decrypt (only user.* extended attributes are copied). Holes

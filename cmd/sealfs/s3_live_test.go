@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +62,7 @@ func TestS3Vault(t *testing.T) {
 	t.Run("KillMount", testS3KillMount)
 	t.Run("Export", testS3Export)
 	t.Run("Passwd", testS3Passwd)
+	t.Run("TwoMounts", testS3TwoMounts)
 }
 
 // testS3Export: export of a reverse view to a bucket is the same, byte
@@ -361,11 +364,19 @@ func testS3KillMount(t *testing.T) {
 // mount point) and waits until it is mounted.
 func startFg(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
+	cmd, _ := startFgOut(t, args...)
+	return cmd
+}
+
+// startFgOut is startFg that also gives the mount's output, to read
+// after the process has ended.
+func startFgOut(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
 	mnt := args[len(args)-1]
 	cmd := exec.Command("sealfs", append([]string{"mount", "-fg", "-q"}, args...)...)
 	cmd.Env = append(os.Environ(), "GORACE="+goRace())
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -385,5 +396,76 @@ func startFg(t *testing.T, args ...string) *exec.Cmd {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return cmd
+	return cmd, out
+}
+
+// testS3TwoMounts: two machines (two mounts with caches of their own)
+// write one file of a bucket vault. The write that reaches the bucket
+// second fails its fsync with EIO and a log line naming the file; the
+// first one's content stays, and the loser's is kept in its cache.
+func testS3TwoMounts(t *testing.T) {
+	needFUSE(t)
+	pw := writePassfile(t)
+	v := "s3://vaults/two"
+	sh(t, "", "sealfs", "init", "-q", "-scryptn", "10", "-passfile", pw, v)
+	cacheA, cacheB := t.TempDir(), t.TempDir()
+	mntA, mntB := t.TempDir(), t.TempDir()
+	ma, _ := startFgOut(t, "-passfile", pw, "-sync-upload", "-cache-dir", cacheA, v, mntA)
+	mb, logB := startFgOut(t, "-passfile", pw, "-sync-upload", "-cache-dir", cacheB, v, mntB)
+	write := func(f *os.File, s string) error {
+		if _, err := f.WriteAt([]byte(s), 0); err != nil {
+			return err
+		}
+		return f.Sync()
+	}
+	fa, err := os.Create(filepath.Join(mntA, "shared.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := write(fa, "A, first\n"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(mntB, "shared.txt")); err != nil || string(b) != "A, first\n" {
+		t.Fatalf("B reads %q, %v", b, err)
+	}
+	// Both have the first version open; A's change is uploaded first.
+	// (B rewrites the file whole: a partial block would be read from
+	// the bucket first, and that read fails already, with ESTALE.)
+	fb, err := os.OpenFile(filepath.Join(mntB, "shared.txt"), os.O_RDWR|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := write(fa, "A, second\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(fb, "B, lost?\n"); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("fsync of the write that came second: %v, want EIO", err)
+	}
+	fb.Close()
+	fa.Close()
+	for _, m := range []string{mntA, mntB} {
+		sh(t, "", "fusermount3", "-u", m)
+	}
+	if err := ma.Wait(); err != nil {
+		t.Fatalf("mount A: %v", err)
+	}
+	mb.Wait() // its exit status tells of the conflict too; the log says which file
+	if !strings.Contains(logB.String(), "op=fsync path=shared.txt") {
+		t.Errorf("mount B's log does not name the file:\n%s", logB)
+	}
+	if out := sh(t, "", "sealfs", "cat", "-passfile", pw, v, "shared.txt"); !strings.HasSuffix(out, "A, second\n") {
+		t.Errorf("the bucket holds %q, want A's second version", out)
+	}
+	// B's content is in its cache's conflicts folder, encrypted as it
+	// was written: one file, with a note naming the object.
+	var kept []string
+	filepath.WalkDir(cacheB, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Base(filepath.Dir(p)) == "conflicts" {
+			kept = append(kept, p)
+		}
+		return nil
+	})
+	if len(kept) == 0 {
+		t.Fatalf("no conflict copy in B's cache %s", cacheB)
+	}
 }
