@@ -15,7 +15,9 @@
 # to back. Both mounts upload a file 5 s after its last close (rclone's
 # --vfs-write-back default, sealfs' -write-back default); an fsync makes
 # sealfs upload at once, while rclone's fsync only reaches its local
-# cache. "cpu" is the CPU time of sealfs, and of gocryptfs plus rclone.
+# cache. "cpu" is the CPU time of sealfs, and of gocryptfs plus rclone;
+# "weed" is SeaweedFS' CPU time during the step (all its servers), which
+# on a small machine bounds the steps that send a request per file.
 # Needs root (drop_caches, mounts), fuse3, gocryptfs, rclone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -96,9 +98,16 @@ res=$work/res
 # stderr. A step that fails (rm -rf through rclone's directory cache can
 # leave "Directory not empty") is reported and left out of the table; what
 # it left behind is removed for the next round.
+weedcpu() {
+  local hz; hz=$(getconf CLK_TCK)
+  for p in $(pgrep -P "$wpid"); do cat "/proc/$p/stat" 2>/dev/null; done |
+    awk -v hz="$hz" '{s += ($14 + $15) / hz} END {printf "%.3f", s}'
+}
 run() {
-  local line
+  local line w0
+  w0=$(weedcpu)
   if line=$(step "$4" "$2" "$3"); then
+    line="$line $(echo "$(weedcpu) - $w0" | bc -l)"
     echo "$1 $line" >>"$res"
     echo "  $1 $line" >&2
   else
@@ -118,8 +127,8 @@ for ((r = 0; r < rounds; r++)); do
     fi
   done
 done
-printf '\nS3 bucket on SeaweedFS (median of %d round(s); cpu = server CPU seconds; range = lowest and highest ratio of one round)\n' "$rounds"
-printf '%-26s %14s %10s %7s %11s   %9s %9s\n' workload "gocryptfs+rclone" sealfs ratio range "g+r cpu" "s cpu"
+printf '\nS3 bucket on SeaweedFS (median of %d round(s); cpu = CPU seconds of the file systems; weed = CPU seconds of SeaweedFS; range = lowest and highest ratio of one round)\n' "$rounds"
+printf '%-26s %14s %10s %7s %11s   %9s %9s %9s %9s\n' workload "gocryptfs+rclone" sealfs ratio range "g+r cpu" "s cpu" "g weed" "s weed"
 for st in "${steps[@]}"; do
   gv=$(awk -v k="$st" '$1 == "g" && $2 == k {print $3}' "$res" | median)
   sv=$(awk -v k="$st" '$1 == "s" && $2 == k {print $3}' "$res" | median)
@@ -132,5 +141,7 @@ for st in "${steps[@]}"; do
   fi
   gc=$(awk -v k="$st" '$1 == "g" && $2 == k {print $4}' "$res" | median)
   sc=$(awk -v k="$st" '$1 == "s" && $2 == k {print $4}' "$res" | median)
-  printf '%-26s %13.2fs %9.2fs %7.2f %11s   %8.2fs %8.2fs\n' "$st" "$gv" "$sv" "$(echo "$gv / $sv" | bc -l)" "$(ratio_range "$res" "$st")" "$gc" "$sc"
+  gw=$(awk -v k="$st" '$1 == "g" && $2 == k {print $5}' "$res" | median)
+  sw=$(awk -v k="$st" '$1 == "s" && $2 == k {print $5}' "$res" | median)
+  printf '%-26s %13.2fs %9.2fs %7.2f %11s   %8.2fs %8.2fs %8.2fs %8.2fs\n' "$st" "$gv" "$sv" "$(echo "$gv / $sv" | bc -l)" "$(ratio_range "$res" "$st")" "$gc" "$sc" "$gw" "$sw"
 done
