@@ -28,44 +28,35 @@ func (f *FS) mkdir(p string, perm fs.FileMode) error {
 	if p == "." {
 		return fs.ErrExist
 	}
-	l, err := f.locate(p)
-	if err != nil {
-		return err
-	}
-	undo, err := f.createLongName(&l)
-	if err != nil {
-		return err
-	}
-	if !f.dirIV {
-		if err := f.store.Mkdir(l.cpath, perm); err != nil {
-			undo()
+	err := f.createEntry(p, func(l *entryLoc) error {
+		if !f.dirIV {
+			return f.store.Mkdir(l.cpath, perm)
+		}
+		// The directory must be writable for us to create its IV file.
+		if err := f.store.Mkdir(l.cpath, perm|0o700); err != nil {
 			return err
+		}
+		if err := f.writeDirIV(l.cpath); err != nil {
+			f.store.Remove(l.cpath)
+			return err
+		}
+		if perm&0o700 != 0o700 {
+			fi, err := f.store.Lstat(l.cpath)
+			if err == nil {
+				// Keep what umask and an inherited setgid bit made of the
+				// mode, minus the owner bits we added.
+				mode := fi.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSetuid|fs.ModeSticky)&^(0o700&^perm)
+				err = f.store.Chmod(l.cpath, mode)
+			}
+			if err != nil {
+				f.removeDir(l)
+				return err
+			}
 		}
 		return nil
-	}
-	// The directory must be writable for us to create its IV file.
-	if err := f.store.Mkdir(l.cpath, perm|0o700); err != nil {
-		undo()
+	})
+	if err != nil {
 		return err
-	}
-	if err := f.writeDirIV(l.cpath); err != nil {
-		f.store.Remove(l.cpath)
-		undo()
-		return err
-	}
-	if perm&0o700 != 0o700 {
-		fi, err := f.store.Lstat(l.cpath)
-		if err == nil {
-			// Keep what umask and an inherited setgid bit made of the mode,
-			// minus the owner bits we added.
-			mode := fi.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSetuid|fs.ModeSticky)&^(0o700&^perm) | 0
-			err = f.store.Chmod(l.cpath, mode)
-		}
-		if err != nil {
-			f.removeDir(&l)
-			undo()
-			return err
-		}
 	}
 	f.dirs.forget(p)
 	return nil

@@ -26,7 +26,7 @@ func (f *FS) Symlink(target, newname string) error {
 		}
 	}
 	return pathErr("symlink", newname, f.retryNotDir(newname, func(p string) error {
-		return f.createEntry(p, func(cpath string) error { return f.store.Symlink(ctarget, cpath) })
+		return f.createEntry(p, func(l *entryLoc) error { return f.store.Symlink(ctarget, l.cpath) })
 	}))
 }
 

@@ -21,7 +21,7 @@ func (f *FS) Mknod(name string, mode uint32, dev uint64) error {
 		return err
 	}
 	return pathErr("mknod", name, f.retryNotDir(name, func(p string) error {
-		return f.createEntry(p, func(cpath string) error { return ms.Mknod(cpath, mode, dev) })
+		return f.createEntry(p, func(l *entryLoc) error { return ms.Mknod(l.cpath, mode, dev) })
 	}))
 }
 

@@ -271,13 +271,10 @@ func (f *FS) writeDirIV(cdir string) error {
 	return err
 }
 
-// createLongName writes the .name file of a long entry before the entry is
-// created. It returns a function that removes the file again if it was
-// created here (for when creating the entry fails).
 // createEntry creates the object of plaintext path p with create, which
-// gets its ciphertext path: the .name file of a long name goes first and
-// is removed again when create fails.
-func (f *FS) createEntry(p string, create func(cpath string) error) error {
+// gets its location (l.cpath is its ciphertext path): the .name file of a
+// long name goes first and is removed again when create fails.
+func (f *FS) createEntry(p string, create func(l *entryLoc) error) error {
 	l, err := f.locate(p)
 	if err != nil {
 		return err
@@ -286,13 +283,16 @@ func (f *FS) createEntry(p string, create func(cpath string) error) error {
 	if err != nil {
 		return err
 	}
-	if err := create(l.cpath); err != nil {
+	if err := create(&l); err != nil {
 		undo()
 		return err
 	}
 	return nil
 }
 
+// createLongName writes the .name file of a long entry before the entry is
+// created. It returns a function that removes the file again if it was
+// created here (for when creating the entry fails).
 func (f *FS) createLongName(l *entryLoc) (undo func(), err error) {
 	if !l.long {
 		return func() {}, nil
