@@ -525,16 +525,24 @@ type metaCache struct {
 	inflight map[string]chan struct{}
 	// heads holds the first bytes of objects that lookups read, for the
 	// first read of an open file of them (at most headsMax bytes, the
-	// oldest dropped first).
+	// oldest dropped first). headsOrder is the order they came in; keys
+	// taken since stay in it until they reach its front.
 	heads      map[string]headBytes
-	headsOrder []string
+	headsOrder []headRef
 	headsSize  int
+	headsSeq   uint64
 }
 
 // headBytes are the first bytes of one version of an object.
 type headBytes struct {
 	etag string
 	data []byte
+	seq  uint64 // its place in headsOrder
+}
+
+type headRef struct {
+	key string
+	seq uint64
 }
 
 const (
@@ -555,16 +563,20 @@ func (c *metaCache) putHead(key, etag string, data []byte) {
 	}
 	if old, ok := c.heads[key]; ok {
 		c.headsSize -= len(old.data)
-	} else {
-		c.headsOrder = append(c.headsOrder, key)
 	}
-	c.heads[key] = headBytes{etag, data}
+	c.headsSeq++
+	c.headsOrder = append(c.headsOrder, headRef{key, c.headsSeq})
+	c.heads[key] = headBytes{etag, data, c.headsSeq}
 	c.headsSize += len(data)
-	for c.headsSize > headsMax && len(c.headsOrder) > 0 {
-		k := c.headsOrder[0]
+	// Drop the oldest while over the bound, and the references of what
+	// was taken or replaced once they outnumber the rest.
+	for len(c.headsOrder) > 0 && (c.headsSize > headsMax || len(c.headsOrder) > 2*len(c.heads)+64) {
+		r := c.headsOrder[0]
 		c.headsOrder = c.headsOrder[1:]
-		c.headsSize -= len(c.heads[k].data)
-		delete(c.heads, k)
+		if h, ok := c.heads[r.key]; ok && h.seq == r.seq {
+			c.headsSize -= len(h.data)
+			delete(c.heads, r.key)
+		}
 	}
 }
 
@@ -577,11 +589,8 @@ func (c *metaCache) takeHead(key, etag string) []byte {
 	if !ok {
 		return nil
 	}
-	delete(c.heads, key)
+	delete(c.heads, key) // its reference in headsOrder goes later
 	c.headsSize -= len(h.data)
-	if i := slices.Index(c.headsOrder, key); i >= 0 {
-		c.headsOrder = slices.Delete(c.headsOrder, i, i+1)
-	}
 	if h.etag != etag {
 		return nil
 	}
@@ -737,16 +746,17 @@ func (c *metaCache) putIf(key string, oi objInfo, v listVersion) {
 	}
 }
 
-// begin registers a lookup of key about to be asked, unless its answer
-// is known or already asked for; done ends it.
-func (c *metaCache) begin(key string) (done func(), ok bool) {
+// begin registers a lookup of key about to be asked, and done ends it.
+// If the answer is known (both nil) or already asked for (wait, which
+// is closed when it comes), nothing is registered.
+func (c *metaCache) begin(key string) (done func(), wait <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if it, ok := c.m[key]; ok && time.Now().Before(it.expires) {
-		return nil, false
+		return nil, nil
 	}
-	if _, ok := c.inflight[key]; ok {
-		return nil, false
+	if ch, ok := c.inflight[key]; ok {
+		return nil, ch
 	}
 	if c.inflight == nil {
 		c.inflight = map[string]chan struct{}{}
@@ -758,14 +768,7 @@ func (c *metaCache) begin(key string) (done func(), ok bool) {
 		delete(c.inflight, key)
 		c.mu.Unlock()
 		close(ch)
-	}, true
-}
-
-// flight is the lookup of key under way, or nil.
-func (c *metaCache) flight(key string) chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.inflight[key]
+	}, nil
 }
 
 // listedKind tells what a fresh listing says name is in the directory
@@ -1017,16 +1020,24 @@ func (s *Store) lookup(name string) (objInfo, error) {
 		if oi, ok := s.meta.get(key); ok {
 			return oi, nil
 		}
-		if done, ok := s.meta.begin(key); ok {
+		done, wait := s.meta.begin(key)
+		if done != nil {
 			defer done()
 			break
 		}
-		if ch := s.meta.flight(key); ch != nil {
-			<-ch
+		if wait != nil {
+			<-wait
 		}
 	}
+	return s.ask(name, true)
+}
+
+// ask looks name up in the bucket and caches the answer, unless a change
+// through the Store overtook it.
+func (s *Store) ask(name string, first bool) (objInfo, error) {
+	key := s.key(name)
 	v := s.meta.keyVersion(key)
-	oi, err := s.lookupRemote(name, true)
+	oi, err := s.lookupRemote(name, first)
 	if err == nil {
 		s.meta.putIf(key, oi, v)
 	}
@@ -1113,10 +1124,10 @@ func (s *Store) prefetch(dir string, kids []string) {
 				continue
 			}
 			s.lookSem <- struct{}{}
-			done, ok := s.meta.begin(key)
-			if !ok || s.isClosed() {
+			done, _ := s.meta.begin(key)
+			if done == nil || s.isClosed() {
 				<-s.lookSem
-				if ok {
+				if done != nil {
 					done()
 				}
 				continue
@@ -1124,10 +1135,7 @@ func (s *Store) prefetch(dir string, kids []string) {
 			wg.Add(1)
 			go func() {
 				defer func() { done(); <-s.lookSem; wg.Done() }()
-				v := s.meta.keyVersion(key)
-				if oi, err := s.lookupRemote(name, false); err == nil {
-					s.meta.putIf(key, oi, v)
-				}
+				s.ask(name, false)
 			}()
 		}
 	}()
