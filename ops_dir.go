@@ -45,7 +45,7 @@ func (f *FS) mkdir(p string, perm fs.FileMode) error {
 			if err == nil {
 				// Keep what umask and an inherited setgid bit made of the
 				// mode, minus the owner bits we added.
-				mode := fi.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSetuid|fs.ModeSticky)&^(0o700&^perm)
+				mode := fi.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSetuid | fs.ModeSticky) &^ (0o700 &^ perm)
 				err = f.store.Chmod(l.cpath, mode)
 			}
 			if err != nil {
