@@ -68,9 +68,11 @@ type entry struct {
 	dirty    bool // content or metadata differ from the object
 	gone     bool // removed: never uploaded again
 	conflict error
-	pending  *time.Timer // a deferred upload after the last close
-	timerSeq uint64      // numbers pending (see Store.after)
-	queued   int64       // counted in Store.queued while waiting
+	// saved: the state file exists (it may be behind: unsaved).
+	saved, unsaved bool
+	pending        *time.Timer // a deferred upload after the last close
+	timerSeq       uint64      // numbers pending (see Store.after)
+	queued         int64       // counted in Store.queued while waiting
 }
 
 type partState uint8
@@ -96,8 +98,11 @@ func (e *entry) localPath() string { return filepath.Join(e.s.cache.dir, "files"
 func (e *entry) statePath() string { return e.localPath() + ".json" }
 
 // save writes the entry's state file (e.mu held): write then rename, so
-// that a crash leaves the old or the new state.
+// that a crash leaves the old or the new state. Each state names the
+// token of the upload that may follow it, so that an upload that
+// completed before a crash is recognised by the next Store.
 func (e *entry) save() error {
+	e.token = randHex(12)
 	p := persisted{Key: e.key, Base: e.base, BaseSize: e.baseSize, Token: e.token, Valid: e.valid,
 		Mode: uint32(e.mode.Perm()), Mtime: e.mtime.UnixNano()}
 	for i, st := range e.parts {
@@ -114,7 +119,34 @@ func (e *entry) save() error {
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, e.statePath())
+	if err := os.Rename(tmp, e.statePath()); err != nil {
+		return err
+	}
+	e.saved, e.unsaved = true, false
+	return nil
+}
+
+// changed notes a change the state file does not have yet (e.mu held).
+// When parts (the parts an upload takes from the local file) or the size
+// change, the state is saved at once, before the write, so that an
+// upload after a crash never mixes parts of two versions; but a new file
+// (no object yet, no state file) is saved at its last close or sync:
+// one that is still open when the process dies is lost whole, as if it
+// had never been created, and an extraction of many small files writes
+// one state file each instead of several. Mode and times follow at the
+// next save.
+func (e *entry) changed(parts bool) error {
+	e.unsaved = true
+	if parts && (e.saved || e.base != "") {
+		return e.save()
+	}
+	return nil
+}
+
+// forgetState removes the state file (e.mu held).
+func (e *entry) forgetState() {
+	os.Remove(e.statePath())
+	e.saved, e.unsaved = false, false
 }
 
 // persist makes the entry's local file and state durable on disk (e.mu
@@ -152,7 +184,7 @@ func (e *entry) drop() {
 		e.local = nil
 	}
 	os.Remove(e.localPath())
-	os.Remove(e.statePath())
+	e.forgetState()
 }
 
 func (e *entry) partSize() int64 { return e.s.partSize }
@@ -222,10 +254,7 @@ func (e *entry) markDirty(ctx context.Context, off, end int64) error {
 	}
 	e.dirty = true
 	e.mtime = time.Now()
-	if changed {
-		return e.save()
-	}
-	return nil
+	return e.changed(changed)
 }
 
 func (e *entry) writeAt(ctx context.Context, p []byte, off int64) (int, error) {
@@ -275,7 +304,7 @@ func (e *entry) truncate(ctx context.Context, size int64) error {
 	e.size = size
 	e.dirty = true
 	e.mtime = time.Now()
-	return e.save()
+	return e.changed(true)
 }
 
 // readAt reads from the local file where the parts are local and from the
@@ -361,9 +390,12 @@ func (e *entry) upload(ctx context.Context) error {
 	if !e.dirty || e.gone {
 		return nil
 	}
-	e.token = randHex(12)
-	if err := e.save(); err != nil {
-		return err
+	e.s.waitDeleted("", e.key)
+	start := time.Now()
+	if e.unsaved || !e.saved {
+		if err := e.save(); err != nil {
+			return err
+		}
 	}
 	md := meta(e.mtime, e.mode)
 	md[metaUpload] = e.token
@@ -400,8 +432,9 @@ func (e *entry) upload(ctx context.Context) error {
 		}
 	}
 	e.dirty = false
-	os.Remove(e.statePath())
+	e.forgetState()
 	e.s.meta.forget(e.key)
+	e.s.meta.putOwn(e.key, objInfo{kind: kFile, size: e.size, mtime: e.mtime, mode: e.mode, etag: etag, ino: e.ino}, start)
 	// The name now has an object: a listing taken while it had only
 	// an entry (which may be let go at any time now) must not be kept.
 	e.s.meta.listed(e.key, false)
@@ -429,7 +462,7 @@ func (e *entry) setConflict() error {
 	}
 	e.conflict = ce
 	e.dirty = false
-	os.Remove(e.statePath())
+	e.forgetState()
 	e.s.meta.forget(e.key) // the object is another client's now
 	return ce
 }
@@ -484,7 +517,7 @@ func (e *entry) putParts(ctx context.Context, md map[string]string, cond func(**
 	for i := range n {
 		start := i * e.partSize()
 		end := min(start+e.partSize(), e.size)
-		copyable := e.parts[i] == 0 && e.base != "" && end <= e.remoteEnd()
+		copyable := e.parts[i] != partDirty && e.base != "" && end <= e.remoteEnd()
 		if !copyable {
 			if err := e.fetchPart(ctx, i); err != nil {
 				return "", err
@@ -565,7 +598,7 @@ func (e *entry) setMeta(fn func(mt time.Time, mode fs.FileMode) (time.Time, fs.F
 	e.mtime, e.mode = mt, mode.Perm()
 	if e.dirty || e.base == "" {
 		e.dirty = true
-		return e.save()
+		return e.changed(false)
 	}
 	etag, err := e.s.copyObj(e.key, e.key, meta(mt, mode), e.base)
 	if err != nil {

@@ -108,8 +108,14 @@ func (s *Store) openEntry(key string, oi objInfo, created bool) (*entry, error) 
 		e = &entry{s: s, id: randHex(8), key: key, base: oi.etag, baseSize: oi.size, valid: oi.size, size: oi.size,
 			mode: oi.mode, mtime: oi.mtime}
 		e.ino = inoOf(key, oi.etag)
-		if created {
+		switch {
+		case created:
 			e.ino = inoOf(key, e.id)
+		case oi.ino != 0:
+			e.ino = oi.ino
+		}
+		if !created && oi.etag != "" {
+			e.fromCopy(oi)
 		}
 		s.entries[key] = e
 	}
@@ -126,12 +132,13 @@ func (s *Store) openEntry(key string, oi objInfo, created bool) (*entry, error) 
 	e.cancelPending()
 	if created {
 		s.meta.listed(key, false)
-		// The new file is an entry only until its first upload: saved,
-		// so that it is uploaded even if this process dies first.
+		// The new file is an entry only until its first upload: saved
+		// at its last close (see entry.changed), so that it is
+		// uploaded even if this process dies before that.
 		e.dirty = true
 		err := e.ensureLocal()
 		if err == nil {
-			err = e.save()
+			err = e.changed(false)
 		}
 		if err != nil {
 			e.refs--
@@ -247,6 +254,11 @@ func (f *file) Close() error {
 	if !e.dirty {
 		f.s.release(e)
 		return nil
+	}
+	if e.unsaved {
+		if err := e.save(); err != nil {
+			return pathErr("close", f.name, err)
+		}
 	}
 	if f.s.writeBack > 0 && f.s.queued.Load()+e.size <= f.s.maxPending && !f.s.isClosed() {
 		f.s.schedule(e, f.s.writeBack)
@@ -457,7 +469,7 @@ func (e *dirEntry) Info() (fs.FileInfo, error) {
 
 func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 	if !d.listed {
-		kids, err := d.s.children(d.name, 0)
+		kids, err := d.s.list(d.name)
 		if err != nil {
 			return nil, pathErr("readdir", d.name, err)
 		}
@@ -497,5 +509,5 @@ func (d *dirFile) WriteAt([]byte, int64) (int, error) {
 }
 func (d *dirFile) Truncate(int64) error       { return pathErr("truncate", d.name, syscall.EISDIR) }
 func (d *dirFile) Stat() (fs.FileInfo, error) { return d.s.info(d.name, d.oi), nil }
-func (d *dirFile) Sync() error                { return nil }
+func (d *dirFile) Sync() error                { d.s.waitDeleted(""); return nil }
 func (d *dirFile) Close() error               { return nil }

@@ -131,6 +131,8 @@ type Store struct {
 	log               *slog.Logger
 	cache             cacheDir
 	meta              metaCache
+	clean             cleanCopies
+	deletes           deleter
 	counters          counters
 
 	// mu serialises namespace changes of this client.
@@ -198,10 +200,12 @@ func New(ctx context.Context, o *Options) (*Store, error) {
 	if err := s.openCache(o); err != nil {
 		return nil, err
 	}
+	s.clean.dir, s.clean.max = filepath.Join(s.cache.dir, "files"), s.maxPending
 	if err := s.recover(); err != nil {
 		s.cache.close()
 		return nil, err
 	}
+	s.startDeleter()
 	return s, nil
 }
 
@@ -357,7 +361,7 @@ func (s *Store) loadEntry(id string) (*entry, error) {
 		f.Close()
 		return nil, err
 	}
-	e.local, e.size, e.dirty = f, fi.Size(), true
+	e.local, e.size, e.dirty, e.saved = f, fi.Size(), true, true
 	for _, i := range p.Dirty {
 		e.parts[i] = partDirty
 	}
@@ -394,6 +398,7 @@ func (s *Store) Close() error {
 	}
 	s.uploads.Wait()
 	s.prefetches.Wait()
+	s.closeDeleter()
 	for _, e := range waiting {
 		e.mu.Lock()
 		if !e.dirty && e.refs == 0 {
@@ -404,6 +409,7 @@ func (s *Store) Close() error {
 		}
 		e.mu.Unlock()
 	}
+	s.clean.removeAll()
 	if len(errs) > 0 && s.cache.private {
 		// Nothing would find the data again: keep the folder.
 		s.cache.private = false
@@ -483,7 +489,9 @@ func (s *Store) release(e *entry) {
 		delete(s.entries, e.key)
 	}
 	s.emu.Unlock()
-	e.drop()
+	if !s.clean.keep(e) {
+		e.drop()
+	}
 }
 
 // entry returns the entry of key, or nil.
@@ -672,9 +680,15 @@ func (c *metaCache) listed(key string, gone bool) {
 	}
 }
 
+// A metaItem is kept past its expiry: a listing that shows the same
+// version of the object (see validate) makes it fresh again.
 type metaItem struct {
 	oi      objInfo
 	expires time.Time
+	// seen is when the answer was asked for (for an object this Store
+	// wrote, when the write ended); own is when that write began (zero
+	// for answers from the bucket).
+	seen, own time.Time
 }
 
 func (c *metaCache) get(key string) (objInfo, bool) {
@@ -690,16 +704,28 @@ func (c *metaCache) get(key string) (objInfo, bool) {
 	return it.oi, true
 }
 
-func (c *metaCache) put(key string, oi objInfo) {
+// put keeps the answer of a lookup asked for at seen.
+func (c *metaCache) put(key string, oi objInfo, seen time.Time) {
+	c.keep(key, metaItem{oi: oi, seen: seen})
+}
+
+// putOwn keeps what this Store wrote at key, in a write that began at
+// start: the bucket does not say the LastModified it gave (see validate).
+func (c *metaCache) putOwn(key string, oi objInfo, start time.Time) {
+	c.keep(key, metaItem{oi: oi, seen: time.Now(), own: start})
+}
+
+func (c *metaCache) keep(key string, it metaItem) {
 	if c.ttl < 0 {
 		return
 	}
+	it.expires = time.Now().Add(c.ttl)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) > 100000 {
 		c.m = map[string]metaItem{}
 	}
-	c.m[key] = metaItem{oi: oi, expires: time.Now().Add(c.ttl)}
+	c.m[key] = it
 }
 
 // forget drops what is known of key (a change to an object says nothing
@@ -737,12 +763,12 @@ func (c *metaCache) keyVersion(key string) listVersion {
 
 // putIf keeps a lookup's answer unless the object changed through the
 // Store since keyVersion(key) was v, which the answer may predate.
-func (c *metaCache) putIf(key string, oi objInfo, v listVersion) {
+func (c *metaCache) putIf(key string, oi objInfo, v listVersion, seen time.Time) {
 	c.mu.Lock()
 	ok := listVersion{c.epoch, c.keys[key]} == v
 	c.mu.Unlock()
 	if ok {
-		c.put(key, oi)
+		c.put(key, oi, seen)
 	}
 }
 
@@ -750,9 +776,18 @@ func (c *metaCache) putIf(key string, oi objInfo, v listVersion) {
 // If the answer is known (both nil) or already asked for (wait, which
 // is closed when it comes), nothing is registered.
 func (c *metaCache) begin(key string) (done func(), wait <-chan struct{}) {
+	return c.beginLocked(key, func() bool {
+		it, ok := c.m[key]
+		return ok && time.Now().Before(it.expires)
+	})
+}
+
+// beginLocked is begin with known telling whether the answer is known
+// (called with c.mu held).
+func (c *metaCache) beginLocked(key string, known func() bool) (done func(), wait <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if it, ok := c.m[key]; ok && time.Now().Before(it.expires) {
+	if known() {
 		return nil, nil
 	}
 	if ch, ok := c.inflight[key]; ok {
@@ -877,6 +912,9 @@ type objInfo struct {
 	mode  fs.FileMode // permission bits
 	etag  string
 	ino   uint64 // 0: from the key and ETag (see inoOf)
+	// lastMod is the bucket's LastModified of the object (whole
+	// seconds; zero when not known), which listings show too.
+	lastMod time.Time
 }
 
 func parseMeta(m map[string]string, lastMod *time.Time, def fs.FileMode) (time.Time, fs.FileMode) {
@@ -946,9 +984,17 @@ func parseMarkerBody(b []byte) map[string]string {
 	return md
 }
 
-// putMarker writes the marker of a directory with its metadata.
-func (s *Store) putMarker(key string, md map[string]string) error {
-	return s.put(key, bytes.NewReader(markerBody(md)), md)
+// putMarker writes the marker of a directory (at key, "dir/") with its
+// metadata and keeps what it wrote for lookups.
+func (s *Store) putMarker(key string, mt time.Time, mode fs.FileMode) error {
+	start := time.Now()
+	md := meta(mt, mode)
+	etag, err := s.put(key, bytes.NewReader(markerBody(md)), md)
+	if err != nil {
+		return err
+	}
+	s.meta.putOwn(lookupKey(key), objInfo{kind: kDir, mode: mode.Perm(), mtime: time.Unix(0, mt.UnixNano()), etag: etag}, start)
+	return nil
 }
 
 // head returns the object at key, or kNone.
@@ -961,7 +1007,8 @@ func (s *Store) head(ctx context.Context, key string) (objInfo, map[string]strin
 		return objInfo{}, nil, mapErr(err)
 	}
 	mt, mode := parseMeta(out.Metadata, out.LastModified, 0o644)
-	return objInfo{kind: kFile, size: aws.ToInt64(out.ContentLength), mtime: mt, mode: mode, etag: aws.ToString(out.ETag)}, out.Metadata, nil
+	return objInfo{kind: kFile, size: aws.ToInt64(out.ContentLength), mtime: mt, mode: mode, etag: aws.ToString(out.ETag),
+		lastMod: seconds(out.LastModified)}, out.Metadata, nil
 }
 
 // headFirst is head by a GET of the first bytes, which it keeps for
@@ -997,7 +1044,7 @@ func (s *Store) headFirst(ctx context.Context, key string) (objInfo, map[string]
 		s.meta.putHead(key, etag, data)
 	}
 	mt, mode := parseMeta(out.Metadata, out.LastModified, 0o644)
-	return objInfo{kind: kFile, size: size, mtime: mt, mode: mode, etag: etag}, out.Metadata, nil
+	return objInfo{kind: kFile, size: size, mtime: mt, mode: mode, etag: etag, lastMod: seconds(out.LastModified)}, out.Metadata, nil
 }
 
 // lookup finds what name is: a file (open here, or an object), a
@@ -1011,8 +1058,19 @@ func (s *Store) lookup(name string) (objInfo, error) {
 	if e := s.entry(key); e != nil {
 		return e.info(), nil
 	}
-	if s.meta.absent(s.dirKey(path.Dir(name)), path.Base(name)) {
+	s.waitDeleted("", key, key+"/", key+linkSuffix)
+	dirKey := s.dirKey(path.Dir(name))
+	if s.meta.absent(dirKey, path.Base(name)) {
 		return objInfo{}, nil
+	}
+	if s.meta.stale(key) && s.meta.smallDir(dirKey) {
+		// One listing revalidates this answer and its neighbours'.
+		if _, err := s.list(path.Dir(name)); err != nil {
+			return objInfo{}, err
+		}
+		if s.meta.absent(dirKey, path.Base(name)) {
+			return objInfo{}, nil
+		}
 	}
 	// One lookup of a key at a time (a prefetch's or another caller's):
 	// the others take its answer.
@@ -1037,9 +1095,10 @@ func (s *Store) lookup(name string) (objInfo, error) {
 func (s *Store) ask(name string, first bool) (objInfo, error) {
 	key := s.key(name)
 	v := s.meta.keyVersion(key)
+	seen := time.Now()
 	oi, err := s.lookupRemote(name, first)
 	if err == nil {
-		s.meta.putIf(key, oi, v)
+		s.meta.putIf(key, oi, v, seen)
 	}
 	return oi, err
 }
@@ -1098,9 +1157,13 @@ func (s *Store) lookupRemote(name string, first bool) (objInfo, error) {
 const prefetchMax = 10000
 
 // prefetch looks up the entries of a directory just listed, a few at a
-// time in the background: what usually follows a listing (ls -l, find,
-// rm -r, the kernel's READDIRPLUS) then finds them answered, or under
-// way, instead of asking the bucket about one entry after the other.
+// time in the background, and lists its subdirectories: what usually
+// follows a listing (ls -l, find, rm -r, the kernel's READDIRPLUS, a
+// walk into the subdirectories) then finds them answered, or under way,
+// instead of asking the bucket about one entry after the other. A
+// subdirectory whose expired answer is kept is not looked up: its
+// listing shows its marker, which revalidates it (as it does the entries
+// of the subdirectory).
 func (s *Store) prefetch(dir string, kids []string) {
 	if s.meta.ttl < 0 || len(kids) == 0 {
 		return
@@ -1120,12 +1183,13 @@ func (s *Store) prefetch(dir string, kids []string) {
 		for _, k := range kids {
 			name := path.Join(dir, lookupKey(k))
 			key := s.key(name)
+			isDir := strings.HasSuffix(k, "/")
 			if s.entry(key) != nil {
 				continue
 			}
 			s.lookSem <- struct{}{}
 			done, _ := s.meta.begin(key)
-			if done == nil || s.isClosed() {
+			if done == nil && !isDir || s.isClosed() {
 				<-s.lookSem
 				if done != nil {
 					done()
@@ -1134,8 +1198,18 @@ func (s *Store) prefetch(dir string, kids []string) {
 			}
 			wg.Add(1)
 			go func() {
-				defer func() { done(); <-s.lookSem; wg.Done() }()
-				s.ask(name, false)
+				defer func() { <-s.lookSem; wg.Done() }()
+				if done != nil {
+					if !isDir || !s.meta.stale(key) {
+						s.ask(name, false)
+					} else {
+						s.list(name)
+					}
+					done()
+				}
+				if isDir {
+					s.list(name)
+				}
 			}()
 		}
 	}()
@@ -1170,7 +1244,7 @@ func (s *Store) dirLookup(ctx context.Context, key string) (objInfo, error) {
 		md = parseMarkerBody(b)
 	}
 	mt, mode := parseMeta(md, out.LastModified, 0o755)
-	return objInfo{kind: kDir, mode: mode, mtime: mt, etag: aws.ToString(out.ETag)}, nil
+	return objInfo{kind: kDir, mode: mode, mtime: mt, etag: aws.ToString(out.ETag), lastMod: seconds(out.LastModified)}, nil
 }
 
 // parentDir checks that the parent of name is an existing directory.
@@ -1250,13 +1324,16 @@ func (s *Store) Lstat(name string) (fs.FileInfo, error) {
 	return s.info(name, oi), nil
 }
 
-func (s *Store) put(key string, body io.ReadSeeker, md map[string]string) error {
+// put writes the object at key and returns its ETag.
+func (s *Store) put(key string, body io.ReadSeeker, md map[string]string) (string, error) {
+	s.waitDeleted("", key)
 	defer s.meta.forget(key)
-	_, err := s.c.PutObject(s.ctx(), &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: body, Metadata: md})
-	if err == nil {
-		s.meta.listed(key, false)
+	out, err := s.c.PutObject(s.ctx(), &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: body, Metadata: md})
+	if err != nil {
+		return "", mapErr(err)
 	}
-	return mapErr(err)
+	s.meta.listed(key, false)
+	return aws.ToString(out.ETag), nil
 }
 
 // isPrecondition tells a refused conditional request (412).
@@ -1304,13 +1381,6 @@ func (s *Store) getRange(ctx context.Context, key, etag string, start, end int64
 	return err
 }
 
-func (s *Store) del(key string) error {
-	defer s.meta.forget(key)
-	defer s.meta.listed(key, true)
-	_, err := s.c.DeleteObject(s.ctx(), &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key})
-	return mapErr(err)
-}
-
 func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 	if err := checkName(name); err != nil || name == "." {
 		if name == "." {
@@ -1328,13 +1398,11 @@ func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 	if err == nil && oi.kind != kNone {
 		err = fs.ErrExist
 	}
-	now := time.Now()
 	if err == nil {
-		err = s.putMarker(s.dirKey(name), meta(now, perm))
+		err = s.putMarker(s.dirKey(name), time.Now(), perm)
 	}
 	if err == nil {
 		s.meta.setListing(s.dirKey(name), nil, v) // nothing was under it
-		s.meta.put(s.key(name), objInfo{kind: kDir, mode: perm.Perm(), mtime: time.Unix(0, now.UnixNano())})
 	}
 	return pathErr("mkdir", name, err)
 }
@@ -1343,6 +1411,8 @@ func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 func (s *Store) children(name string, limit int32) ([]string, error) {
 	pfx := s.dirKey(name)
 	v := s.meta.version(pfx)
+	listed := time.Now()
+	gone := s.deleting(pfx)
 	var out []string
 	var token *string
 	for {
@@ -1355,12 +1425,28 @@ func (s *Store) children(name string, limit int32) ([]string, error) {
 			return nil, mapErr(err)
 		}
 		for _, o := range res.Contents {
+			if gone[aws.ToString(o.Key)] {
+				continue
+			}
 			k := strings.TrimPrefix(aws.ToString(o.Key), pfx)
 			if k != "" {
 				out = append(out, k)
 			}
+			if limit == 0 {
+				kd := kFile
+				switch {
+				case k == "":
+					kd = kDir // the directory's own marker
+				case strings.HasSuffix(k, linkSuffix):
+					kd = kLink
+				}
+				s.meta.validate(lookupKey(aws.ToString(o.Key)), kd, aws.ToString(o.ETag), aws.ToInt64(o.Size), seconds(o.LastModified), listed)
+			}
 		}
 		for _, p := range res.CommonPrefixes {
+			if gone[aws.ToString(p.Prefix)] {
+				continue // a directory removed, its marker on the way
+			}
 			k := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), pfx), "/")
 			if k != "" {
 				out = append(out, k+"/")
@@ -1407,9 +1493,18 @@ func (s *Store) Remove(name string) error {
 	case kLink:
 		return pathErr("remove", name, s.del(s.key(name)+linkSuffix))
 	}
-	kids, err := s.children(name, 2)
-	if err != nil {
-		return pathErr("remove", name, err)
+	// A fresh listing says whether it is empty; without one, a listing
+	// of the first names does, or of all of them while some are being
+	// deleted (a listing leaves those out).
+	kids, fresh := s.meta.listing(s.dirKey(name))
+	if !fresh {
+		limit := int32(2)
+		if len(s.deleting(s.dirKey(name))) > 0 {
+			limit = 0
+		}
+		if kids, err = s.children(name, limit); err != nil {
+			return pathErr("remove", name, err)
+		}
 	}
 	if len(kids) > 0 {
 		return pathErr("remove", name, syscall.ENOTEMPTY)
@@ -1421,6 +1516,7 @@ func (s *Store) Remove(name string) error {
 // not nil, and returns the copy's ETag. With etag not "", the source must
 // still be that version (or the copy fails with ErrStale).
 func (s *Store) copyObj(from, to string, md map[string]string, etag string) (string, error) {
+	s.waitDeleted("", to)
 	defer s.meta.forget(to)
 	src := s.bucket + "/" + from
 	in := &s3.CopyObjectInput{Bucket: &s.bucket, Key: &to, CopySource: &src}
@@ -1455,6 +1551,7 @@ func (s *Store) unlinkKey(key string) {
 	e := s.entries[key]
 	delete(s.entries, key)
 	s.emu.Unlock()
+	s.clean.remove(key)
 	if e == nil {
 		return
 	}
@@ -1469,7 +1566,7 @@ func (s *Store) unlinkKey(key string) {
 		}
 	}
 	e.gone, e.dirty = true, false
-	os.Remove(e.statePath())
+	e.forgetState()
 	if e.refs == 0 {
 		e.drop()
 	}
@@ -1478,6 +1575,7 @@ func (s *Store) unlinkKey(key string) {
 // moveKey moves the file at from (an object, an entry, or both) to to,
 // which is free (s.mu held).
 func (s *Store) moveKey(from, to string) error {
+	s.clean.remove(from)
 	e := s.entry(from)
 	if e == nil {
 		if _, err := s.copyObj(from, to, nil, ""); err != nil {
@@ -1556,6 +1654,7 @@ func (s *Store) rename(oldname, newname string) error {
 	case dst.kind != kNone && dst.kind != kDir && src.kind == kDir:
 		return syscall.ENOTDIR
 	case dst.kind == kDir:
+		s.waitDeleted(s.dirKey(newname))
 		kids, err := s.children(newname, 2)
 		if err != nil {
 			return err
@@ -1587,6 +1686,7 @@ func (s *Store) rename(oldname, newname string) error {
 	}
 	// A directory: every object under it (not atomic).
 	pfx := s.dirKey(oldname)
+	s.waitDeleted(pfx)
 	var keys []string
 	var token *string
 	for {
@@ -1605,7 +1705,7 @@ func (s *Store) rename(oldname, newname string) error {
 	npfx := s.dirKey(newname)
 	// The new directory's marker first, then the content (files open or
 	// waiting here too), the old marker last.
-	if err := s.putMarker(npfx, meta(src.mtime, src.mode)); err != nil {
+	if err := s.putMarker(npfx, src.mtime, src.mode); err != nil {
 		return err
 	}
 	s.emu.Lock()
@@ -1654,7 +1754,7 @@ func (s *Store) Symlink(target, name string) error {
 		err = fs.ErrExist
 	}
 	if err == nil {
-		err = s.put(s.key(name)+linkSuffix, strings.NewReader(target), meta(time.Now(), 0o777))
+		_, err = s.put(s.key(name)+linkSuffix, strings.NewReader(target), meta(time.Now(), 0o777))
 	}
 	return pathErr("symlink", name, err)
 }
@@ -1722,11 +1822,7 @@ func (s *Store) setMeta(op, name string, fn func(mt time.Time, mode fs.FileMode)
 		}
 		// The marker is written again (engines may keep no metadata
 		// on markers, nor copy them).
-		if err := s.putMarker(s.dirKey(name), meta(mt, mode)); err != nil {
-			return pathErr(op, name, err)
-		}
-		s.meta.put(s.key(name), objInfo{kind: kDir, mode: mode.Perm(), mtime: mt})
-		return nil
+		return pathErr(op, name, s.putMarker(s.dirKey(name), mt, mode))
 	}
 	if e := s.entry(key); e != nil && oi.kind == kFile {
 		return pathErr(op, name, e.setMeta(fn))

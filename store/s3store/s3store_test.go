@@ -126,6 +126,9 @@ func TestS3(t *testing.T) {
 	t.Run("CrashRecovery", v.testCrashRecovery)
 	t.Run("CacheBusy", v.testCacheBusy)
 	t.Run("Prefetch", v.testPrefetch)
+	t.Run("CleanCopy", v.testCleanCopy)
+	t.Run("Revalidate", v.testRevalidate)
+	t.Run("Deletes", v.testDeletes)
 }
 
 const part = 5 << 20
@@ -280,7 +283,8 @@ func (v *env) testPartialUpload(t *testing.T) {
 
 // testReadAhead: a sequential read in small pieces is one streaming GET
 // (after a GET of the first piece), and a random read takes one GET of
-// its own.
+// its own. (The object comes from another client: what a Store wrote
+// itself it reads from its clean copy, see testCleanCopy.)
 func (v *env) testReadAhead(t *testing.T) {
 	cnt := &counter{}
 	prefix := randName("ra-")
@@ -288,11 +292,13 @@ func (v *env) testReadAhead(t *testing.T) {
 	defer s.Close()
 	data := make([]byte, 16<<20)
 	rand.Read(data)
-	f, _ := s.OpenFile("stream", os.O_RDWR|os.O_CREATE, 0o600)
+	w := v.open(t, s3store.Options{Prefix: prefix})
+	f, _ := w.OpenFile("stream", os.O_RDWR|os.O_CREATE, 0o600)
 	f.WriteAt(data, 0)
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	w.Close()
 	f, err := s.OpenFile("stream", os.O_RDONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -412,7 +418,8 @@ func readObj(t *testing.T, s store.Store, name string) string {
 }
 
 // testStale: a reader whose object another client replaces gets ESTALE,
-// never a mix of the two versions.
+// never a mix of the two versions; one that has the version it opened
+// whole (the clean copy of its own upload) goes on reading it.
 func (v *env) testStale(t *testing.T) {
 	prefix := randName("stale-")
 	a := v.open(t, s3store.Options{Prefix: prefix})
@@ -421,19 +428,31 @@ func (v *env) testStale(t *testing.T) {
 	defer b.Close()
 	// Larger than what a lookup reads ahead, which a reader may use:
 	// that is the version it opened, whole.
-	writeObj(t, a, "f", strings.Repeat("1", 100000))
+	writeObj(t, b, "f", strings.Repeat("1", 100000))
+	writeObj(t, a, "own", strings.Repeat("1", 100000))
 	r, err := a.OpenFile("f", os.O_RDONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	buf := make([]byte, 10)
-	if _, err := r.ReadAt(buf, 500); err != nil {
+	own, err := a.OpenFile("own", os.O_RDONLY, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer own.Close()
+	buf := make([]byte, 10)
+	for _, f := range []store.File{r, own} {
+		if _, err := f.ReadAt(buf, 500); err != nil {
+			t.Fatal(err)
+		}
+	}
 	writeObj(t, b, "f", strings.Repeat("2", 100000))
+	writeObj(t, b, "own", strings.Repeat("2", 100000))
 	if _, err := r.ReadAt(buf, 90000); !errors.Is(err, syscall.ESTALE) {
 		t.Fatalf("read after another client replaced the object: %v (%q)", err, buf)
+	}
+	if _, err := own.ReadAt(buf, 90000); err != nil || string(buf) != strings.Repeat("1", 10) {
+		t.Fatalf("read of the local copy after another client replaced the object: %v (%q)", err, buf)
 	}
 }
 
@@ -536,6 +555,10 @@ func (v *env) testCrashRecovery(t *testing.T) {
 	if got := readObj(t, probe, "synced"); got != "synced content, then more" {
 		t.Fatalf("synced file after recovery: %q", got)
 	}
+	// A new file still open when the process died is lost whole.
+	if _, err := probe.Lstat("unclosed"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("new file never closed nor synced, after recovery: %v", err)
+	}
 	if ents, _ := os.ReadDir(filepath.Join(cache)); len(ents) != 1 {
 		t.Fatalf("cache folders: %v", ents)
 	}
@@ -564,6 +587,8 @@ func TestCrashChild(t *testing.T) {
 	g, _ := s.OpenFile("pending", os.O_RDWR|os.O_CREATE, 0o600)
 	g.WriteAt([]byte("written, never synced"), 0)
 	g.Close() // deferred by WriteBack
+	h, _ := s.OpenFile("unclosed", os.O_RDWR|os.O_CREATE, 0o600)
+	h.WriteAt([]byte("never closed nor synced"), 0)
 	fmt.Println("ready")
 	time.Sleep(time.Minute)
 }
@@ -669,5 +694,188 @@ func (v *env) testPrefetch(t *testing.T) {
 			t.Fatalf("create %s again: %v", name, err)
 		}
 		f.Close()
+	}
+}
+
+// quiet waits until the Store's background lookups and listings end.
+func quiet(s *s3store.Store) {
+	for last := int64(-1); last != s.Stats().Total(); time.Sleep(300 * time.Millisecond) {
+		last = s.Stats().Total()
+	}
+}
+
+// testCleanCopy: what a Store uploaded it reads back from its cache
+// while the bucket has that version, and from the bucket once another
+// client replaced it; a write to it copies the untouched parts in the
+// bucket.
+func (v *env) testCleanCopy(t *testing.T) {
+	prefix := randName("clean-")
+	s := v.open(t, s3store.Options{Prefix: prefix, PartSize: part, CacheMaxSize: 3 * part, MetaTTL: time.Second})
+	defer s.Close()
+	data := make([]byte, 2*part+10)
+	rand.Read(data)
+	writeObj(t, s, "f", string(data))
+	before := s.Stats()
+	if got := readObj(t, s, "f"); got != string(data) {
+		t.Fatal("read back differs")
+	}
+	if d := s.Stats().Requests["GetObject"] - before.Requests["GetObject"]; d != 0 {
+		t.Errorf("reading back what was uploaded took %d GETs", d)
+	}
+	// Beyond CacheMaxSize the oldest copy goes.
+	writeObj(t, s, "g", string(data))
+	before = s.Stats()
+	if got := readObj(t, s, "f"); got != string(data) {
+		t.Fatal("read back differs")
+	}
+	if d := s.Stats().Requests["GetObject"] - before.Requests["GetObject"]; d == 0 {
+		t.Errorf("a copy past CacheMaxSize was kept")
+	}
+	other := v.open(t, s3store.Options{Prefix: prefix})
+	defer other.Close()
+	writeObj(t, other, "g", "replaced")
+	time.Sleep(1100 * time.Millisecond) // past MetaTTL
+	if got := readObj(t, s, "g"); got != "replaced" {
+		t.Fatalf("read after another client replaced the object: %q", got)
+	}
+}
+
+// testRevalidate: expired lookups are made fresh by a listing that shows
+// the same version, so walking a tree again costs one LIST per
+// directory; a change by another client, even of metadata only, is seen.
+func (v *env) testRevalidate(t *testing.T) {
+	prefix := randName("reval-")
+	s := v.open(t, s3store.Options{Prefix: prefix, MetaTTL: time.Second})
+	defer s.Close()
+	if err := s.Mkdir("d", 0o750); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"a", "b", "d/x", "d/y"}
+	for _, n := range names {
+		writeObj(t, s, n, "content of "+n)
+	}
+	if err := s.Symlink("a", "l"); err != nil {
+		t.Fatal(err)
+	}
+	// Past the lookups' expiry, and past the slack a LastModified needs
+	// (whole seconds, clocks apart).
+	time.Sleep(3 * time.Second)
+	walk := func() (s3store.Stats, []fs.FileInfo) {
+		before := s.Stats()
+		var fis []fs.FileInfo
+		for _, dir := range []string{".", "d"} {
+			if _, err := readDir(s, dir); err != nil {
+				t.Fatal(err)
+			}
+			quiet(s)
+		}
+		for _, n := range append([]string{"d", "l"}, names...) {
+			fi, err := s.Lstat(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fis = append(fis, fi)
+			if n != "l" && n != "d" {
+				if got := readObj(t, s, n); got != "content of "+n {
+					t.Fatalf("%s: %q", n, got)
+				}
+			}
+		}
+		after := s.Stats()
+		d := s3store.Stats{Requests: map[string]int64{}}
+		for k, c := range after.Requests {
+			if c -= before.Requests[k]; c != 0 {
+				d.Requests[k] = c
+			}
+		}
+		return d, fis
+	}
+	// The first walk adopts the bucket's LastModified of what this
+	// Store wrote; the second finds nothing to ask but the listings
+	// (and the symlink's target).
+	walk()
+	time.Sleep(1100 * time.Millisecond)
+	d, _ := walk()
+	t.Logf("second walk: %s", d)
+	if d.Total() != d.Requests["ListObjectsV2"]+1 || d.Requests["ListObjectsV2"] != 2 {
+		t.Errorf("a walk of 2 directories with expired lookups took %s, want 2 listings and a symlink's read", d)
+	}
+	// Another client changes a file's mode only, which keeps its ETag,
+	// and a directory's.
+	other := v.open(t, s3store.Options{Prefix: prefix})
+	defer other.Close()
+	if err := other.Chmod("b", 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Chmod("d", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	_, fis := walk()
+	if fis[0].Mode().Perm() != 0o700 {
+		t.Errorf("d after another client's chmod: %v", fis[0].Mode())
+	}
+	if fis[3].Mode().Perm() != 0o640 {
+		t.Errorf("b after another client's chmod: %v", fis[3].Mode())
+	}
+}
+
+// testDeletes: removals reach the bucket in batches, in the background;
+// a name removed and written again at once keeps its new object, rmdir
+// of a directory whose content is on its way out works, and Sync of a
+// directory waits until the bucket has the removals.
+func (v *env) testDeletes(t *testing.T) {
+	prefix := randName("del-")
+	s := v.open(t, s3store.Options{Prefix: prefix})
+	defer s.Close()
+	probe := v.open(t, s3store.Options{Prefix: prefix, MetaTTL: -1})
+	defer probe.Close()
+	if err := s.Mkdir("d", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Mkdir("d/sub", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	for i := range n {
+		writeObj(t, s, fmt.Sprintf("d/sub/f%02d", i), "x")
+	}
+	writeObj(t, s, "again", "old")
+	before := s.Stats()
+	for i := range n {
+		if err := s.Remove(fmt.Sprintf("d/sub/f%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Remove("d/sub"); err != nil {
+		t.Fatalf("rmdir of a directory whose files are being deleted: %v", err)
+	}
+	if err := s.Remove("d"); err != nil {
+		t.Fatalf("rmdir of a directory whose subdirectory is being deleted: %v", err)
+	}
+	if err := s.Remove("again"); err != nil {
+		t.Fatal(err)
+	}
+	writeObj(t, s, "again", "new")
+	if _, err := s.Lstat("d"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("removed directory: %v", err)
+	}
+	root, err := s.OpenFile(".", os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	root.Close()
+	st := s.Stats()
+	if d := st.Requests["DeleteObjects"] - before.Requests["DeleteObjects"]; d < 1 || d > n/4 || st.Requests["DeleteObject"] != 0 {
+		t.Errorf("%d removals took %d DeleteObjects and %d DeleteObject requests", n+3, d, st.Requests["DeleteObject"])
+	}
+	if names, err := readDir(probe, "."); err != nil || len(names) != 1 || names[0] != "again" {
+		t.Fatalf("bucket after the removals: %v %v", names, err)
+	}
+	if got := readObj(t, probe, "again"); got != "new" {
+		t.Fatalf("a name removed and written again: %q", got)
 	}
 }
