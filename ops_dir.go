@@ -135,6 +135,9 @@ func (f *FS) removeDir(l *entryLoc) error {
 	if !f.dirIV {
 		return f.storeRmdir(l.cpath)
 	}
+	if dr, ok := f.store.(store.DirWithRemover); ok {
+		return dr.RemoveDirWith(l.cpath, names.DirIVFile)
+	}
 	// Move the IV out of the way first, so that rmdir can succeed; undo it
 	// if the directory turns out not to be empty.
 	ivPath := layout.Join(l.cpath, names.DirIVFile)

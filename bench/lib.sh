@@ -72,7 +72,7 @@ step() {
     untar*) tar -C "$m" -xf "$tarball"; sync ;;
     md5sum*) (cd "$m" && find src -type f -print0 | xargs -0 md5sum >/dev/null) ;;
     ls*) ls -lR "$m/src" >/dev/null ;;
-    rm*) rm -rf "$m/src" ;;
+    rm*) rm -rf "$m/src"; sync "$m" ;; # the directory's fsync waits for removals a file system defers
     randread*)
       fio --name=prep --directory="$m" --filename=fio.dat --size=$fiosize --rw=write --bs=1M --end_fsync=1 >/dev/null
       dropcaches; c0=$(cputime "$pid")

@@ -91,6 +91,15 @@ type DirRemover interface {
 	RemoveDir(name string) error
 }
 
+// DirWithRemover is implemented by stores that remove a directory
+// together with the named files in it, failing with ENOTEMPTY when it
+// holds anything else. A directory IV then needs no rename out of the
+// way and back: in a bucket, where no rmdir is atomic anyway, that saves
+// a copy and a deletion per directory.
+type DirWithRemover interface {
+	RemoveDirWith(name string, files ...string) error
+}
+
 // Renamer2 is implemented by stores that support renameat2 flags
 // (RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT).
 type Renamer2 interface {

@@ -509,5 +509,13 @@ func (d *dirFile) WriteAt([]byte, int64) (int, error) {
 }
 func (d *dirFile) Truncate(int64) error       { return pathErr("truncate", d.name, syscall.EISDIR) }
 func (d *dirFile) Stat() (fs.FileInfo, error) { return d.s.info(d.name, d.oi), nil }
-func (d *dirFile) Sync() error                { d.s.waitDeleted(""); return nil }
-func (d *dirFile) Close() error               { return nil }
+func (d *dirFile) Sync() error {
+	// What waits for the bucket here: the directory's own metadata, and
+	// deletions (everywhere, to keep it simple).
+	d.s.mu.Lock()
+	err := d.s.flushDirMetas(d.s.key(d.name), false)
+	d.s.mu.Unlock()
+	d.s.waitDeleted("")
+	return pathErr("sync", d.name, err)
+}
+func (d *dirFile) Close() error { return nil }

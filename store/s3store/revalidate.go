@@ -17,7 +17,9 @@ import (
 // an answer is revalidated only if it was asked for at least
 // lastModSlack after its LastModified: a later change then carries a
 // later second, even with the bucket's clock that far behind this
-// machine's. An object this Store wrote has no LastModified yet (a PUT
+// machine's. (A directory's marker that carries its metadata in its
+// body needs only its ETag: engines such as SeaweedFS give a directory
+// the LastModified of its last change inside.) An object this Store wrote has no LastModified yet (a PUT
 // does not return it); the first listing that shows its ETag with a
 // LastModified between the start of the write and lastModSlack after its
 // end supplies it. A metadata change another client makes in those
@@ -51,6 +53,7 @@ func (c *metaCache) validate(key string, k kind, etag string, size int64, lastMo
 		return
 	}
 	switch {
+	case k == kDir && it.oi.inBody:
 	case it.oi.lastMod.Equal(lastMod) && !it.seen.Before(lastMod.Add(lastModSlack)):
 	case !it.own.IsZero() && (it.oi.lastMod.IsZero() || it.oi.lastMod.Equal(lastMod)) &&
 		!lastMod.Before(it.own.Add(-lastModSlack).Truncate(time.Second)) && !lastMod.After(it.seen.Add(lastModSlack)):

@@ -133,6 +133,7 @@ type Store struct {
 	meta              metaCache
 	clean             cleanCopies
 	deletes           deleter
+	dirMetas          dirMetas
 	counters          counters
 
 	// mu serialises namespace changes of this client.
@@ -398,6 +399,12 @@ func (s *Store) Close() error {
 	}
 	s.uploads.Wait()
 	s.prefetches.Wait()
+	s.mu.Lock()
+	if err := s.flushDirMetas("", false); err != nil {
+		errs = append(errs, err)
+	}
+	s.mu.Unlock()
+	s.dirMetas.wg.Wait()
 	s.closeDeleter()
 	for _, e := range waiting {
 		e.mu.Lock()
@@ -915,6 +922,9 @@ type objInfo struct {
 	// lastMod is the bucket's LastModified of the object (whole
 	// seconds; zero when not known), which listings show too.
 	lastMod time.Time
+	// inBody: a directory marker whose body holds its metadata, so
+	// that its ETag names them too.
+	inBody bool
 }
 
 func parseMeta(m map[string]string, lastMod *time.Time, def fs.FileMode) (time.Time, fs.FileMode) {
@@ -993,7 +1003,7 @@ func (s *Store) putMarker(key string, mt time.Time, mode fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	s.meta.putOwn(lookupKey(key), objInfo{kind: kDir, mode: mode.Perm(), mtime: time.Unix(0, mt.UnixNano()), etag: etag}, start)
+	s.meta.putOwn(lookupKey(key), objInfo{kind: kDir, mode: mode.Perm(), mtime: time.Unix(0, mt.UnixNano()), etag: etag, inBody: true}, start)
 	return nil
 }
 
@@ -1057,6 +1067,9 @@ func (s *Store) lookup(name string) (objInfo, error) {
 	key := s.key(name)
 	if e := s.entry(key); e != nil {
 		return e.info(), nil
+	}
+	if oi, ok := s.pendingDirMeta(key); ok {
+		return oi, nil
 	}
 	s.waitDeleted("", key, key+"/", key+linkSuffix)
 	dirKey := s.dirKey(path.Dir(name))
@@ -1238,13 +1251,15 @@ func (s *Store) dirLookup(ctx context.Context, key string) (objInfo, error) {
 		return objInfo{}, mapErr(err)
 	}
 	defer out.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(out.Body, 1024))
+	body := parseMarkerBody(b)
 	md := out.Metadata
 	if len(md) == 0 {
-		b, _ := io.ReadAll(io.LimitReader(out.Body, 1024))
-		md = parseMarkerBody(b)
+		md = body
 	}
 	mt, mode := parseMeta(md, out.LastModified, 0o755)
-	return objInfo{kind: kDir, mode: mode, mtime: mt, etag: aws.ToString(out.ETag), lastMod: seconds(out.LastModified)}, nil
+	return objInfo{kind: kDir, mode: mode, mtime: mt, etag: aws.ToString(out.ETag), lastMod: seconds(out.LastModified),
+		inBody: body[metaMtime] != "" && body[metaMode] != ""}, nil
 }
 
 // parentDir checks that the parent of name is an existing directory.
@@ -1399,9 +1414,8 @@ func (s *Store) Mkdir(name string, perm fs.FileMode) error {
 		err = fs.ErrExist
 	}
 	if err == nil {
-		err = s.putMarker(s.dirKey(name), time.Now(), perm)
-	}
-	if err == nil {
+		s.setDirMeta(s.key(name), time.Now(), perm)
+		s.meta.listed(s.dirKey(name), false)
 		s.meta.setListing(s.dirKey(name), nil, v) // nothing was under it
 	}
 	return pathErr("mkdir", name, err)
@@ -1457,7 +1471,8 @@ func (s *Store) children(name string, limit int32) ([]string, error) {
 		}
 		token = res.NextContinuationToken
 	}
-	// Files open or waiting here, which the bucket may not have yet.
+	// Directories and files new here, which the bucket may not have yet.
+	out = s.newDirs(pfx, out)
 	s.emu.Lock()
 	for k := range s.entries {
 		if rest, ok := strings.CutPrefix(k, pfx); ok && rest != "" && !strings.Contains(rest, "/") && !slices.Contains(out, rest) {
@@ -1493,23 +1508,68 @@ func (s *Store) Remove(name string) error {
 	case kLink:
 		return pathErr("remove", name, s.del(s.key(name)+linkSuffix))
 	}
-	// A fresh listing says whether it is empty; without one, a listing
-	// of the first names does, or of all of them while some are being
-	// deleted (a listing leaves those out).
-	kids, fresh := s.meta.listing(s.dirKey(name))
-	if !fresh {
-		limit := int32(2)
-		if len(s.deleting(s.dirKey(name))) > 0 {
-			limit = 0
-		}
-		if kids, err = s.children(name, limit); err != nil {
-			return pathErr("remove", name, err)
-		}
+	kids, err := s.dirEntries(name, 1)
+	if err != nil {
+		return pathErr("remove", name, err)
 	}
 	if len(kids) > 0 {
 		return pathErr("remove", name, syscall.ENOTEMPTY)
 	}
+	s.dropDirMetas(s.key(name))
 	return pathErr("remove", name, s.del(s.dirKey(name)))
+}
+
+// RemoveDirWith removes the directory name and the files in it, if it
+// holds nothing else (store.DirWithRemover).
+func (s *Store) RemoveDirWith(name string, files ...string) error {
+	if err := checkName(name); err != nil || name == "." {
+		if name == "." {
+			err = syscall.EBUSY
+		}
+		return pathErr("rmdir", name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	oi, err := s.lookup(name)
+	if err == nil && oi.kind != kDir {
+		err = syscall.ENOTDIR
+		if oi.kind == kNone {
+			err = fs.ErrNotExist
+		}
+	}
+	if err != nil {
+		return pathErr("rmdir", name, err)
+	}
+	kids, err := s.dirEntries(name, len(files)+1)
+	if err != nil {
+		return pathErr("rmdir", name, err)
+	}
+	for _, k := range kids {
+		if !slices.Contains(files, k) {
+			return pathErr("rmdir", name, syscall.ENOTEMPTY)
+		}
+	}
+	for _, k := range kids {
+		s.unlinkKey(s.key(path.Join(name, k)))
+		s.del(s.key(path.Join(name, k)))
+	}
+	s.dropDirMetas(s.key(name))
+	return pathErr("rmdir", name, s.del(s.dirKey(name)))
+}
+
+// dirEntries returns the entries of directory name, or at least atLeast
+// of them if it has more: a fresh listing's, or a listing's of the first
+// names, or of all of them while some are being deleted (a listing leaves
+// those out).
+func (s *Store) dirEntries(name string, atLeast int) ([]string, error) {
+	if kids, ok := s.meta.listing(s.dirKey(name)); ok {
+		return kids, nil
+	}
+	limit := int32(atLeast + 1) // the marker may come first
+	if len(s.deleting(s.dirKey(name))) > 0 {
+		limit = 0
+	}
+	return s.children(name, limit)
 }
 
 // copyObj copies the object at from to to, with new metadata if md is
@@ -1662,6 +1722,7 @@ func (s *Store) rename(oldname, newname string) error {
 		if len(kids) > 0 {
 			return syscall.ENOTEMPTY
 		}
+		s.dropDirMetas(s.key(newname))
 		if err := s.del(s.dirKey(newname)); err != nil {
 			return err
 		}
@@ -1687,6 +1748,9 @@ func (s *Store) rename(oldname, newname string) error {
 	// A directory: every object under it (not atomic).
 	pfx := s.dirKey(oldname)
 	s.waitDeleted(pfx)
+	if err := s.flushDirMetas(s.key(oldname), true); err != nil {
+		return err
+	}
 	var keys []string
 	var token *string
 	for {
@@ -1821,8 +1885,9 @@ func (s *Store) setMeta(op, name string, fn func(mt time.Time, mode fs.FileMode)
 			return pathErr(op, name, err)
 		}
 		// The marker is written again (engines may keep no metadata
-		// on markers, nor copy them).
-		return pathErr(op, name, s.putMarker(s.dirKey(name), mt, mode))
+		// on markers, nor copy them), a little later.
+		s.setDirMeta(s.key(name), mt, mode)
+		return nil
 	}
 	if e := s.entry(key); e != nil && oi.kind == kFile {
 		return pathErr(op, name, e.setMeta(fn))

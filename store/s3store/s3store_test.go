@@ -129,6 +129,7 @@ func TestS3(t *testing.T) {
 	t.Run("CleanCopy", v.testCleanCopy)
 	t.Run("Revalidate", v.testRevalidate)
 	t.Run("Deletes", v.testDeletes)
+	t.Run("DirMeta", v.testDirMeta)
 }
 
 const part = 5 << 20
@@ -637,6 +638,7 @@ func (v *env) testPrefetch(t *testing.T) {
 	if err := w.Symlink("f01", "d/link"); err != nil {
 		t.Fatal(err)
 	}
+	syncDir(t, w, "d/sub") // a new directory's marker waits a little
 
 	r := v.open(t, s3store.Options{Prefix: prefix})
 	defer r.Close()
@@ -857,17 +859,28 @@ func (v *env) testDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeObj(t, s, "again", "new")
+	// rmdir of a directory with its IV alone (store.DirWithRemover).
+	if err := s.Mkdir("iv", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeObj(t, s, "iv/gocryptfs.diriv", "0123456789abcdef")
+	writeObj(t, s, "iv/other", "x")
+	if err := s.RemoveDirWith("iv", "gocryptfs.diriv"); !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Fatalf("RemoveDirWith of a directory with another file: %v", err)
+	}
+	if err := s.RemoveDirWith("again", "gocryptfs.diriv"); !errors.Is(err, syscall.ENOTDIR) {
+		t.Fatalf("RemoveDirWith of a file: %v", err)
+	}
+	if err := s.Remove("iv/other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveDirWith("iv", "gocryptfs.diriv"); err != nil {
+		t.Fatalf("RemoveDirWith of a directory with its IV alone: %v", err)
+	}
 	if _, err := s.Lstat("d"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("removed directory: %v", err)
 	}
-	root, err := s.OpenFile(".", os.O_RDONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := root.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	root.Close()
+	syncDir(t, s, ".")
 	st := s.Stats()
 	if d := st.Requests["DeleteObjects"] - before.Requests["DeleteObjects"]; d < 1 || d > n/4 || st.Requests["DeleteObject"] != 0 {
 		t.Errorf("%d removals took %d DeleteObjects and %d DeleteObject requests", n+3, d, st.Requests["DeleteObject"])
@@ -877,5 +890,60 @@ func (v *env) testDeletes(t *testing.T) {
 	}
 	if got := readObj(t, probe, "again"); got != "new" {
 		t.Fatalf("a name removed and written again: %q", got)
+	}
+}
+
+// testDirMeta: a directory's mode and times reach its marker in one PUT
+// a little later (lookups see them at once), or at its Sync; a directory
+// removed meanwhile stays removed.
+func (v *env) testDirMeta(t *testing.T) {
+	prefix := randName("dm-")
+	s := v.open(t, s3store.Options{Prefix: prefix})
+	defer s.Close()
+	probe := v.open(t, s3store.Options{Prefix: prefix, MetaTTL: -1})
+	defer probe.Close()
+	for _, d := range []string{"d", "gone"} {
+		if err := s.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mt := time.Unix(1600000000, 7)
+	before := s.Stats()
+	for _, d := range []string{"d", "gone"} {
+		if err := s.Chmod(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Lchtimes(d, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fi, err := s.Lstat("d"); err != nil || fi.Mode().Perm() != 0o700 || !fi.ModTime().Equal(mt) {
+		t.Fatalf("lookup after chmod and utimens: %v %v", fi, err)
+	}
+	if err := s.Remove("gone"); err != nil {
+		t.Fatal(err)
+	}
+	syncDir(t, s, "d")
+	if n := s.Stats().Requests["PutObject"] - before.Requests["PutObject"]; n != 1 {
+		t.Errorf("two changes of a directory and a removed one took %d PUTs, want 1", n)
+	}
+	if fi, err := probe.Lstat("d"); err != nil || fi.Mode().Perm() != 0o700 || !fi.ModTime().Equal(mt) {
+		t.Fatalf("another client after Sync: %v %v", fi, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the delay
+	if _, err := probe.Lstat("gone"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("directory removed while its change waited: %v", err)
+	}
+}
+
+func syncDir(t *testing.T, s store.Store, name string) {
+	t.Helper()
+	d, err := s.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		t.Fatal(err)
 	}
 }
