@@ -119,17 +119,13 @@ func (c *metaCache) beginList(dirKey string) (done func(), wait <-chan struct{})
 // listing under way's, or a new listing's.
 func (s *Store) list(name string) ([]string, error) {
 	pfx := s.dirKey(name)
-	for s.meta.ttl >= 0 {
-		if names, ok := s.meta.listing(pfx); ok {
-			return names, nil
-		}
-		done, wait := s.meta.beginList(pfx)
-		if done != nil {
+	var names []string
+	known := func() (ok bool) { names, ok = s.meta.listing(pfx); return ok }
+	if s.meta.ttl >= 0 {
+		if done := await(known, func() (func(), <-chan struct{}) { return s.meta.beginList(pfx) }); done != nil {
 			defer done()
-			break
-		}
-		if wait != nil {
-			<-wait
+		} else {
+			return names, nil
 		}
 	}
 	return s.children(name, 0)

@@ -86,8 +86,9 @@ type Options struct {
 	// TempDir is where the private cache goes when CacheDir is "".
 	TempDir string
 	// CacheMaxSize bounds the data waiting for a deferred upload; beyond
-	// it, Close uploads at once. Files still open may exceed it. 0 =
-	// DefaultCacheMaxSize.
+	// it, Close uploads at once. Files still open may exceed it. It also
+	// bounds the clean copies kept of uploaded files (see cleanCopies).
+	// 0 = DefaultCacheMaxSize.
 	CacheMaxSize int64
 	// PartSize is the unit of multipart uploads, of fetching for writes
 	// and of server-side copies (at least 5 MiB). 0 = DefaultPartSize.
@@ -1087,20 +1088,31 @@ func (s *Store) lookup(name string) (objInfo, error) {
 	}
 	// One lookup of a key at a time (a prefetch's or another caller's):
 	// the others take its answer.
-	for s.meta.ttl >= 0 {
-		if oi, ok := s.meta.get(key); ok {
+	var oi objInfo
+	known := func() (ok bool) { oi, ok = s.meta.get(key); return ok }
+	if s.meta.ttl >= 0 {
+		if done := await(known, func() (func(), <-chan struct{}) { return s.meta.begin(key) }); done != nil {
+			defer done()
+		} else {
 			return oi, nil
 		}
-		done, wait := s.meta.begin(key)
+	}
+	return s.ask(name, true)
+}
+
+// await returns nil once known says the answer is known, or the done of
+// a turn to ask for it (begin's), waiting for those under way.
+func await(known func() bool, begin func() (done func(), wait <-chan struct{})) func() {
+	for !known() {
+		done, wait := begin()
 		if done != nil {
-			defer done()
-			break
+			return done
 		}
 		if wait != nil {
 			<-wait
 		}
 	}
-	return s.ask(name, true)
+	return nil
 }
 
 // ask looks name up in the bucket and caches the answer, unless a change
