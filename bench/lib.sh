@@ -62,17 +62,21 @@ step() {
   local name=$1 m=$2 pid=$3 t c0 v
   local fiosize=256M; [ $quick = 1 ] && fiosize=64M
   local rt=10; [ $quick = 1 ] && rt=4
+  # What the step before left dirty goes to disk first, outside the
+  # timing, whichever mount it came from.
+  sync
   case $name in
     read*|md5sum*|ls*|randread*) dropcaches ;;
   esac
   c0=$(cputime "$pid"); t=$(now)
+  # A workload that fails fails the step (run leaves it out of the table).
   case $name in
-    write*) dd if=/dev/zero of="$m/stream" bs=1M count=$stream_mb conv=fsync status=none ;;
-    read*) dd if="$m/stream" of=/dev/null bs=1M status=none; rm -f "$m/stream" ;;
-    untar*) tar -C "$m" -xf "$tarball"; sync ;;
-    md5sum*) (cd "$m" && find src -type f -print0 | xargs -0 md5sum >/dev/null) ;;
-    ls*) ls -lR "$m/src" >/dev/null ;;
-    rm*) rm -rf "$m/src"; sync "$m" ;; # the directory's fsync waits for removals a file system defers
+    write*) dd if=/dev/zero of="$m/stream" bs=1M count=$stream_mb conv=fsync status=none || return 1 ;;
+    read*) dd if="$m/stream" of=/dev/null bs=1M status=none && rm -f "$m/stream" || return 1 ;;
+    untar*) tar -C "$m" -xf "$tarball" && sync || return 1 ;;
+    md5sum*) (cd "$m" && find src -type f -print0 | xargs -0 md5sum >/dev/null) || return 1 ;;
+    ls*) ls -lR "$m/src" >/dev/null || return 1 ;;
+    rm*) rm -rf "$m/src" && sync "$m" || return 1 ;; # the directory's fsync waits for removals a file system defers
     randread*)
       fio --name=prep --directory="$m" --filename=fio.dat --size=$fiosize --rw=write --bs=1M --end_fsync=1 >/dev/null
       dropcaches; c0=$(cputime "$pid")

@@ -271,6 +271,10 @@ func (e *entry) writeAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if end := off + int64(n); end > e.size {
 		e.size = end
 	}
+	if ps := e.partSize(); (off+int64(n))/ps > off/ps {
+		// A part was written to its end: the stream has left it.
+		startWriteback(e.local, off/ps*ps, ps)
+	}
 	return n, err
 }
 

@@ -635,6 +635,39 @@ func (c *metaCache) version(dirKey string) listVersion {
 	return listVersion{c.epoch, c.changed[dirKey]}
 }
 
+// localNames adds to the names listed in the directory at pfx the
+// directories and files new there, which the bucket may not have yet.
+func (s *Store) localNames(pfx string, names []string) []string {
+	names = s.newDirs(pfx, names)
+	s.emu.Lock()
+	defer s.emu.Unlock()
+	for k := range s.entries {
+		if rest, ok := strings.CutPrefix(k, pfx); ok && rest != "" && !strings.Contains(rest, "/") && !slices.Contains(names, rest) {
+			names = append(names, rest)
+		}
+	}
+	return names
+}
+
+// now is the state of every directory, for setListingSince.
+func (c *metaCache) now() (epoch, seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch, c.seq
+}
+
+// setListingSince is setListing for a listing taken when now() was
+// (epoch, seq): kept unless the directory changed since.
+func (c *metaCache) setListingSince(dirKey string, names []string, epoch, seq uint64) {
+	c.mu.Lock()
+	v := listVersion{epoch, c.changed[dirKey]}
+	ok := c.epoch == epoch && c.changed[dirKey] <= seq
+	c.mu.Unlock()
+	if ok {
+		c.setListing(dirKey, names, v)
+	}
+}
+
 // setListing records the complete listing of the directory at dirKey,
 // taken when version(dirKey) was v.
 func (c *metaCache) setListing(dirKey string, names []string, v listVersion) {
@@ -1182,7 +1215,7 @@ func (s *Store) lookupRemote(name string, first bool) (objInfo, error) {
 const prefetchMax = 10000
 
 // prefetch looks up the entries of a directory just listed, a few at a
-// time in the background, and lists its subdirectories: what usually
+// time in the background, and lists its subtree: what usually
 // follows a listing (ls -l, find, rm -r, the kernel's READDIRPLUS, a
 // walk into the subdirectories) then finds them answered, or under way,
 // instead of asking the bucket about one entry after the other. A
@@ -1203,6 +1236,14 @@ func (s *Store) prefetch(dir string, kids []string) {
 	s.emu.Unlock()
 	go func() {
 		defer s.prefetches.Done()
+		// Subdirectories not listed yet: the whole subtree in a few
+		// pages (see listTree) rather than a listing each.
+		for _, k := range kids {
+			if _, fresh := s.meta.listing(s.dirKey(path.Join(dir, k))); strings.HasSuffix(k, "/") && !fresh {
+				s.listTree(dir)
+				break
+			}
+		}
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		for _, k := range kids {
@@ -1483,15 +1524,7 @@ func (s *Store) children(name string, limit int32) ([]string, error) {
 		}
 		token = res.NextContinuationToken
 	}
-	// Directories and files new here, which the bucket may not have yet.
-	out = s.newDirs(pfx, out)
-	s.emu.Lock()
-	for k := range s.entries {
-		if rest, ok := strings.CutPrefix(k, pfx); ok && rest != "" && !strings.Contains(rest, "/") && !slices.Contains(out, rest) {
-			out = append(out, rest)
-		}
-	}
-	s.emu.Unlock()
+	out = s.localNames(pfx, out)
 	if limit == 0 {
 		s.meta.setListing(pfx, out, v)
 	}
