@@ -203,11 +203,13 @@ func New(ctx context.Context, o *Options) (*Store, error) {
 		return nil, err
 	}
 	s.clean.dir, s.clean.max = filepath.Join(s.cache.dir, "files"), s.maxPending
+	// Recovered uploads start at once, and wait for deletions.
+	s.startDeleter()
 	if err := s.recover(); err != nil {
+		s.closeDeleter()
 		s.cache.close()
 		return nil, err
 	}
-	s.startDeleter()
 	return s, nil
 }
 
