@@ -109,8 +109,12 @@ func (c *cleanCopies) removeAll() {
 }
 
 // fromCopy makes a new entry of the version oi of its object read from
-// a clean copy, if there is one.
+// a clean copy, if there is one (e.mu held). An entry that has a local
+// file already (another file of it was faster) keeps it.
 func (e *entry) fromCopy(oi objInfo) {
+	if e.local != nil || e.dirty {
+		return
+	}
 	id, ok := e.s.clean.take(e.key, oi.etag, oi.size)
 	if !ok {
 		return

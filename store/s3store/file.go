@@ -104,7 +104,8 @@ var errReleased = errors.New("entry released")
 func (s *Store) openEntry(key string, oi objInfo, created bool) (*entry, error) {
 	s.emu.Lock()
 	e := s.entries[key]
-	if e == nil {
+	fresh := e == nil
+	if fresh {
 		e = &entry{s: s, id: randHex(8), key: key, base: oi.etag, baseSize: oi.size, valid: oi.size, size: oi.size,
 			mode: oi.mode, mtime: oi.mtime}
 		e.ino = inoOf(key, oi.etag)
@@ -114,13 +115,13 @@ func (s *Store) openEntry(key string, oi objInfo, created bool) (*entry, error) 
 		case oi.ino != 0:
 			e.ino = oi.ino
 		}
-		if !created && oi.etag != "" {
-			e.fromCopy(oi)
-		}
 		s.entries[key] = e
 	}
 	s.emu.Unlock()
 	e.mu.Lock()
+	if fresh && !created && oi.etag != "" {
+		e.fromCopy(oi) // outside emu: it opens a file
+	}
 	if e.released {
 		// Its upload finished meanwhile and let it go: what
 		// lookup saw is out of date.

@@ -826,7 +826,7 @@ func (c *metaCache) begin(key string) (done func(), wait <-chan struct{}) {
 }
 
 // beginLocked is begin with known telling whether the answer is known
-// (called with c.mu held).
+// (known is called with c.mu held).
 func (c *metaCache) beginLocked(key string, known func() bool) (done func(), wait <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -1555,15 +1555,7 @@ func (s *Store) Remove(name string) error {
 	case kLink:
 		return pathErr("remove", name, s.del(s.key(name)+linkSuffix))
 	}
-	kids, err := s.dirEntries(name, 1)
-	if err != nil {
-		return pathErr("remove", name, err)
-	}
-	if len(kids) > 0 {
-		return pathErr("remove", name, syscall.ENOTEMPTY)
-	}
-	s.dropDirMetas(s.key(name))
-	return pathErr("remove", name, s.del(s.dirKey(name)))
+	return pathErr("remove", name, s.rmdir(name))
 }
 
 // RemoveDirWith removes the directory name and the files in it, if it
@@ -1584,16 +1576,22 @@ func (s *Store) RemoveDirWith(name string, files ...string) error {
 			err = fs.ErrNotExist
 		}
 	}
-	if err != nil {
-		return pathErr("rmdir", name, err)
+	if err == nil {
+		err = s.rmdir(name, files...)
 	}
+	return pathErr("rmdir", name, err)
+}
+
+// rmdir removes the directory name, which holds nothing but files, and
+// those (s.mu held).
+func (s *Store) rmdir(name string, files ...string) error {
 	kids, err := s.dirEntries(name, len(files)+1)
 	if err != nil {
-		return pathErr("rmdir", name, err)
+		return err
 	}
 	for _, k := range kids {
 		if !slices.Contains(files, k) {
-			return pathErr("rmdir", name, syscall.ENOTEMPTY)
+			return syscall.ENOTEMPTY
 		}
 	}
 	for _, k := range kids {
@@ -1601,7 +1599,7 @@ func (s *Store) RemoveDirWith(name string, files ...string) error {
 		s.del(s.key(path.Join(name, k)))
 	}
 	s.dropDirMetas(s.key(name))
-	return pathErr("rmdir", name, s.del(s.dirKey(name)))
+	return s.del(s.dirKey(name))
 }
 
 // dirEntries returns the entries of directory name, or at least atLeast

@@ -827,11 +827,7 @@ func (v *env) testRevalidate(t *testing.T) {
 // of a directory whose content is on its way out works, and Sync of a
 // directory waits until the bucket has the removals.
 func (v *env) testDeletes(t *testing.T) {
-	prefix := randName("del-")
-	s := v.open(t, s3store.Options{Prefix: prefix})
-	defer s.Close()
-	probe := v.open(t, s3store.Options{Prefix: prefix, MetaTTL: -1})
-	defer probe.Close()
+	s, probe := v.storeAndProbe(t, "del-")
 	if err := s.Mkdir("d", 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -897,11 +893,7 @@ func (v *env) testDeletes(t *testing.T) {
 // a little later (lookups see them at once), or at its Sync; a directory
 // removed meanwhile stays removed.
 func (v *env) testDirMeta(t *testing.T) {
-	prefix := randName("dm-")
-	s := v.open(t, s3store.Options{Prefix: prefix})
-	defer s.Close()
-	probe := v.open(t, s3store.Options{Prefix: prefix, MetaTTL: -1})
-	defer probe.Close()
+	s, probe := v.storeAndProbe(t, "dm-")
 	for _, d := range []string{"d", "gone"} {
 		if err := s.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -946,4 +938,16 @@ func syncDir(t *testing.T, s store.Store, name string) {
 	if err := d.Sync(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// storeAndProbe opens a Store on a new prefix, and a second one there
+// that caches nothing, to see what the bucket has; both are closed with
+// the test.
+func (v *env) storeAndProbe(t *testing.T, name string) (s, probe *s3store.Store) {
+	prefix := randName(name)
+	s = v.open(t, s3store.Options{Prefix: prefix})
+	t.Cleanup(func() { s.Close() })
+	probe = v.open(t, s3store.Options{Prefix: prefix, MetaTTL: -1})
+	t.Cleanup(func() { probe.Close() })
+	return s, probe
 }
