@@ -3,9 +3,12 @@
 package main
 
 import (
+	"io/fs"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sealfs/sealfs/reverse"
 	"runtime"
 )
 
@@ -20,3 +23,7 @@ var (
 	cmdUnmount = &command{name: "unmount", args: "MOUNTPOINT", summary: "unmount a mounted vault (Linux only)",
 		run: func(context.Context, *env, any, []string) error { return errNoFUSE }}
 )
+
+// statfsView is v: the usage of the plaintext directory is known on Linux
+// only.
+func statfsView(v *reverse.FS, dir string) fs.FS { return v }

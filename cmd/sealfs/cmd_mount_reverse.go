@@ -133,6 +133,10 @@ that gocryptfs-xray -encrypt-paths/-decrypt-paths PATH map paths; it is
 removed at unmount. An unusable PATH is exit code 20; bad exclusions 29.`
 }
 
+// statfsView is the reverse view v of dir with the usage of dir's file
+// system (for WebDAV's quota properties).
+func statfsView(v *reverse.FS, dir string) fs.FS { return reverseView{v, dir} }
+
 // reverseView is a reverse view that reports the usage of its plaintext
 // directory's file system (fusefs.StatfsFS), as gocryptfs' reverse
 // mounts do.

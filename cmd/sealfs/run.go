@@ -42,6 +42,7 @@ var commands = []*command{
 	cmdDecrypt,
 	cmdEncrypt,
 	cmdExport,
+	cmdServe,
 	cmdMount,
 	cmdUnmount,
 	cmdVersion,
