@@ -121,4 +121,28 @@ ratio_range() {
     }' "$1"
 }
 
+# bench_run WHO MNT PID STEP: one step on MNT (served by PID); its line
+# "WHO step seconds cpu [extra]" goes to $res and to stderr. Where the script
+# defines run_extra_start and run_extra_end, their difference is an extra
+# column (s3.sh: SeaweedFS' CPU). A step that fails (rm -rf through rclone's
+# directory cache can leave "Directory not empty") is reported, noted in
+# $res.failed and left out of the table; what it left behind is removed for
+# the next round.
+bench_run() {
+  local line x0=
+  declare -F run_extra_start >/dev/null && x0=$(run_extra_start)
+  if line=$(step "$4" "$2" "$3"); then
+    [ -n "$x0" ] && line="$line $(run_extra_end "$x0")"
+    echo "$1 $line" >>"$res"
+    echo "  $1 $line" >&2
+  else
+    echo "  $1 $4: FAILED" >&2
+    echo "$1 $4 failed" >>"$res.failed"
+    rm -rf "$2/src" 2>/dev/null || true
+  fi
+}
+
+# col WHO STEP N: the median of column N of WHO's lines for STEP in $res.
+col() { awk -v w="$1" -v k="$2" -v n="$3" '$1 == w && $2 == k {print $n}' "$res" | median; }
+
 median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }

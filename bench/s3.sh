@@ -94,54 +94,37 @@ all=("write_${stream_mb}MiB_fsync" "read_${stream_mb}MiB_cold" "untar_${nfiles}_
 steps=()
 for st in "${all[@]}"; do selected "${st%%_*}" && steps+=("$st"); done
 res=$work/res
-# run WHO MNT PID STEP: one step, its line kept in res and shown on
-# stderr. A step that fails (rm -rf through rclone's directory cache can
-# leave "Directory not empty") is reported and left out of the table; what
-# it left behind is removed for the next round.
+# The extra column of bench_run: SeaweedFS' CPU time during the step (all
+# its servers).
 weedcpu() {
   local hz; hz=$(getconf CLK_TCK)
   for p in $(pgrep -P "$wpid"); do cat "/proc/$p/stat" 2>/dev/null; done |
     awk -v hz="$hz" '{s += ($14 + $15) / hz} END {printf "%.3f", s}'
 }
-run() {
-  local line w0
-  w0=$(weedcpu)
-  if line=$(step "$4" "$2" "$3"); then
-    line="$line $(echo "$(weedcpu) - $w0" | bc -l)"
-    echo "$1 $line" >>"$res"
-    echo "  $1 $line" >&2
-  else
-    echo "  $1 $4: FAILED" >&2
-    echo "$1 $4 failed" >>"$res.failed"
-    rm -rf "$2/src" 2>/dev/null || true
-  fi
-}
+run_extra_start() { weedcpu; }
+run_extra_end() { echo "$(weedcpu) - $1" | bc -l; }
 for ((r = 0; r < rounds; r++)); do
   for st in "${steps[@]}"; do
     if ((r % 2)); then
-      run s "$base/s.mnt" "$spid" "$st"
-      run g "$base/g.mnt" "$gpid" "$st"
+      bench_run s "$base/s.mnt" "$spid" "$st"
+      bench_run g "$base/g.mnt" "$gpid" "$st"
     else
-      run g "$base/g.mnt" "$gpid" "$st"
-      run s "$base/s.mnt" "$spid" "$st"
+      bench_run g "$base/g.mnt" "$gpid" "$st"
+      bench_run s "$base/s.mnt" "$spid" "$st"
     fi
   done
 done
 printf '\nS3 bucket on SeaweedFS (median of %d round(s); cpu = CPU seconds of the file systems; weed = CPU seconds of SeaweedFS; range = lowest and highest ratio of one round)\n' "$rounds"
 printf '%-26s %14s %10s %7s %11s   %9s %9s %9s %9s\n' workload "gocryptfs+rclone" sealfs ratio range "g+r cpu" "s cpu" "g weed" "s weed"
 for st in "${steps[@]}"; do
-  gv=$(awk -v k="$st" '$1 == "g" && $2 == k {print $3}' "$res" | median)
-  sv=$(awk -v k="$st" '$1 == "s" && $2 == k {print $3}' "$res" | median)
   if ! grep -q "^g $st " "$res" || ! grep -q "^s $st " "$res"; then
     gv=; sv=
-    grep -q "^g $st " "$res" && gv=$(awk -v k="$st" '$1 == "g" && $2 == k {print $3}' "$res" | median)
-    grep -q "^s $st " "$res" && sv=$(awk -v k="$st" '$1 == "s" && $2 == k {print $3}' "$res" | median)
+    grep -q "^g $st " "$res" && gv=$(col g "$st" 3)
+    grep -q "^s $st " "$res" && sv=$(col s "$st" 3)
     printf '%-26s %14s %10s   (failed: %s)\n' "$st" "${gv:-failed}" "${sv:-failed}" "$(grep -c " $st " "$res.failed" 2>/dev/null || echo 0) run(s)"
     continue
   fi
-  gc=$(awk -v k="$st" '$1 == "g" && $2 == k {print $4}' "$res" | median)
-  sc=$(awk -v k="$st" '$1 == "s" && $2 == k {print $4}' "$res" | median)
-  gw=$(awk -v k="$st" '$1 == "g" && $2 == k {print $5}' "$res" | median)
-  sw=$(awk -v k="$st" '$1 == "s" && $2 == k {print $5}' "$res" | median)
-  printf '%-26s %13.2fs %9.2fs %7.2f %11s   %8.2fs %8.2fs %8.2fs %8.2fs\n' "$st" "$gv" "$sv" "$(echo "$gv / $sv" | bc -l)" "$(ratio_range "$res" "$st")" "$gc" "$sc" "$gw" "$sw"
+  gv=$(col g "$st" 3); sv=$(col s "$st" 3)
+  printf '%-26s %13.2fs %9.2fs %7.2f %11s   %8.2fs %8.2fs %8.2fs %8.2fs\n' "$st" "$gv" "$sv" "$(echo "$gv / $sv" | bc -l)" "$(ratio_range "$res" "$st")" \
+    "$(col g "$st" 4)" "$(col s "$st" 4)" "$(col g "$st" 5)" "$(col s "$st" 5)"
 done

@@ -16,7 +16,9 @@
 //     target once the whole body has arrived. A PUT that is cut off, or
 //     whose write fails (the disk is full), leaves the old file as it was.
 //     The new file keeps the permissions of the file it replaces. A PUT to a
-//     symlink writes through it, in place.
+//     symlink writes through it, in place. A temporary file that a killed
+//     server left behind is removed by the first listing of its directory
+//     an hour after its last write.
 //   - Conditional requests: If-Match and If-None-Match on every method (GET
 //     and HEAD also If-Modified-Since, If-Range and ranges, by net/http).
 //     ETags name the inode, size, mtime and ctime of a file.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,7 +43,15 @@ type davFS struct {
 	src   fs.FS
 	ro    bool
 	umask fs.FileMode
+
+	mu      sync.Mutex
+	uploads map[string]bool // temporary files of uploads in progress
 }
+
+// staleUpload is the age (since its last write) at which a listing removes
+// the temporary file of an upload that is not in progress here: one a
+// killed server left behind.
+const staleUpload = time.Hour
 
 // vaultPath turns a WebDAV name ("/a/b", already stripped of the prefix)
 // into a vault path ("a/b", "." for the root).
@@ -223,7 +232,23 @@ func (d *davFS) openUpload(p string, perm fs.FileMode, st *reqState) (webdav.Fil
 		}
 		return nil, err
 	}
+	d.mu.Lock()
+	d.uploads[tmp] = true
+	d.mu.Unlock()
 	return &davFile{d: d, p: p, w: w, tmp: tmp, st: st}, nil
+}
+
+// sweep removes the temporary file tmp if it is stale.
+func (d *davFS) sweep(tmp string, de fs.DirEntry) {
+	if d.ro || d.v == nil {
+		return
+	}
+	d.mu.Lock()
+	active := d.uploads[tmp]
+	d.mu.Unlock()
+	if fi, err := de.Info(); err == nil && !active && time.Since(fi.ModTime()) > staleUpload {
+		d.v.Remove(tmp)
+	}
 }
 
 // davFile is an open WebDAV resource. A file opened for reading opens the
@@ -368,10 +393,11 @@ func (f *davFile) list() error {
 	f.listed = true
 	for _, de := range des {
 		name := de.Name()
+		p := path.Join(f.p, name)
 		if strings.HasPrefix(name, UploadPrefix) {
+			f.d.sweep(p, de)
 			continue
 		}
-		p := path.Join(f.p, name)
 		var fi fs.FileInfo
 		if de.Type()&fs.ModeSymlink != 0 && f.d.v != nil {
 			fi, err = f.d.v.Stat(p)
@@ -424,6 +450,9 @@ func (f *davFile) Close() error {
 	if err != nil {
 		f.d.v.Remove(f.tmp)
 	}
+	f.d.mu.Lock()
+	delete(f.d.uploads, f.tmp)
+	f.d.mu.Unlock()
 	return f.st.note(err)
 }
 

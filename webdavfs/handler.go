@@ -61,7 +61,7 @@ type Handler struct {
 // read-only. Closing v is the caller's business, after the server using
 // the handler has stopped.
 func New(v *sealfs.FS, opts *Options) *Handler {
-	return newHandler(&davFS{v: v, ro: v.ReadOnly()}, opts)
+	return newHandler(&davFS{v: v, ro: v.ReadOnly(), uploads: map[string]bool{}}, opts)
 }
 
 // NewReadOnly serves fsys read-only, for example the encrypted view of a

@@ -479,6 +479,29 @@ func TestInterruptedPut(t *testing.T) {
 	}
 	resp, body := do(t, "GET", srv.URL+"/f", nil)
 	expect(t, resp, body, 200)
+
+	// What a killed server left is removed by a listing once stale; a
+	// recent one may be another server's upload in progress.
+	stale, fresh := webdavfs.UploadPrefix+"stale", webdavfs.UploadPrefix+"fresh"
+	for _, n := range []string{stale, fresh} {
+		if err := v.WriteFile(n, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := v.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = propfind(t, srv.URL+"/", "1", "")
+	if strings.Contains(body, webdavfs.UploadPrefix) {
+		t.Errorf("temporary files listed:\n%s", body)
+	}
+	if _, err := v.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale temporary file: %v", err)
+	}
+	if _, err := v.Stat(fresh); err != nil {
+		t.Errorf("recent temporary file: %v", err)
+	}
 }
 
 // fullStore is a memstore whose files fail writes with ENOSPC once limit

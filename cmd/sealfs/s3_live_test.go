@@ -63,6 +63,25 @@ func TestS3Vault(t *testing.T) {
 	t.Run("Export", testS3Export)
 	t.Run("Passwd", testS3Passwd)
 	t.Run("TwoMounts", testS3TwoMounts)
+	t.Run("ServeWebDAV", testS3Serve)
+}
+
+// testS3Serve: a bucket vault served over WebDAV; what rclone writes
+// through it is in the bucket, for sealfs decrypt to find.
+func testS3Serve(t *testing.T) {
+	pw := writePassfile(t)
+	v := "s3://vaults/dav"
+	sh(t, "", "sealfs", "init", "-q", "-scryptn", "10", "-passfile", pw, v)
+	srv := startServe(t, "-q", "-passfile", pw, "-cache-dir", t.TempDir(), v)
+	src := davTree(t)
+	sh(t, "", "rclone", append(rcloneArgs(srv.url), "copy", "--create-empty-src-dirs", src, ":webdav:")...)
+	sh(t, "", "rclone", append(rcloneArgs(srv.url), "check", src, ":webdav:")...)
+	if code := srv.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("serve exited %d:\n%s", code, srv.stderr)
+	}
+	out := t.TempDir()
+	sh(t, "", "sealfs", "decrypt", "-q", "-passfile", pw, "-cache-dir", t.TempDir(), v, out)
+	sameTree(t, src, out)
 }
 
 // testS3Export: export of a reverse view to a bucket is the same, byte

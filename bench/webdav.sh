@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of a vault served over WebDAV, in one run:
+# "sealfs serve webdav" against "rclone serve webdav" of a gocryptfs mount,
+# the way gocryptfs users share a vault over WebDAV today. Both serve the
+# same vault (made by gocryptfs, on tmpfs), each into a directory of its
+# own; the client of both is rclone's WebDAV backend, mounted with
+# "rclone mount --vfs-cache-mode off" so that every file operation is a
+# request to the server (writes stream a PUT, reads a GET).
+#
+#   bench/webdav.sh [-quick] [-rounds N] [-only STEP,...]
+#
+# Steps: write (dd of 256 MiB, conv=fsync), read (cold), untar (the Go
+# toolchain's src), md5sum (of all of it), ls -lR, rm -rf. Ratio = peer
+# time / sealfs time, so > 1.00 means sealfs is faster; medians over the
+# rounds, each step on both back to back (alternating who goes first).
+# "cpu" is the servers' CPU time: sealfs, and rclone serve plus gocryptfs.
+# Needs root (drop_caches, mounts), fuse3, gocryptfs, rclone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+rounds=3
+only=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -quick) quick=1 ;;
+    -rounds) rounds=$2; shift ;;
+    -only) only=$2; shift ;;
+    *) echo "usage: $0 [-quick] [-rounds N] [-only STEP,...]" >&2; exit 1 ;;
+  esac
+  shift
+done
+
+. bench/lib.sh
+bench_need gocryptfs fusermount3 rclone bc curl
+
+bench_setup sealfs-davbench
+
+stream_mb=256
+[ $quick = 1 ] && stream_mb=64
+bench_tarball
+
+base=$work/tmpfs
+mkdir -p "$base"
+mount -t tmpfs -o size=6g tmpfs "$base"
+mkdir -p "$base/cipher" "$base/plain" "$work/g.mnt" "$work/s.mnt"
+gocryptfs -init -q -scryptn 10 -passfile "$pw" -- "$base/cipher" >/dev/null
+gocryptfs -q -passfile "$pw" -- "$base/cipher" "$base/plain"
+mounts+=("$base/plain")
+mkdir "$base/plain/g" "$base/plain/s"
+
+# free_port: a free TCP port on loopback.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+gport=$(free_port)
+rclone serve webdav "$base/plain/g" --addr "127.0.0.1:$gport" --log-file "$work/rclone-serve.log" &
+rspid=$!
+bench_at_exit+=("kill $rspid 2>/dev/null; wait $rspid 2>/dev/null")
+"$bin" serve webdav -q -addr 127.0.0.1:0 -passfile "$pw" -prefix /s "$base/cipher" >"$work/sealfs.out" 2>"$work/sealfs.log" &
+spid=$!
+bench_at_exit+=("kill $spid 2>/dev/null; wait $spid 2>/dev/null")
+for i in $(seq 300); do grep -q http "$work/sealfs.out" 2>/dev/null && curl -s -o /dev/null "http://127.0.0.1:$gport/" && break; sleep 0.1; done
+surl=$(grep -o 'http://[^ ]*' "$work/sealfs.out")
+gpid=$(pgrep -f -- "gocryptfs .*$base/cipher" | head -1)
+
+# Both clients: the same rclone options.
+davmount() {
+  rclone mount :webdav: "$2" --webdav-url "$1" --webdav-vendor owncloud --vfs-cache-mode off \
+    --dir-cache-time 1s --config /dev/null --daemon --log-file "$work/rclone-$(basename "$2").log"
+  mounts=("$2" "${mounts[@]}")
+  for i in $(seq 100); do mountpoint -q "$2" && return 0; sleep 0.1; done
+  echo "rclone mount of $1 did not come up" >&2; exit 1
+}
+davmount "http://127.0.0.1:$gport/" "$work/g.mnt"
+davmount "$surl" "$work/s.mnt"
+
+# The peer's CPU is rclone serve's and gocryptfs' together.
+cputime() {
+  if [ "$1" = "$rspid" ]; then
+    awk -v hz="$(getconf CLK_TCK)" '{s += ($14 + $15) / hz} END {printf "%.3f", s}' "/proc/$rspid/stat" "/proc/$gpid/stat"
+  else
+    awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"
+  fi
+}
+
+echo "sealfs: $("$bin" version)"
+echo "gocryptfs: $(gocryptfs -version)"
+echo "rclone: $(rclone version | head -1) (client of both; server of the peer)"
+
+all=("write_${stream_mb}MiB_fsync" "read_${stream_mb}MiB_cold" "untar_${nfiles}_files" md5sum_all ls_-lR rm_-rf)
+steps=()
+for st in "${all[@]}"; do selected "${st%%_*}" && steps+=("$st"); done
+res=$work/res
+for ((r = 0; r < rounds; r++)); do
+  for st in "${steps[@]}"; do
+    if ((r % 2)); then
+      bench_run s "$work/s.mnt" "$spid" "$st"
+      bench_run g "$work/g.mnt" "$rspid" "$st"
+    else
+      bench_run g "$work/g.mnt" "$rspid" "$st"
+      bench_run s "$work/s.mnt" "$spid" "$st"
+    fi
+  done
+done
+printf '\nWebDAV through rclone mount (median of %d round(s); cpu = CPU seconds of the servers; range = lowest and highest ratio of one round)\n' "$rounds"
+printf '%-26s %16s %10s %7s %11s   %9s %9s\n' workload "rclone+gocryptfs" sealfs ratio range "peer cpu" "s cpu"
+for st in "${steps[@]}"; do
+  if ! grep -q "^g $st " "$res" || ! grep -q "^s $st " "$res"; then
+    printf '%-26s   (failed: %s)\n' "$st" "$(grep -c " $st " "$res.failed" 2>/dev/null || echo 0) run(s)"
+    continue
+  fi
+  gv=$(col g "$st" 3); sv=$(col s "$st" 3)
+  printf '%-26s %15.2fs %9.2fs %7.2f %11s   %8.2fs %8.2fs\n' "$st" "$gv" "$sv" "$(echo "$gv / $sv" | bc -l)" \
+    "$(ratio_range "$res" "$st")" "$(col g "$st" 4)" "$(col s "$st" 4)"
+done
