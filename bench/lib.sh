@@ -103,6 +103,7 @@ selected() {
   case $want in *,md5sum,* | *,ls,* | *,rm,* | *,untar,*) want="$want,untar,rm," ;; esac
   case $want in *,read,* | *,write,*) want="$want,write,read," ;; esac
   case $want in *,randwrite,* | *,randread,*) want="$want,randread,randwrite," ;; esac
+  case $want in *,dav-*) want="$want,dav-put,dav-delete," ;; esac
   case $want in *",$1,"*) return 0 ;; esac
   return 1
 }

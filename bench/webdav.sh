@@ -3,36 +3,49 @@
 # "sealfs serve webdav" against "rclone serve webdav" of a gocryptfs mount,
 # the way gocryptfs users share a vault over WebDAV today. Both serve the
 # same vault (made by gocryptfs, on tmpfs), each into a directory of its
-# own; the client of both is rclone's WebDAV backend, mounted with
-# "rclone mount --vfs-cache-mode off" so that every file operation is a
-# request to the server (writes stream a PUT, reads a GET).
+# own.
 #
-#   bench/webdav.sh [-quick] [-rounds N] [-only STEP,...]
+#   bench/webdav.sh [-quick] [-rounds N] [-only STEP,...] [-rclone-files]
 #
-# Steps: write (dd of 256 MiB, conv=fsync), read (cold), untar (the Go
-# toolchain's src), md5sum (of all of it), ls -lR, rm -rf. Ratio = peer
-# time / sealfs time, so > 1.00 means sealfs is faster; medians over the
-# rounds, each step on both back to back (alternating who goes first).
-# "cpu" is the servers' CPU time: sealfs, and rclone serve plus gocryptfs.
-# Needs root (drop_caches, mounts), fuse3, gocryptfs, rclone.
+# Two clients:
+#  - rclone's WebDAV backend, mounted with "rclone mount --vfs-cache-mode
+#    off" so that every file operation is a request (writes stream a PUT,
+#    reads a GET): write (dd of 256 MiB, conv=fsync), read (cold). With
+#    -rclone-files also untar (the Go toolchain's src), md5sum, ls -lR and
+#    rm -rf through it; rclone 1.60 starts at most one request per 10 ms
+#    (its pacer), which bounds both servers alike on these steps: about 35
+#    ms per file, whatever the server.
+#  - curl, for the many small files without that bound: dav-put (MKCOL of
+#    every directory of the Go toolchain's src, then a PUT of every file,
+#    4 at a time), dav-get (a GET of every file, 4 at a time), dav-propfind
+#    (Depth 1 of every directory, 4 at a time), dav-delete (DELETE of the
+#    tree: one request, the server removes it all).
+#
+# Ratio = peer time / sealfs time, so > 1.00 means sealfs is faster;
+# medians over the rounds, each step on both back to back (alternating who
+# goes first). "cpu" is the servers' CPU time: sealfs, and rclone serve
+# plus gocryptfs. Needs root (drop_caches, mounts), fuse3, gocryptfs,
+# rclone, curl, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
 rounds=3
 only=
+rclone_files=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -quick) quick=1 ;;
     -rounds) rounds=$2; shift ;;
     -only) only=$2; shift ;;
-    *) echo "usage: $0 [-quick] [-rounds N] [-only STEP,...]" >&2; exit 1 ;;
+    -rclone-files) rclone_files=1 ;;
+    *) echo "usage: $0 [-quick] [-rounds N] [-only STEP,...] [-rclone-files]" >&2; exit 1 ;;
   esac
   shift
 done
 
 . bench/lib.sh
-bench_need gocryptfs fusermount3 rclone bc curl
+bench_need gocryptfs fusermount3 rclone bc curl python3
 
 bench_setup sealfs-davbench
 
@@ -86,7 +99,53 @@ echo "sealfs: $("$bin" version)"
 echo "gocryptfs: $(gocryptfs -version)"
 echo "rclone: $(rclone version | head -1) (client of both; server of the peer)"
 
-all=("write_${stream_mb}MiB_fsync" "read_${stream_mb}MiB_cold" "untar_${nfiles}_files" md5sum_all ls_-lR rm_-rf)
+# The tree curl uploads, and curl configs (one transfer per url) for each
+# step of each server: paths percent-encoded.
+mkdir -p "$work/tree"
+tar -C "$work/tree" -xf "$tarball"
+davconfigs() { # PREFIX_URL NAME
+  python3 - "$work/tree" "$1" "$work/curl-$2" <<'PY'
+import os, sys, urllib.parse
+tree, url, out = sys.argv[1:]
+dirs, files = [], []
+for root, ds, fs in os.walk(os.path.join(tree, "src")):
+    rel = os.path.relpath(root, tree)
+    dirs.append(rel)
+    files += [os.path.join(rel, f) for f in fs]
+q = lambda p: url + urllib.parse.quote(p)
+def write(name, lines):
+    with open(out + "." + name, "w") as f:
+        f.write("".join(lines))
+write("mkcol", [f'url = "{q(d)}/"\noutput = "/dev/null"\n' for d in dirs])
+write("put", [f'url = "{q(p)}"\nupload-file = "{os.path.join(tree, p)}"\noutput = "/dev/null"\n' for p in files])
+write("get", [f'url = "{q(p)}"\noutput = "/dev/null"\n' for p in files])
+write("propfind", [f'url = "{q(d)}/"\noutput = "/dev/null"\n' for d in dirs])
+PY
+}
+davconfigs "http://127.0.0.1:$gport/" g
+davconfigs "$surl" s
+
+# The curl steps (the mount steps are lib.sh's step).
+eval "lib_$(declare -f step)"
+step() {
+  local name=$1 who=g url="http://127.0.0.1:$gport/" pid=$3 t c0
+  case $name in dav-*) ;; *) lib_step "$@"; return ;; esac
+  [ "$pid" = "$spid" ] && who=s url=$surl
+  local cfg=$work/curl-$who
+  sync
+  c0=$(cputime "$pid"); t=$(now)
+  case $name in
+    dav-put*) curl -sSf --no-progress-meter -X MKCOL -K "$cfg.mkcol" && curl -sSf -Z --parallel-max 4 -K "$cfg.put" || return 1 ;;
+    dav-get*) curl -sSf --no-progress-meter -Z --parallel-max 4 -K "$cfg.get" || return 1 ;;
+    dav-propfind*) curl -sSf --no-progress-meter -Z --parallel-max 4 -X PROPFIND -H "Depth: 1" -K "$cfg.propfind" || return 1 ;;
+    dav-delete*) curl -sSf --no-progress-meter -o /dev/null -X DELETE "${url}src/" || return 1 ;;
+  esac
+  echo "$name $(elapsed "$t") $(echo "$(cputime "$pid") - $c0" | bc -l)"
+}
+
+all=("write_${stream_mb}MiB_fsync" "read_${stream_mb}MiB_cold")
+[ $rclone_files = 1 ] && all+=("untar_${nfiles}_files" md5sum_all ls_-lR rm_-rf)
+all+=("dav-put_${nfiles}_files" dav-get dav-propfind dav-delete)
 steps=()
 for st in "${all[@]}"; do selected "${st%%_*}" && steps+=("$st"); done
 res=$work/res
@@ -101,7 +160,7 @@ for ((r = 0; r < rounds; r++)); do
     fi
   done
 done
-printf '\nWebDAV through rclone mount (median of %d round(s); cpu = CPU seconds of the servers; range = lowest and highest ratio of one round)\n' "$rounds"
+printf '\nWebDAV: rclone mount, and curl for dav-* (median of %d round(s); cpu = CPU seconds of the servers; range = lowest and highest ratio of one round)\n' "$rounds"
 printf '%-26s %16s %10s %7s %11s   %9s %9s\n' workload "rclone+gocryptfs" sealfs ratio range "peer cpu" "s cpu"
 for st in "${steps[@]}"; do
   if ! grep -q "^g $st " "$res" || ! grep -q "^s $st " "$res"; then

@@ -226,6 +226,19 @@ func (h *Handler) serve(sw *statusWriter, r *http.Request, st *reqState) error {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		st.wantQuota = bytes.Contains(body, []byte("quota-"))
 		st.infos = map[string]fs.FileInfo{}
+		if err := h.checkPreconditions(r, reqPath); err != nil {
+			return err
+		}
+		names, all, ok := parsePropfind(body)
+		if p, err := vaultPath(reqPath); ok && err == nil {
+			depth := 0
+			if r.Header.Get("Depth") == "1" {
+				depth = 1
+			}
+			if h.propfind(sw, st, reqPath, p, depth, names, all) {
+				return nil
+			}
+		}
 	case "COPY", "MOVE":
 		if err := h.checkDestination(r, reqPath); err != nil {
 			return err

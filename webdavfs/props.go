@@ -28,28 +28,34 @@ func (f *davFile) DeadProps() (map[xml.Name]webdav.Property, error) {
 	if f.st == nil || !f.st.wantQuota || f.info == nil || !f.info.IsDir() {
 		return nil, nil
 	}
+	props := map[xml.Name]webdav.Property{}
+	for n, v := range f.d.quota() {
+		props[n] = webdav.Property{XMLName: n, InnerXML: []byte(v)}
+	}
+	return props, nil
+}
+
+// quota gives the quota properties from the statfs of the vault's file
+// system; none where it cannot tell.
+func (d *davFS) quota() map[xml.Name]string {
 	var sf statfser
-	if f.d.v != nil {
-		sf = f.d.v
-	} else if s, ok := f.d.src.(statfser); ok {
+	if d.v != nil {
+		sf = d.v
+	} else if s, ok := d.src.(statfser); ok {
 		sf = s
 	}
 	if sf == nil {
-		return nil, nil
+		return nil
 	}
 	st, err := sf.Statfs()
 	if err != nil {
-		// Not a reason to fail the listing: the properties are missing.
-		return nil, nil
+		return nil
 	}
 	bs := uint64(st.BlockSize)
-	prop := func(n xml.Name, v uint64) webdav.Property {
-		return webdav.Property{XMLName: n, InnerXML: []byte(strconv.FormatUint(v, 10))}
+	return map[xml.Name]string{
+		propQuotaAvail: strconv.FormatUint(st.BlocksAvail*bs, 10),
+		propQuotaUsed:  strconv.FormatUint((st.Blocks-st.BlocksFree)*bs, 10),
 	}
-	return map[xml.Name]webdav.Property{
-		propQuotaAvail: prop(propQuotaAvail, st.BlocksAvail*bs),
-		propQuotaUsed:  prop(propQuotaUsed, (st.Blocks-st.BlocksFree)*bs),
-	}, nil
 }
 
 // Patch sets the times clients send as properties; it refuses every other

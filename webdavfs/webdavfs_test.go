@@ -3,6 +3,7 @@ package webdavfs_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -217,6 +218,31 @@ func TestPropfind(t *testing.T) {
 	expect(t, resp, body, 207)
 	if m := regexp.MustCompile(`<D:quota-available-bytes>([0-9]+)<`).FindStringSubmatch(body); m == nil || m[1] == "0" {
 		t.Errorf("quota:\n%s", body)
+	}
+	// Named properties: the ones a file does not have are 404, in any
+	// namespace; the answer is well-formed XML.
+	named := `<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:x"><D:prop><D:getetag/><D:getcontentlength/><Z:color/></D:prop></D:propfind>`
+	resp, body = propfind(t, srv.URL+"/d/", "1", named)
+	expect(t, resp, body, 207)
+	var ms struct {
+		Responses []struct {
+			Href     string `xml:"href"`
+			Propstat []struct {
+				Status string `xml:"status"`
+			} `xml:"propstat"`
+		} `xml:"response"`
+	}
+	if err := xml.Unmarshal([]byte(body), &ms); err != nil || len(ms.Responses) != 3 {
+		t.Fatalf("named PROPFIND: %v, %d responses\n%s", err, len(ms.Responses), body)
+	}
+	if !strings.Contains(body, `<X:color xmlns:X="urn:x"/>`) || !strings.Contains(body, "404 Not Found") || !strings.Contains(body, `<D:getcontentlength>3</D:getcontentlength>`) {
+		t.Errorf("named PROPFIND:\n%s", body)
+	}
+	// propname is x/net/webdav's.
+	resp, body = propfind(t, srv.URL+"/d/", "1", `<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>`)
+	expect(t, resp, body, 207)
+	if !strings.Contains(body, "getetag") || strings.Contains(body, "3</D:getcontentlength>") {
+		t.Errorf("propname:\n%s", body)
 	}
 	resp, body = propfind(t, srv.URL+"/", "0", "")
 	if strings.Contains(body, "quota") {
@@ -701,4 +727,30 @@ type lstatFS struct {
 
 func (l lstatFS) Lstat(name string) (fs.FileInfo, error) {
 	return os.Lstat(filepath.Join(l.dir, name))
+}
+
+// BenchmarkPropfind lists a directory of 20 files (Depth 1), as a client
+// browsing a vault does.
+func BenchmarkPropfind(b *testing.B) {
+	dir := b.TempDir()
+	v, err := sealfs.Create(dir, []byte("pw"), fast)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	v.Mkdir("d", 0o755)
+	for i := range 20 {
+		v.WriteFile(fmt.Sprintf("d/file%02d.go", i), []byte("package x\n"), 0o644)
+	}
+	h := webdavfs.New(v, nil)
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest("PROPFIND", "/d/", nil)
+		req.Header.Set("Depth", "1")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 207 {
+			b.Fatal(w.Code)
+		}
+	}
 }

@@ -182,6 +182,7 @@ var stateAllowed = map[string]string{
 	"kernelOrder": "race-detector builds only: tells the detector the order the kernel gives",
 	"noXattrat":   "a fact about the running kernel, the same for every store",
 	"xattrBufs":   "a sync.Pool of buffers",
+	"direntBufs":  "a sync.Pool of buffers",
 }
 
 func TestNoPackageLevelState(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,6 +50,14 @@ func direntType(t uint8) (m fs.FileMode, ok bool) {
 	return 0, false
 }
 
+// direntBuf is the size of a getdents64 buffer.
+const direntBuf = 32 << 10
+
+// direntBufs are getdents64 buffers, taken by a listing and given back when
+// it reaches the end of its directory (a 32 KiB allocation per listing
+// was most of the garbage a WebDAV PROPFIND made).
+var direntBufs = sync.Pool{New: func() any { return new([direntBuf]byte) }}
+
 // ReadDir lists the directory with getdents64 itself: os.File.ReadDir
 // drops the inode number of each entry, which a mounted vault reports as
 // d_ino (x/sys has no parser that keeps it). n as in os.File.ReadDir.
@@ -57,13 +66,16 @@ func (f *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 	for n <= 0 || len(out) < n {
 		if len(f.dents) == 0 {
 			if f.dbuf == nil {
-				f.dbuf = make([]byte, 32<<10)
+				f.dbuf = direntBufs.Get().(*[direntBuf]byte)[:]
 			}
 			m, err := unix.Getdents(f.fd, f.dbuf)
 			if err != nil {
 				return out, &fs.PathError{Op: "readdirent", Path: f.Name(), Err: err}
 			}
 			if m <= 0 {
+				// The end: the names are copies, the buffer can go.
+				direntBufs.Put((*[direntBuf]byte)(f.dbuf))
+				f.dbuf = nil
 				break
 			}
 			f.dents = f.dbuf[:m]
