@@ -101,20 +101,30 @@ func (h *Handler) propfind(w http.ResponseWriter, st *reqState, reqPath, p strin
 		}
 	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	w.WriteHeader(http.StatusMultiStatus)
 	var b bytes.Buffer
 	b.Grow(min(80<<10, 1024+640*len(children)))
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><D:multistatus xmlns:D="DAV:">`)
 	href := path.Join(h.prefix, "/", strings.TrimSuffix(reqPath, "/"))
 	h.propResponse(&b, st, href, p == ".", fi, names, all)
+	started := false
 	for _, c := range children {
 		h.propResponse(&b, st, path.Join(href, c.Name()), false, c, names, all)
-		if b.Len() > 64<<10 {
+		if b.Len() > 256<<10 {
+			// A long listing streams (chunked); a short one goes out
+			// in one write with its length.
+			if !started {
+				w.WriteHeader(http.StatusMultiStatus)
+				started = true
+			}
 			w.Write(b.Bytes())
 			b.Reset()
 		}
 	}
 	b.WriteString(`</D:multistatus>`)
+	if !started {
+		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+		w.WriteHeader(http.StatusMultiStatus)
+	}
 	w.Write(b.Bytes())
 	return true
 }

@@ -31,6 +31,7 @@ type serveOptions struct {
 	insecure     bool
 	debug        bool
 	exclude      excludeFlags
+	prof         profileFlags
 }
 
 var cmdServe = &command{
@@ -75,6 +76,7 @@ with -debug); passwords and keys never are.`,
 		fs.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback address without TLS or without authentication")
 		fs.BoolVar(&o.debug, "debug", false, "log every request")
 		o.exclude.register(fs)
+		o.prof.register(fs)
 		return o
 	},
 	run: runServe,
@@ -155,6 +157,12 @@ func runServe(ctx context.Context, e *env, opts any, args []string) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "https"
 	}
+	stopProfiles, err := o.prof.start()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopProfiles()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	// The URL is the command's output: printed even with -q.
