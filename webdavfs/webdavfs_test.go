@@ -754,3 +754,28 @@ func BenchmarkPropfind(b *testing.B) {
 		}
 	}
 }
+
+// TestDownloadCutOff: a client that goes away in the middle of a download
+// leaves a server that serves the next one whole.
+func TestDownloadCutOff(t *testing.T) {
+	_, srv, _ := newServer(t, nil)
+	content := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
+	put(t, srv.URL+"/big", string(content))
+	for range 3 {
+		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+		buf := make([]byte, 64<<10)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	resp, body := do(t, "GET", srv.URL+"/big", nil)
+	expect(t, resp, body, 200)
+	if body != string(content) {
+		t.Fatalf("got %d bytes", len(body))
+	}
+}

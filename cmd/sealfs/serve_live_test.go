@@ -4,8 +4,16 @@ package main
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +22,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sys/unix"
 )
 
 // Tests of "sealfs serve webdav" with real clients: rclone's WebDAV
@@ -373,5 +384,101 @@ func TestServeRefusals(t *testing.T) {
 	out, err = shErr("", "sealfs", "serve", "webdav", "-addr", "127.0.0.1:0", "-passfile", pw, cipher)
 	if code := exitStatus(t, err); code != exitOpenConf {
 		t.Errorf("no config: exit %d\n%s", code, out)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key (PEM).
+func selfSigned(t *testing.T) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "sealfs test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return cert, key
+}
+
+// TestServeTLS: HTTPS with a certificate, users from an htpasswd file
+// (bcrypt), plain HTTP not answered.
+func TestServeTLS(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("needs curl (test.sh installs it)")
+	}
+	cipher := newDirs(t, "cipher")[0]
+	pw := writePassfile(t)
+	sh(t, "", "sealfs", "init", "-q", "-scryptn", "10", "-passfile", pw, cipher)
+	cert, key := selfSigned(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("open sesame"), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	htpasswd := filepath.Join(t.TempDir(), "users")
+	os.WriteFile(htpasswd, []byte("# users\nbob:"+string(hash)+"\n"), 0o600)
+	srv := startServe(t, "-q", "-passfile", pw, "-tls-cert", cert, "-tls-key", key, "-htpasswd", htpasswd, cipher)
+	if !strings.HasPrefix(srv.url, "https://") {
+		t.Fatalf("URL %s", srv.url)
+	}
+	expectStatus(t, curl(t, "--cacert", cert, "-u", "bob:open sesame", "-T", pw, srv.url+"f"), "201")
+	expectStatus(t, curl(t, "--cacert", cert, "-u", "bob:open sesame", srv.url+"f"), "200")
+	expectStatus(t, curl(t, "--cacert", cert, "-u", "bob:wrong", srv.url+"f"), "401")
+	expectStatus(t, curl(t, "--cacert", cert, srv.url+"f"), "401")
+	if out, err := exec.Command("curl", "-s", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", strings.Replace(srv.url, "https", "http", 1)+"f").CombinedOutput(); err == nil && strings.HasPrefix(string(out), "2") {
+		t.Errorf("plain HTTP answered: %s", out)
+	}
+	if code := srv.stop(t, syscall.SIGINT); code != 0 {
+		t.Errorf("exit %d\n%s", code, srv.stderr)
+	}
+}
+
+// TestServeDiskFull: a vault on a small tmpfs. An upload that does not fit
+// gets 507, the file it would replace stays, and the server goes on.
+func TestServeDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs (CI runs as root)")
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("needs curl (test.sh installs it)")
+	}
+	dir := newDirs(t, "small")[0]
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	pw := writePassfile(t)
+	sh(t, "", "sealfs", "init", "-q", "-scryptn", "10", "-passfile", pw, dir)
+	srv := startServe(t, "-q", "-passfile", pw, dir)
+	small := filepath.Join(t.TempDir(), "small")
+	os.WriteFile(small, []byte("the old content\n"), 0o644)
+	big := filepath.Join(t.TempDir(), "big")
+	os.WriteFile(big, make([]byte, 8<<20), 0o644)
+	expectStatus(t, curl(t, "-T", small, srv.url+"f"), "201")
+	expectStatus(t, curl(t, "-T", big, srv.url+"f"), "507")
+	if got := curl(t, srv.url+"f"); got != "200 the old content\n" {
+		t.Errorf("after the full disk: %q", got)
+	}
+	// The space the failed upload took is free again.
+	expectStatus(t, curl(t, "-T", small, srv.url+"g"), "201")
+	if code := srv.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d\n%s", code, srv.stderr)
 	}
 }
