@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -164,5 +165,27 @@ func BasicAuth(next http.Handler, users *Users, realm string) http.Handler {
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
 		http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
+	})
+}
+
+// LocalNames serves next only to requests whose Host is an IP address or
+// "localhost" (with any port), and answers 403 to the others. Put it in
+// front of a server without authentication on a loopback address: a web
+// page cannot reach such a server by itself (the browser keeps it from
+// reading the answers), but it can point a DNS name of its own at
+// 127.0.0.1 (DNS rebinding) and then read whatever the server answers to
+// that name.
+func LocalNames(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		if !strings.EqualFold(host, "localhost") && net.ParseIP(host) == nil {
+			http.Error(w, "403 Forbidden: unknown host name", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }

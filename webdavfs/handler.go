@@ -176,7 +176,7 @@ func (b *bodyWatch) complete() bool { return b != nil && b.done && !b.failed }
 // writeMethods change the vault.
 var writeMethods = map[string]bool{
 	"PUT": true, "DELETE": true, "MKCOL": true, "COPY": true, "MOVE": true,
-	"PROPPATCH": true, "LOCK": true, "UNLOCK": true, "POST": true,
+	"PROPPATCH": true, "LOCK": true, "UNLOCK": true,
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

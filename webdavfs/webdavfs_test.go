@@ -779,3 +779,19 @@ func TestDownloadCutOff(t *testing.T) {
 		t.Fatalf("got %d bytes", len(body))
 	}
 }
+
+func TestLocalNames(t *testing.T) {
+	h := webdavfs.LocalNames(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for host, want := range map[string]int{
+		"localhost:8080": 200, "LOCALHOST": 200, "127.0.0.1:1": 200, "[::1]:80": 200, "192.0.2.7": 200,
+		"evil.example": 403, "evil.example:8080": 403, "127.0.0.1.nip.io": 403, "localhost.evil.example": 403,
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Host = host
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != want {
+			t.Errorf("Host %q: %d, want %d", host, w.Code, want)
+		}
+	}
+}

@@ -134,6 +134,10 @@ func runServe(ctx context.Context, e *env, opts any, args []string) error {
 	var handler http.Handler = h
 	if users != nil {
 		handler = webdavfs.BasicAuth(h, users, "sealfs")
+	} else {
+		// Without a password, a web page could read the vault through a
+		// name of its own pointed at this address (DNS rebinding).
+		handler = webdavfs.LocalNames(h)
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {

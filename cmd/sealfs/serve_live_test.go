@@ -336,6 +336,10 @@ func TestServeReverse(t *testing.T) {
 	srv := startServe(t, "-q", "-reverse", "-passfile", pw, "-exclude", "empty", plain)
 	copyDir := newDirs(t, "copy")[0]
 	sh(t, "", "rclone", append(rcloneArgs(srv.url), "copy", ":webdav:", copyDir)...)
+	// No authentication: only IP addresses and localhost as Host, so that
+	// a web page's own name pointed at 127.0.0.1 gets nothing.
+	expectStatus(t, curl(t, "-H", "Host: attacker.example", srv.url+"gocryptfs.conf"), "403")
+	expectStatus(t, curl(t, srv.url+"gocryptfs.conf"), "200")
 	expectStatus(t, curl(t, "-X", "PUT", "--data-binary", "x", srv.url+"new"), "403")
 	expectStatus(t, curl(t, "-X", "MKCOL", srv.url+"new"), "403")
 	if code := srv.stop(t, syscall.SIGINT); code != 0 {
