@@ -52,8 +52,17 @@ dropcaches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 # The workload steps and the table helpers of compare.sh and s3.sh; step
 # uses quick, stream_mb and tarball, set by the script.
-# Server CPU time (user + system, seconds) of process $1.
-cputime() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+# Server CPU time (user + system, seconds) of process $1; of all the
+# processes in peer_pids when $1 is the first of them (a peer made of two
+# processes, such as gocryptfs over rclone).
+cputime() {
+  local files=("/proc/$1/stat") p
+  if [ -n "${peer_pids:-}" ] && [ "$1" = "${peer_pids%% *}" ]; then
+    files=()
+    for p in $peer_pids; do files+=("/proc/$p/stat"); done
+  fi
+  awk -v hz="$(getconf CLK_TCK)" '{s += ($14 + $15) / hz} END {printf "%.3f", s}' "${files[@]}"
+}
 
 # step NAME MNT PID -> runs one step of the workload on MNT (served by PID)
 # and prints "name wall_seconds server_cpu_seconds" (IOPS steps: "name iops

@@ -75,15 +75,8 @@ gpid=$(pgrep -f -- "gocryptfs .*$base/g.raw" | head -1)
 rpid=$(pgrep -f -- "rclone mount sw:bench/g" | head -1)
 spid=$(pgrep -f -- "sealfs mount .*s3://bench/s .*-fg" | head -1)
 
-# The peer's CPU is gocryptfs' and rclone's together.
-cputime() {
-  if [ "$1" = "$gpid" ]; then
-    awk -v hz="$(getconf CLK_TCK)" '{s += ($14 + $15) / hz} END {printf "%.3f", s}' "/proc/$gpid/stat" "/proc/$rpid/stat"
-  else
-    awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"
-  fi
-}
-
+# The peer's CPU (cputime) is both processes'.
+peer_pids="$gpid $rpid"
 
 echo "sealfs: $("$bin" version)"
 echo "gocryptfs: $(gocryptfs -version)"

@@ -86,14 +86,8 @@ davmount() {
 davmount "http://127.0.0.1:$gport/" "$work/g.mnt"
 davmount "$surl" "$work/s.mnt"
 
-# The peer's CPU is rclone serve's and gocryptfs' together.
-cputime() {
-  if [ "$1" = "$rspid" ]; then
-    awk -v hz="$(getconf CLK_TCK)" '{s += ($14 + $15) / hz} END {printf "%.3f", s}' "/proc/$rspid/stat" "/proc/$gpid/stat"
-  else
-    awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"
-  fi
-}
+# The peer's CPU (cputime) is both processes'.
+peer_pids="$rspid $gpid"
 
 echo "sealfs: $("$bin" version)"
 echo "gocryptfs: $(gocryptfs -version)"
