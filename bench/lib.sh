@@ -112,7 +112,8 @@ selected() {
   case $want in *,md5sum,* | *,ls,* | *,rm,* | *,untar,*) want="$want,untar,rm," ;; esac
   case $want in *,read,* | *,write,*) want="$want,write,read," ;; esac
   case $want in *,randwrite,* | *,randread,*) want="$want,randread,randwrite," ;; esac
-  case $want in *,dav-*) want="$want,dav-put,dav-delete," ;; esac
+  case $want in *,dav-get,* | *,dav-propfind,* | *,dav-put,* | *,dav-delete,*) want="$want,dav-put,dav-delete," ;; esac
+  case $want in *,dav-read,* | *,dav-write,*) want="$want,dav-write,dav-read," ;; esac
   case $want in *",$1,"*) return 0 ;; esac
   return 1
 }

@@ -15,7 +15,9 @@
 #    rm -rf through it; rclone 1.60 starts at most one request per 10 ms
 #    (its pacer), which bounds both servers alike on these steps: about 35
 #    ms per file, whatever the server.
-#  - curl, for the many small files without that bound: dav-put (MKCOL of
+#  - curl, the servers' own speed without rclone's: dav-write (a PUT of
+#    256 MiB) and dav-read (its GET); and for the many small files without
+#    that bound: dav-put (MKCOL of
 #    every directory of the Go toolchain's src, then a PUT of every file,
 #    4 at a time), dav-get (a GET of every file, 4 at a time), dav-propfind
 #    (Depth 1 of every directory, 4 at a time), dav-delete (DELETE of the
@@ -129,6 +131,9 @@ step() {
   sync
   c0=$(cputime "$pid"); t=$(now)
   case $name in
+    dav-write*) curl -sSf --no-progress-meter -o /dev/null -T "$work/stream.bin" "${url}stream" || return 1 ;;
+    dav-read*) dropcaches; c0=$(cputime "$pid"); t=$(now)
+      curl -sSf --no-progress-meter -o /dev/null "${url}stream" && curl -sSf -o /dev/null -X DELETE "${url}stream" || return 1 ;;
     dav-put*) curl -sSf --no-progress-meter -X MKCOL -K "$cfg.mkcol" && curl -sSf -Z --parallel-max 4 -K "$cfg.put" || return 1 ;;
     dav-get*) curl -sSf --no-progress-meter -Z --parallel-max 4 -K "$cfg.get" || return 1 ;;
     dav-propfind*) curl -sSf --no-progress-meter -Z --parallel-max 4 -X PROPFIND -H "Depth: 1" -K "$cfg.propfind" || return 1 ;;
@@ -139,7 +144,8 @@ step() {
 
 all=("write_${stream_mb}MiB_fsync" "read_${stream_mb}MiB_cold")
 [ $rclone_files = 1 ] && all+=("untar_${nfiles}_files" md5sum_all ls_-lR rm_-rf)
-all+=("dav-put_${nfiles}_files" dav-get dav-propfind dav-delete)
+all+=("dav-write_${stream_mb}MiB" "dav-read_${stream_mb}MiB" "dav-put_${nfiles}_files" dav-get dav-propfind dav-delete)
+head -c "${stream_mb}M" /dev/urandom >"$work/stream.bin"
 steps=()
 for st in "${all[@]}"; do selected "${st%%_*}" && steps+=("$st"); done
 res=$work/res

@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -409,6 +410,30 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(p)
 }
+
+// ReadFrom sends what r gives in large writes: a GET's body comes here
+// from http.ServeContent, which would otherwise read and write it 32 KiB at
+// a time (a system call and a decryption call each).
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.swallow {
+		return io.Copy(io.Discard, r)
+	}
+	buf := copyBufs.Get().(*[copyBuf]byte)
+	defer copyBufs.Put(buf)
+	return io.CopyBuffer(writerOnly{w.ResponseWriter}, r, buf[:])
+}
+
+// copyBuf is the size of the reads and writes of a download.
+const copyBuf = 256 << 10
+
+var copyBufs = sync.Pool{New: func() any { return new([copyBuf]byte) }}
+
+// writerOnly hides the ReadFrom of a ResponseWriter, which would copy with
+// a small buffer of its own.
+type writerOnly struct{ io.Writer }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 

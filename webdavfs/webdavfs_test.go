@@ -795,3 +795,29 @@ func TestLocalNames(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGet downloads a 64 MiB file.
+func BenchmarkGet(b *testing.B) {
+	v, err := sealfs.Create(b.TempDir(), []byte("pw"), fast)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.WriteFile("big", make([]byte, 64<<20), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(webdavfs.New(v, nil))
+	defer srv.Close()
+	b.SetBytes(64 << 20)
+	for b.Loop() {
+		resp, err := http.Get(srv.URL + "/big")
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if n != 64<<20 {
+			b.Fatal(n)
+		}
+	}
+}
