@@ -42,6 +42,7 @@ type davFS struct {
 	v     *sealfs.FS // nil when serving src
 	src   fs.FS
 	ro    bool
+	sync  bool // SyncUploads
 	umask fs.FileMode
 
 	mu      sync.Mutex
@@ -236,6 +237,16 @@ func (d *davFS) openUpload(p string, perm fs.FileMode, st *reqState) (webdav.Fil
 	d.uploads[tmp] = true
 	d.mu.Unlock()
 	return &davFile{d: d, p: p, w: w, tmp: tmp, st: st}, nil
+}
+
+// syncDir flushes a directory (a rename in it) to stable storage.
+func (d *davFS) syncDir(dir string) error {
+	f, err := d.v.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.(*sealfs.File).Sync()
 }
 
 // sweep removes the temporary file tmp if it is stale.
@@ -437,7 +448,12 @@ func (f *davFile) Close() error {
 	if f.w == nil {
 		return err
 	}
-	err = f.w.Close()
+	if f.tmp != "" && f.d.sync && !f.failed && f.st.body.complete() {
+		err = f.w.Sync()
+	}
+	if cerr := f.w.Close(); err == nil {
+		err = cerr
+	}
 	if f.tmp == "" {
 		return f.st.note(err)
 	}
@@ -446,6 +462,9 @@ func (f *davFile) Close() error {
 	}
 	if err == nil {
 		err = f.d.v.Rename(f.tmp, f.p)
+	}
+	if err == nil && f.d.sync {
+		err = f.d.syncDir(path.Dir(f.p))
 	}
 	if err != nil {
 		f.d.v.Remove(f.tmp)

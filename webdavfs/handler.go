@@ -38,6 +38,12 @@ type Options struct {
 	// MaxRequestBody limits the bodies of requests other than PUT
 	// (PROPFIND, PROPPATCH, LOCK): 0 means 1 MiB. A larger body gets 413.
 	MaxRequestBody int64
+	// SyncUploads makes an upload reach stable storage (fsync of the file
+	// and then of its directory, after the rename) before its 201 goes
+	// out, so that a client that deletes its own copy on success loses
+	// nothing to a crash of the server's machine. Off by default, as in
+	// other WebDAV servers: it costs two flushes per file.
+	SyncUploads bool
 	// LockSystem holds the WebDAV locks; nil means webdav.NewMemLS().
 	LockSystem webdav.LockSystem
 	// Logger receives one record per request that failed (Warn for
@@ -80,6 +86,7 @@ func newHandler(d *davFS, opts *Options) *Handler {
 		o = *opts
 	}
 	d.ro = d.ro || o.ReadOnly
+	d.sync = o.SyncUploads
 	d.umask = o.Umask & fs.ModePerm
 	if o.Umask == 0 {
 		d.umask = 0o022

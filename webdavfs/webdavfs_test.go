@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -818,6 +819,51 @@ func BenchmarkGet(b *testing.B) {
 		resp.Body.Close()
 		if n != 64<<20 {
 			b.Fatal(n)
+		}
+	}
+}
+
+// syncStore counts the Syncs of its files (directories included).
+type syncStore struct {
+	*memstore.Store
+	syncs *atomic.Int32
+}
+
+func (s syncStore) OpenFile(name string, flag int, perm fs.FileMode) (store.File, error) {
+	f, err := s.Store.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return syncFile{f, s.syncs}, nil
+}
+
+type syncFile struct {
+	store.File
+	syncs *atomic.Int32
+}
+
+func (f syncFile) Sync() error {
+	f.syncs.Add(1)
+	return f.File.Sync()
+}
+
+// TestSyncUploads: with SyncUploads, an upload is flushed (file and
+// directory) before it is acknowledged; without, nothing is.
+func TestSyncUploads(t *testing.T) {
+	for _, sync := range []bool{false, true} {
+		var n atomic.Int32
+		v, err := sealfs.CreateStore(syncStore{memstore.New(), &n}, []byte("pw"), fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(webdavfs.New(v, &webdavfs.Options{SyncUploads: sync}))
+		n.Store(0)
+		put(t, srv.URL+"/f", "data")
+		got := n.Load()
+		srv.Close()
+		v.Close()
+		if sync && got < 2 || !sync && got != 0 {
+			t.Errorf("SyncUploads %v: %d syncs", sync, got)
 		}
 	}
 }

@@ -30,6 +30,7 @@ type serveOptions struct {
 	htpasswd     string
 	insecure     bool
 	debug        bool
+	sync         bool
 	exclude      excludeFlags
 	prof         profileFlags
 }
@@ -75,6 +76,7 @@ with -debug); passwords and keys never are.`,
 		fs.StringVar(&o.htpasswd, "htpasswd", "", "require HTTP basic authentication by the users of an htpasswd `FILE` (bcrypt)")
 		fs.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback address without TLS or without authentication")
 		fs.BoolVar(&o.debug, "debug", false, "log every request")
+		fs.BoolVar(&o.sync, "sync", false, "flush every upload to stable storage (fsync) before acknowledging it")
 		o.exclude.register(fs)
 		o.prof.register(fs)
 		return o
@@ -108,7 +110,7 @@ func runServe(ctx context.Context, e *env, opts any, args []string) error {
 		level = slog.LevelWarn
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	hopts := &webdavfs.Options{Prefix: o.prefix, ReadOnly: o.ro, Logger: logger}
+	hopts := &webdavfs.Options{Prefix: o.prefix, ReadOnly: o.ro, Logger: logger, SyncUploads: o.sync}
 
 	var h *webdavfs.Handler
 	var closeFS func()
