@@ -64,15 +64,22 @@ gocryptfs -q -passfile "$pw" -- "$base/cipher" "$base/plain"
 mounts+=("$base/plain")
 mkdir "$base/plain/g" "$base/plain/s"
 
+# stop_pid PID: ends a server started here and waits for it (with kill -0:
+# bash's wait in an EXIT trap mixes up its function contexts).
+stop_pid() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+}
+
 # free_port: a free TCP port on loopback.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 gport=$(free_port)
 rclone serve webdav "$base/plain/g" --addr "127.0.0.1:$gport" --log-file "$work/rclone-serve.log" &
 rspid=$!
-bench_at_exit+=("kill $rspid 2>/dev/null; wait $rspid 2>/dev/null")
+bench_at_exit+=("stop_pid $rspid")
 "$bin" serve webdav -q -addr 127.0.0.1:0 -passfile "$pw" -prefix /s "$base/cipher" >"$work/sealfs.out" 2>"$work/sealfs.log" &
 spid=$!
-bench_at_exit+=("kill $spid 2>/dev/null; wait $spid 2>/dev/null")
+bench_at_exit+=("stop_pid $spid")
 for i in $(seq 300); do grep -q http "$work/sealfs.out" 2>/dev/null && curl -s -o /dev/null "http://127.0.0.1:$gport/" && break; sleep 0.1; done
 surl=$(grep -o 'http://[^ ]*' "$work/sealfs.out")
 gpid=$(pgrep -f -- "gocryptfs .*$base/cipher" | head -1)
