@@ -15,8 +15,9 @@
 //     listed and never reachable by a request) and renames it over the
 //     target once the whole body has arrived. A PUT that is cut off, or
 //     whose write fails (the disk is full), leaves the old file as it was.
-//     The new file keeps the permissions of the file it replaces. A PUT to a
-//     symlink writes through it, in place. A temporary file that a killed
+//     The new file keeps the permissions of the file it replaces (not its
+//     extended attributes). A PUT to a symlink, or to a file with other hard
+//     links, writes in place. A temporary file that a killed
 //     server left behind is removed by the first listing of its directory
 //     an hour after its last write.
 //   - Conditional requests: If-Match and If-None-Match on every method (GET

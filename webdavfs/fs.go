@@ -200,15 +200,16 @@ func (d *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.Fil
 }
 
 // openUpload opens the temporary file a PUT writes, beside its target p.
-// A PUT to a symlink writes through it in place instead (a rename would
-// replace the link), and a PUT to a directory fails as it would in place.
+// A PUT to a symlink or to a file with other hard links writes in place
+// instead (a rename would replace the link, or split the file from its
+// other names), and a PUT to a directory fails as it would in place.
 func (d *davFS) openUpload(p string, perm fs.FileMode, st *reqState) (webdav.File, error) {
 	if p == "." {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.EISDIR}
 	}
 	old, err := d.v.Lstat(p)
 	switch {
-	case err == nil && old.Mode()&fs.ModeSymlink != 0:
+	case err == nil && (old.Mode()&fs.ModeSymlink != 0 || linked(old)):
 		w, err := d.v.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, perm)
 		if err != nil {
 			return nil, err
@@ -237,6 +238,12 @@ func (d *davFS) openUpload(p string, perm fs.FileMode, st *reqState) (webdav.Fil
 	d.uploads[tmp] = true
 	d.mu.Unlock()
 	return &davFile{d: d, p: p, w: w, tmp: tmp, st: st}, nil
+}
+
+// linked reports whether fi has other hard links.
+func linked(fi fs.FileInfo) bool {
+	st, ok := store.SysStat(fi)
+	return ok && st.Nlink > 1 && !fi.IsDir()
 }
 
 // syncDir flushes a directory (a rename in it) to stable storage.

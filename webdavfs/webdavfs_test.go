@@ -867,3 +867,27 @@ func TestSyncUploads(t *testing.T) {
 		}
 	}
 }
+
+// TestPutLinks: a PUT to a hard-linked file keeps the link (both names see
+// the new content); a PUT to a symlink keeps the symlink.
+func TestPutLinks(t *testing.T) {
+	v, srv, _ := newServer(t, nil)
+	put(t, srv.URL+"/a", "old")
+	if err := v.Link("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Symlink("a", "s"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, srv.URL+"/b", "via b")
+	if got := readVault(t, v, "a"); got != "via b" {
+		t.Errorf("hard link: a has %q", got)
+	}
+	put(t, srv.URL+"/s", "via s")
+	if got := readVault(t, v, "b"); got != "via s" {
+		t.Errorf("symlink: b has %q", got)
+	}
+	if fi, err := v.Lstat("s"); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced: %v %v", fi, err)
+	}
+}
