@@ -553,10 +553,7 @@ var wrapAD = make([]byte, 8)
 // Unlock derives the key-encryption key from password and unwraps the
 // master key. A wrong password gives ErrWrongPassword.
 func (c *Config) Unlock(password []byte) (*Key, error) {
-	if c.Has(FlagFIDO2) && c.FIDO2 == nil {
-		return nil, fmt.Errorf("%w: FIDO2 flag without parameters", ErrInvalidConfig)
-	}
-	if err := c.checkWrappedKey(); err != nil {
+	if err := c.checkUnlockable(); err != nil {
 		return nil, err
 	}
 	kek, err := c.kek(password)
@@ -564,6 +561,37 @@ func (c *Config) Unlock(password []byte) (*Key, error) {
 		return nil, err
 	}
 	defer clear(kek)
+	return c.UnlockHash(kek)
+}
+
+// PasswordHash is the scrypt output of password under the config's
+// parameters: what unwraps the master key (UnlockHash). libgocryptfs calls
+// it the scrypt hash; apps keep it (encrypted, e.g. by a fingerprint-bound
+// key) to unlock without asking for the password, and it is as secret as
+// the password. The caller wipes it.
+func (c *Config) PasswordHash(password []byte) ([]byte, error) {
+	if err := c.checkUnlockable(); err != nil {
+		return nil, err
+	}
+	return c.kek(password)
+}
+
+func (c *Config) checkUnlockable() error {
+	if c.Has(FlagFIDO2) && c.FIDO2 == nil {
+		return fmt.Errorf("%w: FIDO2 flag without parameters", ErrInvalidConfig)
+	}
+	return c.checkWrappedKey()
+}
+
+// UnlockHash unwraps the master key with a PasswordHash. A wrong hash
+// gives ErrWrongPassword.
+func (c *Config) UnlockHash(kek []byte) (*Key, error) {
+	if err := c.checkUnlockable(); err != nil {
+		return nil, err
+	}
+	if len(kek) != c.ScryptObject.KeyLen {
+		return nil, ErrWrongPassword
+	}
 	a, ns, err := c.wrapAEAD(kek)
 	if err != nil {
 		return nil, err
@@ -581,8 +609,16 @@ func (c *Config) Unlock(password []byte) (*Key, error) {
 // EncryptedKey change. logN 0 keeps the current cost; a config without a
 // wrapped key yet (FormatOnly) gets DefaultScryptLogN.
 func (c *Config) SetPassword(key *Key, password []byte, logN int) error {
+	kek, err := c.SetPasswordHash(key, password, logN)
+	clear(kek)
+	return err
+}
+
+// SetPasswordHash is SetPassword that also returns the new PasswordHash
+// (which the caller wipes).
+func (c *Config) SetPasswordHash(key *Key, password []byte, logN int) ([]byte, error) {
 	if len(password) == 0 {
-		return fmt.Errorf("%w: empty password", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: empty password", ErrInvalidConfig)
 	}
 	n := c.ScryptObject.N
 	if len(c.EncryptedKey) == 0 {
@@ -590,7 +626,7 @@ func (c *Config) SetPassword(key *Key, password []byte, logN int) error {
 	}
 	if logN != 0 {
 		if logN < MinScryptLogN || logN > MaxScryptLogN {
-			return fmt.Errorf("%w: scrypt logN %d out of range %d..%d", ErrWeakParameters, logN, MinScryptLogN, MaxScryptLogN)
+			return nil, fmt.Errorf("%w: scrypt logN %d out of range %d..%d", ErrWeakParameters, logN, MinScryptLogN, MaxScryptLogN)
 		}
 		n = 1 << logN
 	}
@@ -599,7 +635,7 @@ func (c *Config) SetPassword(key *Key, password []byte, logN int) error {
 	}
 	salt := make([]byte, 32)
 	if _, err := rand.Read(salt); err != nil {
-		return err
+		return nil, err
 	}
 	s := ScryptParams{Salt: salt, N: n, R: 8, P: 1, KeyLen: 32}
 	old := c.ScryptObject
@@ -607,21 +643,19 @@ func (c *Config) SetPassword(key *Key, password []byte, logN int) error {
 	kek, err := c.kek(password)
 	if err != nil {
 		c.ScryptObject = old
-		return err
+		return nil, err
 	}
-	defer clear(kek)
 	a, ns, err := c.wrapAEAD(kek)
-	if err != nil {
-		c.ScryptObject = old
-		return err
+	if err == nil {
+		nonce := make([]byte, ns)
+		if _, err = rand.Read(nonce); err == nil {
+			c.EncryptedKey = a.Seal(nonce, nonce, key.b[:], wrapAD)
+			return kek, nil
+		}
 	}
-	nonce := make([]byte, ns)
-	if _, err := rand.Read(nonce); err != nil {
-		c.ScryptObject = old
-		return err
-	}
-	c.EncryptedKey = a.Seal(nonce, nonce, key.b[:], wrapAD)
-	return nil
+	clear(kek)
+	c.ScryptObject = old
+	return nil, err
 }
 
 // Ciphers is the key schedule: it derives the subkeys of the vault's

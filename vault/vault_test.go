@@ -651,3 +651,46 @@ func TestNewFIDO2(t *testing.T) {
 		t.Errorf("FIDO2 without a salt: %v", err)
 	}
 }
+
+// TestPasswordHash: the scrypt hash of the password unlocks as the password
+// does (libgocryptfs' cached-hash unlock), a wrong one does not, and a new
+// password's hash comes back from SetPasswordHash.
+func TestPasswordHash(t *testing.T) {
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := New(key, []byte("one"), &Options{ScryptLogN: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := cfg.PasswordHash([]byte("one"))
+	if err != nil || len(h) != 32 {
+		t.Fatalf("PasswordHash: %d bytes, %v", len(h), err)
+	}
+	k2, err := cfg.UnlockHash(h)
+	if err != nil || k2.Hex() != key.Hex() {
+		t.Fatalf("UnlockHash: %v", err)
+	}
+	bad := append([]byte(nil), h...)
+	bad[0] ^= 1
+	if _, err := cfg.UnlockHash(bad); !errors.Is(err, ErrWrongPassword) {
+		t.Errorf("a wrong hash: %v", err)
+	}
+	if _, err := cfg.UnlockHash(h[:16]); !errors.Is(err, ErrWrongPassword) {
+		t.Errorf("a short hash: %v", err)
+	}
+	h2, err := cfg.SetPasswordHash(key, []byte("two"), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k3, err := cfg.UnlockHash(h2); err != nil || k3.Hex() != key.Hex() {
+		t.Fatalf("hash from SetPasswordHash: %v", err)
+	}
+	if k4, err := cfg.Unlock([]byte("two")); err != nil || k4.Hex() != key.Hex() {
+		t.Fatalf("new password: %v", err)
+	}
+	if _, err := cfg.UnlockHash(h); !errors.Is(err, ErrWrongPassword) {
+		t.Errorf("the old hash still unlocks: %v", err)
+	}
+}
