@@ -13,6 +13,7 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sealfs/sealfs"
+)
+
+// buildLib builds libsealfs.so and libsealfs.h into a temporary directory
+// (go build -buildmode=c-shared, as the README says) and returns it.
+func buildLib(t *testing.T) string {
+	t.Helper()
+	for _, tool := range []string{"gcc", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (test.sh installs gcc)", tool)
+		}
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, "libsealfs.so"), ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build -buildmode=c-shared: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// compileC compiles a C program of testdata against the library.
+func compileC(t *testing.T, lib, src string, extra ...string) string {
+	t.Helper()
+	bin := filepath.Join(lib, strings.TrimSuffix(src, ".c"))
+	args := append([]string{"-Wall", "-Werror", "-o", bin, filepath.Join("testdata", src), "-I", lib, "-L", lib, "-lsealfs", "-Wl,-rpath," + lib}, extra...)
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc %s: %v\n%s", src, err, out)
+	}
+	return bin
+}
+
+// pattern is what the C client writes to final/data.bin.
+func pattern() []byte {
+	b := make([]byte, 300000)
+	for i := range b {
+		b[i] = byte(i*7 + i>>12)
+	}
+	return b
+}
+
+// TestGCFClient runs a libgocryptfs client (testdata/gcf_client.c) against
+// libsealfs.so, then reads what it left with gocryptfs where FUSE is
+// available, and with the Go library.
+func TestGCFClient(t *testing.T) {
+	lib := buildLib(t)
+	client := compileC(t, lib, "gcf_client.c")
+	vdir := filepath.Join(t.TempDir(), "vault")
+	if err := os.Mkdir(vdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(client, vdir).CombinedOutput()
+	if err != nil || string(out) != "ok\n" {
+		t.Fatalf("C client: %v\n%s", err, out)
+	}
+	v, err := sealfs.Open(vdir, []byte("new password"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if b, err := v.ReadFile("keep.txt"); err != nil || string(b) != "kept\n" {
+		t.Errorf("keep.txt: %q %v", b, err)
+	}
+	if b, err := v.ReadFile("final/data.bin"); err != nil || !bytes.Equal(b, pattern()) {
+		t.Errorf("final/data.bin: %d bytes, %v", len(b), err)
+	}
+	if v.Config().Creator != "gcf client" {
+		t.Errorf("creator %q", v.Config().Creator)
+	}
+	gocryptfsReads(t, vdir)
+}
+
+// gocryptfsReads mounts the vault with gocryptfs (where there is FUSE and
+// gocryptfs) and checks the client's files.
+func gocryptfsReads(t *testing.T, vdir string) {
+	if _, err := exec.LookPath("gocryptfs"); err != nil {
+		t.Log("no gocryptfs: checked with the Go library only")
+		return
+	}
+	if f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0); err != nil {
+		t.Logf("no /dev/fuse (%v): checked with the Go library only", err)
+		return
+	} else {
+		f.Close()
+	}
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("new password\n"), 0o600)
+	mnt := t.TempDir()
+	if out, err := exec.Command("gocryptfs", "-q", "-ro", "-passfile", pw, vdir, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("gocryptfs: %v\n%s", err, out)
+	}
+	defer exec.Command("fusermount3", "-u", mnt).Run()
+	if b, err := os.ReadFile(filepath.Join(mnt, "keep.txt")); err != nil || string(b) != "kept\n" {
+		t.Errorf("gocryptfs keep.txt: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(mnt, "final", "data.bin")); err != nil || !bytes.Equal(b, pattern()) {
+		t.Errorf("gocryptfs final/data.bin: %d bytes, %v", len(b), err)
+	}
+	des, _ := os.ReadDir(mnt)
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	if strings.Join(names, " ") != "final keep.txt" {
+		t.Errorf("gocryptfs lists %v", names)
+	}
+}
