@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,14 @@ func buildLib(t *testing.T) string {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build -buildmode=c-shared: %v\n%s", err, out)
+	}
+	// The generated header includes the hand-written one.
+	h, err := os.ReadFile("sealfs.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sealfs.h"), h, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -113,5 +122,35 @@ func gocryptfsReads(t *testing.T, vdir string) {
 	}
 	if strings.Join(names, " ") != "final keep.txt" {
 		t.Errorf("gocryptfs lists %v", names)
+	}
+}
+
+// TestAPIClient runs testdata/api_client.c: every sealfs_* call, its
+// error paths and 16 threads on one volume and one file. The vault it
+// leaves opens with the Go library.
+func TestAPIClient(t *testing.T) {
+	lib := buildLib(t)
+	client := compileC(t, lib, "api_client.c", "-pthread")
+	vdir := filepath.Join(t.TempDir(), "vault")
+	if err := os.Mkdir(vdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(client, vdir).CombinedOutput()
+	if err != nil || string(out) != "ok\n" {
+		t.Fatalf("C client: %v\n%s", err, out)
+	}
+	v, err := sealfs.Open(vdir, []byte("api password"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if b, err := v.ReadFile("hello.txt"); err != nil || string(b) != "hello, C\nmore\n" {
+		t.Errorf("hello.txt: %q %v", b, err)
+	}
+	for i := range 16 {
+		b, err := v.ReadFile(fmt.Sprintf("threads/t%d", i))
+		if err != nil || len(b) != 20*10000 || b[0] != byte('a'+i) {
+			t.Errorf("threads/t%d: %d bytes, %v", i, len(b), err)
+		}
 	}
 }

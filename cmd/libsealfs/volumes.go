@@ -8,19 +8,40 @@ package main
 import "C"
 
 import (
+	"io"
+	"io/fs"
 	"sync"
+	"syscall"
 
 	"github.com/sealfs/sealfs"
 )
 
 func main() {}
 
-// volume is an unlocked vault and its open files.
+// handle is an open file: a *sealfs.File, or one opened with O_APPEND.
+type handle interface {
+	io.ReaderAt
+	io.WriterAt
+	io.Closer
+	Truncate(size int64) error
+	Sync() error
+	Stat() (fs.FileInfo, error)
+}
+
+// volume is an unlocked vault, its open files and its open directory
+// listings.
 type volume struct {
 	fs *sealfs.FS
 
 	mu      sync.Mutex
-	handles map[int]*sealfs.File
+	handles map[int]handle
+	dirs    map[int]*listing
+}
+
+// listing is an open directory: the entries read at sealfs_opendir.
+type listing struct {
+	entries []fs.DirEntry
+	next    int
 }
 
 // registry holds the open volumes by ID. IDs are the smallest free
@@ -40,7 +61,7 @@ func (r *registry) add(v *sealfs.FS) int {
 	for r.vols[id] != nil {
 		id++
 	}
-	r.vols[id] = &volume{fs: v, handles: map[int]*sealfs.File{}}
+	r.vols[id] = &volume{fs: v, handles: map[int]handle{}, dirs: map[int]*listing{}}
 	return id
 }
 
@@ -69,7 +90,7 @@ func (r *registry) close(id int) {
 }
 
 // handle is the open file handleID of volume sessionID, or nil.
-func (r *registry) handle(sessionID, handleID int) *sealfs.File {
+func (r *registry) handle(sessionID, handleID int) handle {
 	vol := r.get(sessionID)
 	if vol == nil {
 		return nil
@@ -79,7 +100,7 @@ func (r *registry) handle(sessionID, handleID int) *sealfs.File {
 	return vol.handles[handleID]
 }
 
-func (vol *volume) addHandle(f *sealfs.File) int {
+func (vol *volume) addHandle(f handle) int {
 	vol.mu.Lock()
 	defer vol.mu.Unlock()
 	id := 0
@@ -90,12 +111,57 @@ func (vol *volume) addHandle(f *sealfs.File) int {
 	return id
 }
 
-func (vol *volume) closeHandle(id int) {
+// closeHandle closes an open file; false if there is none of that ID.
+func (vol *volume) closeHandle(id int) bool {
 	vol.mu.Lock()
 	f := vol.handles[id]
 	delete(vol.handles, id)
 	vol.mu.Unlock()
-	if f != nil {
-		f.Close()
+	if f == nil {
+		return false
 	}
+	f.Close()
+	return true
+}
+
+// addDir keeps a directory listing for sealfs_readdir.
+func (vol *volume) addDir(des []fs.DirEntry) int {
+	vol.mu.Lock()
+	defer vol.mu.Unlock()
+	id := 0
+	for vol.dirs[id] != nil {
+		id++
+	}
+	vol.dirs[id] = &listing{entries: des}
+	return id
+}
+
+// nextDirEntry takes the next entry of listing id; found is false at the
+// end. An entry whose name does not fit in capacity bytes (with its NUL)
+// stays for the next call and gives ERANGE.
+func (vol *volume) nextDirEntry(id, capacity int) (de fs.DirEntry, found bool, err error) {
+	vol.mu.Lock()
+	defer vol.mu.Unlock()
+	l := vol.dirs[id]
+	if l == nil {
+		return nil, false, syscall.EBADF
+	}
+	if l.next >= len(l.entries) {
+		return nil, false, nil
+	}
+	de = l.entries[l.next]
+	if len(de.Name())+1 > capacity {
+		return nil, false, syscall.ERANGE
+	}
+	l.next++
+	return de, true, nil
+}
+
+// closeDir drops a listing; false if there is none of that ID.
+func (vol *volume) closeDir(id int) bool {
+	vol.mu.Lock()
+	defer vol.mu.Unlock()
+	_, ok := vol.dirs[id]
+	delete(vol.dirs, id)
+	return ok
 }
