@@ -14,6 +14,7 @@ command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -61,6 +62,12 @@ if [ -w "$uring" ] && [ -r /dev/fuse ]; then
   echo "$was" >"$uring"
   trap - EXIT
 fi
+
+echo "== Python binding (python/tests, on libsealfs.so)"
+libdir=$(mktemp -d)
+scripts/build-libsealfs.sh "$libdir" >/dev/null
+SEALFS_LIB="$libdir/libsealfs.so" PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s python/tests
+rm -rf "$libdir"
 
 echo "== fuzz (short)"
 fuzztime=${FUZZTIME:-5s}
