@@ -153,6 +153,23 @@ bench_run() {
   fi
 }
 
+# bench_rounds G_MNT G_PID S_MNT S_PID: runs the steps (the array steps)
+# for the rounds, both mounts back to back, the peer first in even rounds.
+bench_rounds() {
+  local r st
+  for ((r = 0; r < rounds; r++)); do
+    for st in "${steps[@]}"; do
+      if ((r % 2)); then
+        bench_run s "$3" "$4" "$st"
+        bench_run g "$1" "$2" "$st"
+      else
+        bench_run g "$1" "$2" "$st"
+        bench_run s "$3" "$4" "$st"
+      fi
+    done
+  done
+}
+
 # col WHO STEP N: the median of column N of WHO's lines for STEP in $res.
 col() { awk -v w="$1" -v k="$2" -v n="$3" '$1 == w && $2 == k {print $n}' "$res" | median; }
 

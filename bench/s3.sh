@@ -96,17 +96,7 @@ weedcpu() {
 }
 run_extra_start() { weedcpu; }
 run_extra_end() { echo "$(weedcpu) - $1" | bc -l; }
-for ((r = 0; r < rounds; r++)); do
-  for st in "${steps[@]}"; do
-    if ((r % 2)); then
-      bench_run s "$base/s.mnt" "$spid" "$st"
-      bench_run g "$base/g.mnt" "$gpid" "$st"
-    else
-      bench_run g "$base/g.mnt" "$gpid" "$st"
-      bench_run s "$base/s.mnt" "$spid" "$st"
-    fi
-  done
-done
+bench_rounds "$base/g.mnt" "$gpid" "$base/s.mnt" "$spid"
 printf '\nS3 bucket on SeaweedFS (median of %d round(s); cpu = CPU seconds of the file systems; weed = CPU seconds of SeaweedFS; range = lowest and highest ratio of one round)\n' "$rounds"
 printf '%-26s %14s %10s %7s %11s   %9s %9s %9s %9s\n' workload "gocryptfs+rclone" sealfs ratio range "g+r cpu" "s cpu" "g weed" "s weed"
 for st in "${steps[@]}"; do

@@ -156,17 +156,7 @@ head -c "${stream_mb}M" /dev/urandom >"$work/stream.bin"
 steps=()
 for st in "${all[@]}"; do selected "${st%%_*}" && steps+=("$st"); done
 res=$work/res
-for ((r = 0; r < rounds; r++)); do
-  for st in "${steps[@]}"; do
-    if ((r % 2)); then
-      bench_run s "$work/s.mnt" "$spid" "$st"
-      bench_run g "$work/g.mnt" "$rspid" "$st"
-    else
-      bench_run g "$work/g.mnt" "$rspid" "$st"
-      bench_run s "$work/s.mnt" "$spid" "$st"
-    fi
-  done
-done
+bench_rounds "$work/g.mnt" "$rspid" "$work/s.mnt" "$spid"
 printf '\nWebDAV: rclone mount, and curl for dav-* (median of %d round(s); cpu = CPU seconds of the servers; range = lowest and highest ratio of one round)\n' "$rounds"
 printf '%-26s %16s %10s %7s %11s   %9s %9s\n' workload "rclone+gocryptfs" sealfs ratio range "peer cpu" "s cpu"
 for st in "${steps[@]}"; do

@@ -531,37 +531,53 @@ func TestInterruptedPut(t *testing.T) {
 	}
 }
 
-// fullStore is a memstore whose files fail writes with ENOSPC once limit
-// bytes have been written in all.
-type fullStore struct {
+// hookStore is a memstore whose files call hooks: write before each
+// WriteAt (its error fails the write), sync at each Sync.
+type hookStore struct {
 	*memstore.Store
-	limit *int64
+	write func(n int) error
+	sync  func()
 }
 
-func (s fullStore) OpenFile(name string, flag int, perm fs.FileMode) (store.File, error) {
+func (s hookStore) OpenFile(name string, flag int, perm fs.FileMode) (store.File, error) {
 	f, err := s.Store.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	return fullFile{f, s.limit}, nil
+	return hookFile{f, s}, nil
 }
 
-type fullFile struct {
+type hookFile struct {
 	store.File
-	limit *int64
+	s hookStore
 }
 
-func (f fullFile) WriteAt(p []byte, off int64) (int, error) {
-	if *f.limit < int64(len(p)) {
-		return 0, &fs.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}
+func (f hookFile) WriteAt(p []byte, off int64) (int, error) {
+	if f.s.write != nil {
+		if err := f.s.write(len(p)); err != nil {
+			return 0, err
+		}
 	}
-	*f.limit -= int64(len(p))
 	return f.File.WriteAt(p, off)
 }
 
+func (f hookFile) Sync() error {
+	if f.s.sync != nil {
+		f.s.sync()
+	}
+	return f.File.Sync()
+}
+
 func TestDiskFull(t *testing.T) {
+	// Writes fail with ENOSPC once limit bytes have been written.
 	limit := int64(1 << 40)
-	st := fullStore{memstore.New(), &limit}
+	st := hookStore{Store: memstore.New(), write: func(n int) error {
+		if limit < int64(n) {
+			return &fs.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}
+		}
+		limit -= int64(n)
+		return nil
+	}}
 	v, err := sealfs.CreateStore(st, []byte("pw"), fast)
 	if err != nil {
 		t.Fatal(err)
@@ -823,36 +839,12 @@ func BenchmarkGet(b *testing.B) {
 	}
 }
 
-// syncStore counts the Syncs of its files (directories included).
-type syncStore struct {
-	*memstore.Store
-	syncs *atomic.Int32
-}
-
-func (s syncStore) OpenFile(name string, flag int, perm fs.FileMode) (store.File, error) {
-	f, err := s.Store.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return syncFile{f, s.syncs}, nil
-}
-
-type syncFile struct {
-	store.File
-	syncs *atomic.Int32
-}
-
-func (f syncFile) Sync() error {
-	f.syncs.Add(1)
-	return f.File.Sync()
-}
-
 // TestSyncUploads: with SyncUploads, an upload is flushed (file and
 // directory) before it is acknowledged; without, nothing is.
 func TestSyncUploads(t *testing.T) {
 	for _, sync := range []bool{false, true} {
 		var n atomic.Int32
-		v, err := sealfs.CreateStore(syncStore{memstore.New(), &n}, []byte("pw"), fast)
+		v, err := sealfs.CreateStore(hookStore{Store: memstore.New(), sync: func() { n.Add(1) }}, []byte("pw"), fast)
 		if err != nil {
 			t.Fatal(err)
 		}

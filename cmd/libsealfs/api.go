@@ -342,8 +342,13 @@ func sealfs_fstat(vol, file C.int64_t, st *C.struct_sealfs_stat) C.int64_t {
 
 //export sealfs_file_close
 func sealfs_file_close(vol, file C.int64_t) C.int64_t {
+	return closeID(vol, file, (*volume).closeHandle)
+}
+
+// closeID closes the file or listing id of a volume with closer.
+func closeID(vol, id C.int64_t, closer func(*volume, int) bool) C.int64_t {
 	return withVol(vol, func(v *volume) C.int64_t {
-		if !v.closeHandle(int(file)) {
+		if !closer(v, int(id)) {
 			return eBadf
 		}
 		return 0
@@ -429,12 +434,7 @@ func sealfs_readdir(vol, dir C.int64_t, name *C.char, capacity C.size_t, typ *C.
 
 //export sealfs_closedir
 func sealfs_closedir(vol, dir C.int64_t) C.int64_t {
-	return withVol(vol, func(v *volume) C.int64_t {
-		if !v.closeDir(int(dir)) {
-			return eBadf
-		}
-		return 0
-	})
+	return closeID(vol, dir, (*volume).closeDir)
 }
 
 //export sealfs_mkdir

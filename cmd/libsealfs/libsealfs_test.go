@@ -49,6 +49,30 @@ func compileC(t *testing.T, lib, src string, extra ...string) string {
 	return bin
 }
 
+// runClient builds the library and the C program src, runs it on a new
+// directory, which it must leave as a vault with password, and returns
+// the directory and the vault opened with the Go library (closed at the
+// end of the test).
+func runClient(t *testing.T, src, password string, cflags ...string) (string, *sealfs.FS) {
+	t.Helper()
+	lib := buildLib(t)
+	client := compileC(t, lib, src, cflags...)
+	vdir := filepath.Join(t.TempDir(), "vault")
+	if err := os.Mkdir(vdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(client, vdir).CombinedOutput()
+	if err != nil || string(out) != "ok\n" {
+		t.Fatalf("C client %s: %v\n%s", src, err, out)
+	}
+	v, err := sealfs.Open(vdir, []byte(password), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return vdir, v
+}
+
 // pattern is what the C client writes to final/data.bin.
 func pattern() []byte {
 	b := make([]byte, 300000)
@@ -62,21 +86,7 @@ func pattern() []byte {
 // libsealfs.so, then reads what it left with gocryptfs where FUSE is
 // available, and with the Go library.
 func TestGCFClient(t *testing.T) {
-	lib := buildLib(t)
-	client := compileC(t, lib, "gcf_client.c")
-	vdir := filepath.Join(t.TempDir(), "vault")
-	if err := os.Mkdir(vdir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(client, vdir).CombinedOutput()
-	if err != nil || string(out) != "ok\n" {
-		t.Fatalf("C client: %v\n%s", err, out)
-	}
-	v, err := sealfs.Open(vdir, []byte("new password"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	vdir, v := runClient(t, "gcf_client.c", "new password")
 	if b, err := v.ReadFile("keep.txt"); err != nil || string(b) != "kept\n" {
 		t.Errorf("keep.txt: %q %v", b, err)
 	}
@@ -129,21 +139,7 @@ func gocryptfsReads(t *testing.T, vdir string) {
 // error paths and 16 threads on one volume and one file. The vault it
 // leaves opens with the Go library.
 func TestAPIClient(t *testing.T) {
-	lib := buildLib(t)
-	client := compileC(t, lib, "api_client.c", "-pthread")
-	vdir := filepath.Join(t.TempDir(), "vault")
-	if err := os.Mkdir(vdir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(client, vdir).CombinedOutput()
-	if err != nil || string(out) != "ok\n" {
-		t.Fatalf("C client: %v\n%s", err, out)
-	}
-	v, err := sealfs.Open(vdir, []byte("api password"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	_, v := runClient(t, "api_client.c", "api password", "-pthread")
 	if b, err := v.ReadFile("hello.txt"); err != nil || string(b) != "hello, C\nmore\n" {
 		t.Errorf("hello.txt: %q %v", b, err)
 	}

@@ -12,15 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check.h"
 #include "libsealfs.h"
 
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #c); \
-			exit(1);                                                          \
-		}                                                                         \
-	} while (0)
 #define OK(call)                                                                                  \
 	do {                                                                                      \
 		int64_t r_ = (call);                                                              \

@@ -10,19 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check.h"
 #include "libsealfs.h"
 
 static GoString gs(const char *s) { GoString g = {s, (ptrdiff_t)strlen(s)}; return g; }
 static GoSlice sl(void *p, size_t n) { GoSlice s = {p, (GoInt)n, (GoInt)n}; return s; }
 static GoSlice none(void) { GoSlice s = {NULL, 0, 0}; return s; }
 
-#define CHECK(c)                                                       \
-	do {                                                           \
-		if (!(c)) {                                            \
-			fprintf(stderr, "%s:%d: failed: %s\n", __FILE__, __LINE__, #c); \
-			exit(1);                                       \
-		}                                                      \
-	} while (0)
 
 static int zeros(const unsigned char *p, size_t n) {
 	for (size_t i = 0; i < n; i++)
