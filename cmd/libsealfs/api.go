@@ -550,3 +550,78 @@ func sealfs_statfs(vol C.int64_t, st *C.struct_sealfs_statfs) C.int64_t {
 		return 0
 	})
 }
+
+// copyOut copies data into a caller's buffer as getxattr(2) does: the size
+// alone when capacity is 0, ERANGE when it is too small.
+func copyOut(data []byte, buf unsafe.Pointer, capacity C.size_t) C.int64_t {
+	if capacity == 0 {
+		return C.int64_t(len(data))
+	}
+	if buf == nil {
+		return eFault
+	}
+	if len(data) > int(capacity) {
+		return eRange
+	}
+	copy(unsafe.Slice((*byte)(buf), int(capacity)), data)
+	return C.int64_t(len(data))
+}
+
+//export sealfs_getxattr
+func sealfs_getxattr(vol C.int64_t, path, name *C.sealfs_cchar, buf unsafe.Pointer, capacity C.size_t) C.int64_t {
+	attr, ok := cstr(name)
+	if !ok {
+		return eFault
+	}
+	var r C.int64_t
+	e := withPath(vol, path, func(v *volume, p string) error {
+		val, err := v.fs.Getxattr(p, attr)
+		if err == nil {
+			r = copyOut(val, buf, capacity)
+		}
+		return err
+	})
+	if e < 0 {
+		return e
+	}
+	return r
+}
+
+//export sealfs_setxattr
+func sealfs_setxattr(vol C.int64_t, path, name *C.sealfs_cchar, value *C.sealfs_cvoid, size C.size_t, flags C.int) C.int64_t {
+	attr, ok := cstr(name)
+	if !ok || value == nil && size > 0 {
+		return eFault
+	}
+	val := C.GoBytes(unsafe.Pointer(value), C.int(size))
+	return withPath(vol, path, func(v *volume, p string) error { return v.fs.Setxattr(p, attr, val, int(flags)) })
+}
+
+//export sealfs_listxattr
+func sealfs_listxattr(vol C.int64_t, path *C.sealfs_cchar, buf *C.char, capacity C.size_t) C.int64_t {
+	var r C.int64_t
+	e := withPath(vol, path, func(v *volume, p string) error {
+		names, err := v.fs.Listxattr(p)
+		if err == nil {
+			var b []byte
+			for _, n := range names {
+				b = append(append(b, n...), 0)
+			}
+			r = copyOut(b, unsafe.Pointer(buf), capacity)
+		}
+		return err
+	})
+	if e < 0 {
+		return e
+	}
+	return r
+}
+
+//export sealfs_removexattr
+func sealfs_removexattr(vol C.int64_t, path, name *C.sealfs_cchar) C.int64_t {
+	attr, ok := cstr(name)
+	if !ok {
+		return eFault
+	}
+	return withPath(vol, path, func(v *volume, p string) error { return v.fs.Removexattr(p, attr) })
+}

@@ -123,4 +123,14 @@ int64_t sealfs_utimens(int64_t vol, const char *path, int64_t atime_ns, int64_t 
 int64_t sealfs_truncate(int64_t vol, const char *path, int64_t size);
 int64_t sealfs_statfs(int64_t vol, struct sealfs_statfs *st);
 
+/* Extended attributes (encrypted in the vault, as gocryptfs stores them).
+ * sealfs_getxattr copies the value into buf and returns its size; with cap
+ * 0 it only returns the size; -ERANGE if cap is too small; -ENODATA if
+ * there is no such attribute. sealfs_listxattr writes the names, each
+ * followed by a NUL byte, the same way. flags: XATTR_CREATE, XATTR_REPLACE. */
+int64_t sealfs_getxattr(int64_t vol, const char *path, const char *name, void *buf, size_t cap);
+int64_t sealfs_setxattr(int64_t vol, const char *path, const char *name, const void *value, size_t size, int flags);
+int64_t sealfs_listxattr(int64_t vol, const char *path, char *buf, size_t cap);
+int64_t sealfs_removexattr(int64_t vol, const char *path, const char *name);
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "check.h"
 #include "libsealfs.h"
@@ -125,6 +126,16 @@ int main(int argc, char **argv) {
 	OK(sealfs_unlink(vol, "d/renamed"));
 	OK(sealfs_unlink(vol, "d/other"));
 	OK(sealfs_rmdir(vol, "d"));
+	/* Extended attributes. */
+	OK(sealfs_setxattr(vol, "hello.txt", "user.color", "blue", 4, 0));
+	CHECK(sealfs_setxattr(vol, "hello.txt", "user.color", "red", 3, XATTR_CREATE) == -EEXIST);
+	CHECK(sealfs_getxattr(vol, "hello.txt", "user.color", NULL, 0) == 4);
+	CHECK(sealfs_getxattr(vol, "hello.txt", "user.color", buf, 2) == -ERANGE);
+	CHECK(sealfs_getxattr(vol, "hello.txt", "user.color", buf, sizeof buf) == 4 && memcmp(buf, "blue", 4) == 0);
+	CHECK(sealfs_listxattr(vol, "hello.txt", buf, sizeof buf) == 11 && strcmp(buf, "user.color") == 0);
+	CHECK(sealfs_getxattr(vol, "hello.txt", "user.none", buf, sizeof buf) == -ENODATA);
+	OK(sealfs_removexattr(vol, "hello.txt", "user.color"));
+	CHECK(sealfs_listxattr(vol, "hello.txt", NULL, 0) == 0);
 	struct sealfs_statfs sf;
 	OK(sealfs_statfs(vol, &sf));
 	CHECK(sf.bsize > 0 && sf.blocks > 0);
