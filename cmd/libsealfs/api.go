@@ -149,7 +149,7 @@ func sealfs_create(dir *C.sealfs_cchar, pw *C.char, pwLen C.size_t, opts *C.seal
 	if err != nil {
 		return code(err)
 	}
-	return C.int64_t(volumes.add(v))
+	return C.int64_t(volumes.add(vaultFS{v}))
 }
 
 //export sealfs_open
@@ -165,7 +165,7 @@ func sealfs_open(dir *C.sealfs_cchar, pw *C.char, pwLen C.size_t, configPath *C.
 	if err != nil {
 		return code(err)
 	}
-	return C.int64_t(volumes.add(v))
+	return C.int64_t(volumes.add(vaultFS{v}))
 }
 
 func openOptions(configPath *C.sealfs_cchar, flags C.int) *sealfs.Options {
@@ -191,7 +191,7 @@ func sealfs_open_masterkey(dir, hexKey, configPath *C.sealfs_cchar, flags C.int)
 	if err != nil {
 		return code(err)
 	}
-	return C.int64_t(volumes.add(v))
+	return C.int64_t(volumes.add(vaultFS{v}))
 }
 
 //export sealfs_close
@@ -272,9 +272,9 @@ func sealfs_file_open(vol C.int64_t, path *C.sealfs_cchar, flags C.int, mode C.u
 
 // appending is a file opened with O_APPEND: its writes go to the end,
 // whatever the offset (as pwrite(2) on such a file on Linux).
-type appending struct{ *sealfs.File }
+type appending struct{ handle }
 
-func (a appending) WriteAt(b []byte, _ int64) (int, error) { return a.File.Write(b) }
+func (a appending) WriteAt(b []byte, _ int64) (int, error) { return a.handle.Write(b) }
 
 // withFile runs fn on an open file.
 func withFile(vol, file C.int64_t, fn func(f handle) C.int64_t) C.int64_t {
@@ -370,7 +370,7 @@ func fillStat(st *C.struct_sealfs_stat, fi fs.FileInfo) {
 	st.ctime_sec, st.ctime_nsec = C.int64_t(s.Ctime.Unix()), C.int64_t(s.Ctime.Nanosecond())
 }
 
-func statCall(vol C.int64_t, path *C.sealfs_cchar, st *C.struct_sealfs_stat, stat func(*sealfs.FS, string) (fs.FileInfo, error)) C.int64_t {
+func statCall(vol C.int64_t, path *C.sealfs_cchar, st *C.struct_sealfs_stat, stat func(vfs, string) (fs.FileInfo, error)) C.int64_t {
 	if st == nil {
 		return eFault
 	}
@@ -385,12 +385,12 @@ func statCall(vol C.int64_t, path *C.sealfs_cchar, st *C.struct_sealfs_stat, sta
 
 //export sealfs_stat
 func sealfs_stat(vol C.int64_t, path *C.sealfs_cchar, st *C.struct_sealfs_stat) C.int64_t {
-	return statCall(vol, path, st, (*sealfs.FS).Stat)
+	return statCall(vol, path, st, vfs.Stat)
 }
 
 //export sealfs_lstat
 func sealfs_lstat(vol C.int64_t, path *C.sealfs_cchar, st *C.struct_sealfs_stat) C.int64_t {
-	return statCall(vol, path, st, (*sealfs.FS).Lstat)
+	return statCall(vol, path, st, vfs.Lstat)
 }
 
 //export sealfs_opendir

@@ -47,7 +47,7 @@ func gcf_init(rootCipherDir string, password, givenScryptHash, returnedScryptHas
 	if err != nil {
 		return -1
 	}
-	return volumes.add(v)
+	return volumes.add(vaultFS{v})
 }
 
 // unlock unwraps the master key with a given hash, or with the password

@@ -123,6 +123,14 @@ int64_t sealfs_utimens(int64_t vol, const char *path, int64_t atime_ns, int64_t 
 int64_t sealfs_truncate(int64_t vol, const char *path, int64_t size);
 int64_t sealfs_statfs(int64_t vol, struct sealfs_statfs *st);
 
+/* Reverse mode: the encrypted view of a plaintext directory (gocryptfs
+ * -reverse), read-only; a copy of it is a vault. sealfs_create_reverse
+ * writes plaindir/.gocryptfs.reverse.conf (AES-SIV; of opts only
+ * scrypt_logn, creator and config_path count). The volume
+ * sealfs_open_reverse returns takes the read calls; changes give -EROFS. */
+int64_t sealfs_create_reverse(const char *plaindir, char *password, size_t password_len, const struct sealfs_create_opts *opts);
+int64_t sealfs_open_reverse(const char *plaindir, char *password, size_t password_len, const char *config_path);
+
 /* Extended attributes (encrypted in the vault, as gocryptfs stores them).
  * sealfs_getxattr copies the value into buf and returns its size; with cap
  * 0 it only returns the size; -ERANGE if cap is too small; -ENODATA if

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/sealfs/sealfs"
 )
@@ -22,16 +23,56 @@ func main() {}
 type handle interface {
 	io.ReaderAt
 	io.WriterAt
+	io.Writer
 	io.Closer
 	Truncate(size int64) error
 	Sync() error
 	Stat() (fs.FileInfo, error)
 }
 
-// volume is an unlocked vault, its open files and its open directory
-// listings.
+// vfs is what a volume serves: a vault (*sealfs.FS behind vaultFS) or a
+// reverse view (reverseFS, read-only).
+type vfs interface {
+	OpenFile(name string, flag int, perm fs.FileMode) (handle, error)
+	ReadDir(name string) ([]fs.DirEntry, error)
+	Stat(name string) (fs.FileInfo, error)
+	Lstat(name string) (fs.FileInfo, error)
+	Readlink(name string) (string, error)
+	Getxattr(name, attr string) ([]byte, error)
+	Listxattr(name string) ([]string, error)
+	Statfs() (sealfs.Statfs, error)
+	Close() error
+
+	Mkdir(name string, perm fs.FileMode) error
+	Rmdir(name string) error
+	Unlink(name string) error
+	Rename(oldname, newname string) error
+	Rename2(oldname, newname string, flags uint) error
+	Symlink(target, name string) error
+	Link(oldname, newname string) error
+	Chmod(name string, mode fs.FileMode) error
+	Chown(name string, uid, gid int) error
+	Chtimes(name string, atime, mtime time.Time) error
+	Truncate(name string, size int64) error
+	Setxattr(name, attr string, value []byte, flags int) error
+	Removexattr(name, attr string) error
+}
+
+// vaultFS is a vault as a vfs.
+type vaultFS struct{ *sealfs.FS }
+
+func (v vaultFS) OpenFile(name string, flag int, perm fs.FileMode) (handle, error) {
+	f, err := v.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// volume is an unlocked vault or view, its open files and its open
+// directory listings.
 type volume struct {
-	fs *sealfs.FS
+	fs vfs
 
 	mu      sync.Mutex
 	handles map[int]handle
@@ -54,7 +95,7 @@ type registry struct {
 // volumes is the library's state: a C caller names volumes by number.
 var volumes = registry{vols: map[int]*volume{}}
 
-func (r *registry) add(v *sealfs.FS) int {
+func (r *registry) add(v vfs) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	id := 0
