@@ -248,3 +248,9 @@ func TestReverseClient(t *testing.T) {
 		}
 	}
 }
+
+// TestFsckClient runs testdata/fsck_client.c: a clean check, a corrupt
+// block reported through the C callback, a repair.
+func TestFsckClient(t *testing.T) {
+	runClient(t, "fsck_client.c", "fsck password")
+}

@@ -131,6 +131,26 @@ int64_t sealfs_statfs(int64_t vol, struct sealfs_statfs *st);
 int64_t sealfs_create_reverse(const char *plaindir, char *password, size_t password_len, const struct sealfs_create_opts *opts);
 int64_t sealfs_open_reverse(const char *plaindir, char *password, size_t password_len, const char *config_path);
 
+/* Checking a vault (gocryptfs -fsck). The callback hears of each problem
+ * as it is found, from one thread at a time; the strings are valid during
+ * the call only, and plain_path is NULL when the name does not decrypt.
+ * flags: SEALFS_FSCK_REPAIR applies the safe repairs (see the README),
+ * with SEALFS_FSCK_DRY_RUN only plans them. Returns the number of errors
+ * found (warnings not counted), after a repair those left, or a negative
+ * error code when the check could not run. */
+struct sealfs_finding {
+	const char *cipher_path;
+	const char *plain_path;
+	int warning;
+	int64_t block; /* first corrupt block of a file, or -1 */
+	const char *message;
+};
+typedef void (*sealfs_fsck_cb)(void *ctx, const struct sealfs_finding *finding);
+#define SEALFS_FSCK_REPAIR 1
+#define SEALFS_FSCK_DRY_RUN 2
+int64_t sealfs_fsck(const char *dir, char *password, size_t password_len, const char *config_path, int flags,
+		    sealfs_fsck_cb callback, void *ctx);
+
 /* Extended attributes (encrypted in the vault, as gocryptfs stores them).
  * sealfs_getxattr copies the value into buf and returns its size; with cap
  * 0 it only returns the size; -ERANGE if cap is too small; -ENODATA if
