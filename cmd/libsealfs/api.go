@@ -292,7 +292,7 @@ func sealfs_pread(vol, file C.int64_t, buf unsafe.Pointer, n C.size_t, off C.int
 	}
 	return withFile(vol, file, func(f handle) C.int64_t {
 		b := unsafe.Slice((*byte)(buf), int(n))
-		got, err := f.ReadAt(b, int64(off))
+		got, err := readSplit(f, b, int64(off))
 		if err != nil && !errors.Is(err, io.EOF) {
 			return code(err)
 		}
@@ -624,4 +624,52 @@ func sealfs_removexattr(vol C.int64_t, path, name *C.sealfs_cchar) C.int64_t {
 		return eFault
 	}
 	return withPath(vol, path, func(v *volume, p string) error { return v.fs.Removexattr(p, attr) })
+}
+
+// readPiece is small enough that the content layer decrypts it on the
+// calling goroutine (fewer than its 32 blocks to go parallel, at any
+// offset).
+const readPiece = 28 << 12
+
+// readSplit is f.ReadAt for a C caller. The content layer decrypts a large
+// read on goroutines of its own while the caller waits; the waiting
+// goroutine of a C thread is locked to it, and each wait costs the
+// runtime thread hand-overs (2.6 context switches more per 1 MiB read
+// than from Go, 20% of the throughput on a 2-core VM). Here the C thread
+// decrypts half the pieces itself, one goroutine the other half.
+func readSplit(f handle, b []byte, off int64) (int, error) {
+	if len(b) < 4*readPiece {
+		return f.ReadAt(b, off)
+	}
+	half := len(b) / 2 / readPiece * readPiece
+	readRange := func(lo, hi int) (int, error) {
+		done := lo
+		for done < hi {
+			end := min(done+readPiece, hi)
+			n, err := f.ReadAt(b[done:end], off+int64(done))
+			done += n
+			if err != nil {
+				return done - lo, err
+			}
+			if n < end-(done-n) {
+				break
+			}
+		}
+		return done - lo, nil
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	first := make(chan result, 1)
+	go func() {
+		n, err := readRange(0, half)
+		first <- result{n, err}
+	}()
+	n2, err2 := readRange(half, len(b))
+	r1 := <-first
+	if r1.err != nil || r1.n < half {
+		return r1.n, r1.err
+	}
+	return half + n2, err2
 }
