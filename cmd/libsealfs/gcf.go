@@ -195,7 +195,7 @@ func gcf_read_file(sessionID, handleID int, offset uint64, dst_buff []byte) uint
 	if f == nil || offset > maxOff {
 		return 0
 	}
-	n, err := f.ReadAt(dst_buff, int64(offset))
+	n, err := readSplit(f, dst_buff, int64(offset))
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0
 	}
