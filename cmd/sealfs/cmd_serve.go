@@ -136,9 +136,10 @@ func runServe(ctx context.Context, e *env, opts any, args []string) error {
 	var handler http.Handler = h
 	if users != nil {
 		handler = webdavfs.BasicAuth(h, users, "sealfs")
-	} else {
+	} else if host, _, _ := net.SplitHostPort(o.addr); isLoopback(host) {
 		// Without a password, a web page could read the vault through a
-		// name of its own pointed at this address (DNS rebinding).
+		// name of its own pointed at this address (DNS rebinding). (A
+		// server that -insecure exposes is reached by host names too.)
 		handler = webdavfs.LocalNames(h)
 	}
 	ln, err := net.Listen("tcp", o.addr)
