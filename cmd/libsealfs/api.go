@@ -231,7 +231,7 @@ func sealfs_change_password(dir, configPath *C.sealfs_cchar, oldPw *C.char, oldL
 	if err := cfg.SetPassword(key, nw, 0); err != nil {
 		return code(err)
 	}
-	return code(replaceConfig(cfg, path))
+	return code(cfg.WriteFile(path)) // atomic, 0400
 }
 
 // withVol runs fn on an open volume.

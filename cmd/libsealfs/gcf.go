@@ -103,21 +103,11 @@ func gcf_change_password(rootCipherDir string, oldPassword, givenScryptHash, new
 		return false
 	}
 	defer clear(h)
-	if err := replaceConfig(cfg, path); err != nil {
+	if err := cfg.WriteFile(path); err != nil { // atomic, 0400
 		return false
 	}
 	copy(returnedScryptHashBuff, h)
 	return true
-}
-
-// replaceConfig writes cfg over the config file at path, atomically.
-func replaceConfig(cfg *vault.Config, path string) error {
-	tmp := path + ".new"
-	os.Remove(tmp)
-	if err := cfg.WriteFile(tmp); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // gcf_create_volume makes a new vault (AES-GCM, or XChaCha20-Poly1305 when
