@@ -357,7 +357,10 @@ func pollHack(op uint32) (fuse.Status, []byte) {
 		o := fuse.EntryOut{NodeId: pollHackInode, Attr: attr}
 		return fuse.OK, bytesOf(&o)
 	case opOpen:
-		o := fuse.OpenOut{Fh: pollHackInode}
+		// No FLUSH at its close: the process that opens it is the server
+		// (fusefs' pollHack), and a server killed with it open would wait
+		// in exit for its own answer to the FLUSH, forever.
+		o := fuse.OpenOut{Fh: pollHackInode, OpenFlags: fuse.FOPEN_NOFLUSH}
 		return fuse.OK, bytesOf(&o)
 	case opGetattr, opSetattr:
 		o := fuse.AttrOut{Attr: attr}
