@@ -118,12 +118,20 @@ func password(p *C.char, n C.size_t) []byte {
 	return pw
 }
 
+// dirAndPassword takes a directory and a password argument: the password
+// is copied and the caller's bytes wiped even when ok is false (a NULL
+// pointer).
+func dirAndPassword(dir *C.sealfs_cchar, pw *C.char, n C.size_t) (string, []byte, bool) {
+	password := password(pw, n)
+	d, ok := cstr(dir)
+	return d, password, ok && pw != nil
+}
+
 //export sealfs_create
 func sealfs_create(dir *C.sealfs_cchar, pw *C.char, pwLen C.size_t, opts *C.sealfs_ccreate_opts) C.int64_t {
-	password := password(pw, pwLen)
+	d, password, ok := dirAndPassword(dir, pw, pwLen)
 	defer clear(password)
-	d, ok := cstr(dir)
-	if !ok || pw == nil {
+	if !ok {
 		return eFault
 	}
 	co := &sealfs.CreateOptions{}
@@ -154,10 +162,9 @@ func sealfs_create(dir *C.sealfs_cchar, pw *C.char, pwLen C.size_t, opts *C.seal
 
 //export sealfs_open
 func sealfs_open(dir *C.sealfs_cchar, pw *C.char, pwLen C.size_t, configPath *C.sealfs_cchar, flags C.int) C.int64_t {
-	password := password(pw, pwLen)
+	d, password, ok := dirAndPassword(dir, pw, pwLen)
 	defer clear(password)
-	d, ok := cstr(dir)
-	if !ok || pw == nil {
+	if !ok {
 		return eFault
 	}
 	opts := openOptions(configPath, flags)
@@ -212,26 +219,43 @@ func sealfs_change_password(dir, configPath *C.sealfs_cchar, oldPw *C.char, oldL
 	if !ok || oldPw == nil || newPw == nil {
 		return eFault
 	}
-	path, _ := cstr(configPath)
-	if path == "" {
-		path = filepath.Join(d, vault.DefaultFile)
-	}
-	cfg, err := vault.Load(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return code(err)
-		}
-		return errConfig
-	}
-	key, err := cfg.Unlock(old)
-	if err != nil {
-		return code(err)
+	path := configFile(d, configPath, vault.DefaultFile)
+	cfg, key, errc := loadUnlock(path, old)
+	if errc != 0 {
+		return errc
 	}
 	defer key.Destroy()
 	if err := cfg.SetPassword(key, nw, 0); err != nil {
 		return code(err)
 	}
 	return code(cfg.WriteFile(path)) // atomic, 0400
+}
+
+// configFile is the config file of the vault (or plaintext tree) in dir:
+// configPath if given, else dir/name.
+func configFile(dir string, configPath *C.sealfs_cchar, name string) string {
+	if p, _ := cstr(configPath); p != "" {
+		return p
+	}
+	return filepath.Join(dir, name)
+}
+
+// loadUnlock loads the config at path and unlocks it with password; on
+// failure the code is negative (a missing file -ENOENT, an invalid one
+// SEALFS_ECONFIG, a wrong password SEALFS_EPASSWORD).
+func loadUnlock(path string, password []byte) (*vault.Config, *vault.Key, C.int64_t) {
+	cfg, err := vault.Load(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, code(err)
+		}
+		return nil, nil, errConfig
+	}
+	key, err := cfg.Unlock(password)
+	if err != nil {
+		return nil, nil, code(err)
+	}
+	return cfg, key, 0
 }
 
 // withVol runs fn on an open volume.

@@ -8,9 +8,6 @@ import "C"
 
 import (
 	"context"
-	"errors"
-	"io/fs"
-	"path/filepath"
 	"unsafe"
 
 	"github.com/sealfs/sealfs/fsck"
@@ -19,26 +16,14 @@ import (
 
 //export sealfs_fsck
 func sealfs_fsck(dir *C.sealfs_cchar, pw *C.char, pwLen C.size_t, configPath *C.sealfs_cchar, flags C.int, cb C.sealfs_fsck_cb, cbCtx unsafe.Pointer) C.int64_t {
-	password := password(pw, pwLen)
+	d, password, ok := dirAndPassword(dir, pw, pwLen)
 	defer clear(password)
-	d, ok := cstr(dir)
-	if !ok || pw == nil {
+	if !ok {
 		return eFault
 	}
-	path, _ := cstr(configPath)
-	if path == "" {
-		path = filepath.Join(d, vault.DefaultFile)
-	}
-	cfg, err := vault.Load(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return code(err)
-		}
-		return errConfig
-	}
-	key, err := cfg.Unlock(password)
-	if err != nil {
-		return code(err)
+	cfg, key, errc := loadUnlock(configFile(d, configPath, vault.DefaultFile), password)
+	if errc != 0 {
+		return errc
 	}
 	defer key.Destroy()
 	opts := &fsck.Options{

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -88,25 +87,15 @@ func (reverseFS) Setxattr(name, _ string, _ []byte, _ int) error {
 }
 func (reverseFS) Removexattr(name, _ string) error { return rofs("removexattr", name) }
 
-// reverseConfig is the reverse config of plainDir: config_path, or
-// plainDir/.gocryptfs.reverse.conf.
-func reverseConfig(plainDir string, configPath *C.sealfs_cchar) string {
-	if p, _ := cstr(configPath); p != "" {
-		return p
-	}
-	return filepath.Join(plainDir, vault.ReverseFile)
-}
-
 // sealfs_create_reverse writes the reverse config of a plaintext directory
 // (AES-SIV, as gocryptfs -init -reverse): only scrypt_logn, creator and
 // config_path of opts count.
 //
 //export sealfs_create_reverse
 func sealfs_create_reverse(plainDir *C.sealfs_cchar, pw *C.char, pwLen C.size_t, opts *C.sealfs_ccreate_opts) C.int64_t {
-	password := password(pw, pwLen)
+	d, password, ok := dirAndPassword(plainDir, pw, pwLen)
 	defer clear(password)
-	d, ok := cstr(plainDir)
-	if !ok || pw == nil {
+	if !ok {
 		return eFault
 	}
 	vo := &vault.Options{Suite: content.AESSIV}
@@ -116,7 +105,7 @@ func sealfs_create_reverse(plainDir *C.sealfs_cchar, pw *C.char, pwLen C.size_t,
 		vo.Creator, _ = cstr(opts.creator)
 		cp = opts.config_path
 	}
-	path := reverseConfig(d, cp)
+	path := configFile(d, cp, vault.ReverseFile)
 	if _, err := os.Lstat(path); err == nil {
 		return -C.int64_t(syscall.EEXIST)
 	}
@@ -136,23 +125,15 @@ func sealfs_create_reverse(plainDir *C.sealfs_cchar, pw *C.char, pwLen C.size_t,
 //
 //export sealfs_open_reverse
 func sealfs_open_reverse(plainDir *C.sealfs_cchar, pw *C.char, pwLen C.size_t, configPath *C.sealfs_cchar) C.int64_t {
-	password := password(pw, pwLen)
+	d, password, ok := dirAndPassword(plainDir, pw, pwLen)
 	defer clear(password)
-	d, ok := cstr(plainDir)
-	if !ok || pw == nil {
+	if !ok {
 		return eFault
 	}
-	path := reverseConfig(d, configPath)
-	cfg, err := vault.Load(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return code(err)
-		}
-		return errConfig
-	}
-	key, err := cfg.Unlock(password)
-	if err != nil {
-		return code(err)
+	path := configFile(d, configPath, vault.ReverseFile)
+	cfg, key, errc := loadUnlock(path, password)
+	if errc != 0 {
+		return errc
 	}
 	defer key.Destroy()
 	root, err := os.OpenRoot(d)
