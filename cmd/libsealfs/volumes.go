@@ -95,13 +95,22 @@ type registry struct {
 // volumes is the library's state: a C caller names volumes by number.
 var volumes = registry{vols: map[int]*volume{}}
 
+// freeID is the smallest number m has no entry for (libgocryptfs numbers
+// volumes and handles so).
+func freeID[V any](m map[int]V) int {
+	id := 0
+	for {
+		if _, ok := m[id]; !ok {
+			return id
+		}
+		id++
+	}
+}
+
 func (r *registry) add(v vfs) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	id := 0
-	for r.vols[id] != nil {
-		id++
-	}
+	id := freeID(r.vols)
 	r.vols[id] = &volume{fs: v, handles: map[int]handle{}, dirs: map[int]*listing{}}
 	return id
 }
@@ -144,10 +153,7 @@ func (r *registry) handle(sessionID, handleID int) handle {
 func (vol *volume) addHandle(f handle) int {
 	vol.mu.Lock()
 	defer vol.mu.Unlock()
-	id := 0
-	for vol.handles[id] != nil {
-		id++
-	}
+	id := freeID(vol.handles)
 	vol.handles[id] = f
 	return id
 }
@@ -169,10 +175,7 @@ func (vol *volume) closeHandle(id int) bool {
 func (vol *volume) addDir(des []fs.DirEntry) int {
 	vol.mu.Lock()
 	defer vol.mu.Unlock()
-	id := 0
-	for vol.dirs[id] != nil {
-		id++
-	}
+	id := freeID(vol.dirs)
 	vol.dirs[id] = &listing{entries: des}
 	return id
 }

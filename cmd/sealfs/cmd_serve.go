@@ -203,7 +203,10 @@ func (o *serveOptions) users() (*webdavfs.Users, error) {
 	}
 	u := webdavfs.NewUsers()
 	if o.authUser != "" {
-		pw, err := readPassfileLine(o.authPassfile)
+		pw, _, err := readPassfile(o.authPassfile)
+		if err == nil && len(pw) == 0 {
+			err = errors.New("empty password")
+		}
 		if err != nil {
 			return nil, mark(errPassword, fmt.Errorf("-auth-passfile: %w", err))
 		}
@@ -224,24 +227,6 @@ func (o *serveOptions) users() (*webdavfs.Users, error) {
 		}
 	}
 	return u, nil
-}
-
-// readPassfileLine reads the first line of a password file; an empty
-// password is refused.
-func readPassfileLine(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(data)
-	line := data
-	if i := strings.IndexAny(string(data), "\r\n"); i >= 0 {
-		line = data[:i]
-	}
-	if len(line) == 0 {
-		return nil, errors.New("empty password")
-	}
-	return append([]byte(nil), line...), nil
 }
 
 // checkExposure refuses to serve beyond this machine without TLS and
